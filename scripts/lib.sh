@@ -1,0 +1,86 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared settings of the foxramdisk lab scripts. Sourced, never run.
+#
+# Everything the lab builds lives under $FOXRAMDISK_CACHE, outside the repository, in
+# directories named after a hash of the inputs that built them:
+#   root-<key>/    Debian trixie root: toolchain, linux-source, QEMU and the guest's tools.
+#   kernel-<key>/  the kernel tree built from tinyconfig + scripts/kernel.config.
+# Changing an input changes the key, so the next run builds a new directory and removes
+# the stale one.
+
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE=${FOXRAMDISK_CACHE:-/var/cache/foxramdisk}
+SUITE=trixie
+MIRROR=${FOXRAMDISK_MIRROR:-http://deb.debian.org/debian}
+
+# The kernel the lab builds: this exact Debian package version is tried first; when the
+# archive no longer has it, the newest linux-source-7.3 from trixie-backports is used and
+# its version is recorded in the root (see lab_kernel_version).
+KERNEL_SERIES=7.3
+KERNEL_PIN=7.3.4-1~bpo13+1
+
+# Packages of the toolchain root. The kernel's documented minimum Rust toolchain is
+# trixie's (rustc 1.85, bindgen 0.71); the rest is what the guest needs to test devices.
+ROOT_PACKAGES=(
+	rustc rust-src rustfmt rust-clippy bindgen libclang-dev clang lld llvm
+	make gcc libc6-dev bc flex bison libelf-dev libssl-dev cpio kmod python3 xz-utils
+	dwarves busybox-static qemu-system-x86 e2fsprogs util-linux fio procps
+	python3-matplotlib
+)
+
+log() { printf '[lab] %s\n' "$*" >&2; }
+die() { printf '[lab] error: %s\n' "$*" >&2; exit 1; }
+
+# Recipe versions: bump one when a change to lab-root.sh or lab-kernel.sh changes what
+# they build, so that cached builds are redone. (Hashing the scripts themselves would
+# throw a 20-minute kernel build away on every comment edit.)
+ROOT_RECIPE=1
+KERNEL_RECIPE=1
+
+# Key of the toolchain root: suite, package list, kernel pin and recipe.
+root_key() {
+	printf '%s\n' "$SUITE" "$KERNEL_SERIES" "$KERNEL_PIN" "$ROOT_RECIPE" "${ROOT_PACKAGES[@]}" |
+		sha256sum | cut -c1-16
+}
+
+ROOT_DIR() { printf '%s/root-%s' "$CACHE" "$(root_key)"; }
+
+# The version of linux-source installed in the root.
+lab_kernel_version() { cat "$(ROOT_DIR)/.foxramdisk-linux-source-version"; }
+
+# Key of the kernel build: the root, the exact source version, the fragment and recipe.
+kernel_key() {
+	{
+		root_key
+		lab_kernel_version
+		echo "$KERNEL_RECIPE"
+		cat "$REPO/scripts/kernel.config"
+	} | sha256sum | cut -c1-16
+}
+
+KERNEL_DIR() { printf '%s/kernel-%s/linux' "$CACHE" "$(kernel_key)"; }
+
+# Runs a command inside the toolchain root, in a private mount namespace so that nothing
+# stays mounted when it ends. The repository and the cache appear at the same paths as
+# outside, so paths printed by tools are the same in both worlds.
+in_root() {
+	local root
+	root=$(ROOT_DIR)
+	[ -x "$root/usr/bin/rustc" ] || die "toolchain root missing: run scripts/lab-root.sh"
+	unshare --mount --propagation private -- /bin/bash -c '
+		set -e
+		root=$1 repo=$2 cache=$3; shift 3
+		mount -t proc proc "$root/proc"
+		mount --rbind /dev "$root/dev"
+		mount -t tmpfs tmpfs "$root/tmp"
+		mkdir -p "$root$repo" "$root$cache"
+		mount --bind "$cache" "$root$cache"
+		mount --bind "$repo" "$root$repo"
+		cd "$repo"
+		exec chroot "$root" /usr/bin/env -i HOME=/root TERM="${TERM:-dumb}" \
+			PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin LANG=C.UTF-8 \
+			/bin/bash -c "cd \"$repo\" && exec \"\$@\"" bash "$@"
+	' bash "$root" "$REPO" "$CACHE" "$@"
+}

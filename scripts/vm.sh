@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Boots the lab kernel under QEMU (TCG, 2 vCPUs) with the toolchain root as the guest's /
+# and the repository read-write at its host path.
+#
+#   scripts/vm.sh                 interactive shell in the guest
+#   scripts/vm.sh 'command ...'   runs the command as root in the repository directory,
+#                                 prints its output and exits with its status
+#
+# Environment: VM_MEM (default 2G), VM_CPUS (2), VM_TIMEOUT (seconds, default 3600),
+# VM_APPEND (extra kernel command line), VM_LOG (where the kernel console goes).
+. "$(dirname "$0")/lib.sh"
+
+bash "$REPO/scripts/lab-kernel.sh"
+kdir=$(KERNEL_DIR)
+top=$(dirname "$kdir")
+mods="$top/modroot/lib/modules"
+mem=${VM_MEM:-2G} cpus=${VM_CPUS:-2}
+log_file=${VM_LOG:-$CACHE/console.log}
+
+append="console=ttyS0 root=/dev/root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=512000,cache=loose ro"
+append+=" init=$REPO/scripts/guest-init panic=-1 oops=panic softlockup_panic=0 loglevel=4"
+append+=" foxramdisk.repo=$REPO foxramdisk.mods=$mods ${VM_APPEND:-}"
+
+qemu=(qemu-system-x86_64 -accel tcg -cpu max -smp "$cpus" -m "$mem" -nographic -no-reboot
+	-kernel "$kdir/arch/x86/boot/bzImage"
+	-fsdev "local,id=root,path=/,security_model=none,readonly=on,multidevs=remap"
+	-device virtio-9p-pci,fsdev=root,mount_tag=/dev/root
+	-fsdev "local,id=repo,path=$REPO,security_model=none,multidevs=remap"
+	-device virtio-9p-pci,fsdev=repo,mount_tag=repo
+	-fsdev "local,id=mods,path=$mods,security_model=none,readonly=on"
+	-device virtio-9p-pci,fsdev=mods,mount_tag=mods)
+
+if [ $# -eq 0 ]; then
+	in_root "${qemu[@]}" -serial mon:stdio -append "$append foxramdisk.interactive=1"
+	exit $?
+fi
+
+cmd=$(printf '%s' "$*" | base64 -w0)
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+set +e
+# ttyS0 (kernel console) goes to the log file, ttyS1 (the command) to our stdout.
+timeout --foreground -k 10 "${VM_TIMEOUT:-3600}" \
+	bash -c '. "$1/scripts/lib.sh"; shift; in_root "$@"' bash "$REPO" \
+	"${qemu[@]}" -serial "file:$log_file" -serial stdio -monitor none \
+	-append "$append foxramdisk.cmd=$cmd" </dev/null | tr -d '\r' | tee "$out" | grep -v '^FOXRAMDISK-EXIT: '
+qrc=${PIPESTATUS[0]}
+set -e
+rc=$(sed -n 's/^FOXRAMDISK-EXIT: \([0-9]*\)$/\1/p' "$out" | tail -1)
+if [ -z "$rc" ]; then
+	log "the VM did not come back (QEMU status $qrc); last kernel messages ($log_file):"
+	tail -40 "$log_file" >&2
+	exit 125
+fi
+exit "$rc"
