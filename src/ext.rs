@@ -1,0 +1,12 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Abstractions the `kernel` crate of Linux 7.3 lacks.
+//!
+//! This is essentially a staging module for code to mature until it can be moved to the
+//! `kernel` crate. Each file mirrors the path it would have under `rust/kernel/` and keeps
+//! all `unsafe` of the driver: the driver's own modules use only the safe API below.
+
+pub(crate) mod block;
+mod ffi;
+pub(crate) mod mm;
+pub(crate) mod sync;

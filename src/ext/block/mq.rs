@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A local staging copy of `kernel::block::mq` with what a RAM disk needs on top.
+//!
+//! C header: [`include/linux/blk-mq.h`](srctree/include/linux/blk-mq.h)
+//!
+//! The in-tree abstraction (Linux 7.3) cannot be extended from outside the `kernel` crate:
+//! its tag set always passes `flags: 0`, its [`Request`] exposes no position, length,
+//! operation or data, its disk builder sets no discard or write-zeroes limits, no features
+//! and no owner module. This copy keeps its shape and names and adds:
+//!
+//! - [`Operations::BLOCKING`]: `BLK_MQ_F_BLOCKING`, so that `queue_rq` may sleep;
+//! - [`Request::sector`], [`Request::bytes`], [`Request::op`], [`Request::segments`];
+//! - [`gen_disk::GenDiskBuilder`] limits for discard and write-zeroes, [`gen_disk::Features`]
+//!   and `fops.owner` set to the driver's module (so a module with an open disk cannot be
+//!   unloaded).
+//!
+//! Requests are completed synchronously: [`Operations::queue_rq`] borrows the request and
+//! the vtable ends it with the status its result maps to, so a request is ended exactly
+//! once and no driver code can forget it or panic over it.
+
+pub(crate) mod gen_disk;
+mod operations;
+mod request;
+mod tag_set;
+
+pub(crate) use operations::Operations;
+pub(crate) use request::{
+    ReqOp,
+    Request, //
+};
+pub(crate) use tag_set::TagSet;

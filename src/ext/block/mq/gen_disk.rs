@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Generic disks (`struct gendisk`) served by a blk-mq [`TagSet`].
+//!
+//! C header: [`include/linux/blkdev.h`](srctree/include/linux/blkdev.h)
+
+use super::{operations::OperationsVTable, Operations, TagSet};
+use core::{fmt::Write, ops::BitOr};
+use kernel::{
+    bindings,
+    error::{self, from_err_ptr},
+    fmt,
+    prelude::*,
+    str::NullTerminatedFormatter,
+    sync::Arc,
+    types::{ForeignOwnable, ScopeGuard}, //
+};
+
+/// Queue features (`BLK_FEAT_*`, values pinned by `static_assert` in `src/helpers.c`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Features(u32);
+
+impl Features {
+    /// No features.
+    pub(crate) const NONE: Self = Self(0);
+    /// `BLK_FEAT_STABLE_WRITES`: pages are not changed while they are being written.
+    pub(crate) const STABLE_WRITES: Self = Self(1 << 5);
+    /// `BLK_FEAT_SYNCHRONOUS`: I/O completes in the submitter's context (swap fast path).
+    pub(crate) const SYNCHRONOUS: Self = Self(1 << 6);
+}
+
+impl BitOr for Features {
+    type Output = Self;
+
+    fn bitor(self, rhs: Self) -> Self {
+        Self(self.0 | rhs.0)
+    }
+}
+
+/// Builds a [`GenDisk`]: block sizes, capacity, queue limits and features.
+pub(crate) struct GenDiskBuilder {
+    logical_block_size: u32,
+    physical_block_size: u32,
+    capacity_sectors: u64,
+    max_hw_discard_sectors: u32,
+    discard_granularity: u32,
+    max_write_zeroes_sectors: u32,
+    features: Features,
+}
+
+impl Default for GenDiskBuilder {
+    fn default() -> Self {
+        Self {
+            logical_block_size: bindings::PAGE_SIZE as u32,
+            physical_block_size: bindings::PAGE_SIZE as u32,
+            capacity_sectors: 0,
+            max_hw_discard_sectors: 0,
+            discard_granularity: 0,
+            max_write_zeroes_sectors: 0,
+            features: Features::NONE,
+        }
+    }
+}
+
+impl GenDiskBuilder {
+    /// Creates a builder: page-sized blocks, no capacity, no discard, no features.
+    pub(crate) fn new() -> Self {
+        Self::default()
+    }
+
+    /// Checks that `size` is a power of two between 512 and `PAGE_SIZE`.
+    fn validate_block_size(size: u32) -> Result {
+        if !(512..=bindings::PAGE_SIZE as u32).contains(&size) || !size.is_power_of_two() {
+            Err(EINVAL)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Sets the logical block size: the smallest unit the device can address.
+    pub(crate) fn logical_block_size(mut self, block_size: u32) -> Result<Self> {
+        Self::validate_block_size(block_size)?;
+        self.logical_block_size = block_size;
+        Ok(self)
+    }
+
+    /// Sets the physical block size: the smallest unit the device writes without a
+    /// read-modify-write cycle.
+    pub(crate) fn physical_block_size(mut self, block_size: u32) -> Result<Self> {
+        Self::validate_block_size(block_size)?;
+        self.physical_block_size = block_size;
+        Ok(self)
+    }
+
+    /// Sets the capacity, in 512-byte sectors.
+    pub(crate) fn capacity_sectors(mut self, capacity: u64) -> Self {
+        self.capacity_sectors = capacity;
+        self
+    }
+
+    /// Advertises discard of up to `max_sectors` per request, in units of `granularity`
+    /// bytes (`max_hw_discard_sectors`, `discard_granularity`).
+    pub(crate) fn discard(mut self, max_sectors: u32, granularity: u32) -> Self {
+        self.max_hw_discard_sectors = max_sectors;
+        self.discard_granularity = granularity;
+        self
+    }
+
+    /// Advertises write-zeroes of up to `max_sectors` per request.
+    pub(crate) fn max_write_zeroes_sectors(mut self, max_sectors: u32) -> Self {
+        self.max_write_zeroes_sectors = max_sectors;
+        self
+    }
+
+    /// Sets the queue features.
+    pub(crate) fn features(mut self, features: Features) -> Self {
+        self.features = features;
+        self
+    }
+
+    /// Creates the disk, named `name`, and adds it to the system.
+    pub(crate) fn build<T: Operations>(
+        self,
+        name: fmt::Arguments<'_>,
+        tagset: Arc<TagSet<T>>,
+        queue_data: T::QueueData,
+    ) -> Result<GenDisk<T>> {
+        let data = queue_data.into_foreign();
+        let recover_data = ScopeGuard::new(|| {
+            // SAFETY: `data` came from `into_foreign` above and was not handed to C.
+            drop(unsafe { T::QueueData::from_foreign(data) });
+        });
+
+        // The queue limits, in one place.
+        let mut lim: bindings::queue_limits = pin_init::zeroed();
+        lim.logical_block_size = self.logical_block_size;
+        lim.physical_block_size = self.physical_block_size;
+        lim.max_hw_discard_sectors = self.max_hw_discard_sectors;
+        // Discards are whole ranges: one segment per request.
+        lim.max_discard_segments = 1;
+        lim.discard_granularity = self.discard_granularity;
+        lim.max_write_zeroes_sectors = self.max_write_zeroes_sectors;
+        lim.features = self.features.0;
+
+        // SAFETY: the tag set is initialized; `lim` and `data` are valid, and the lock class
+        // is static.
+        let gendisk = from_err_ptr(unsafe {
+            bindings::__blk_mq_alloc_disk(
+                tagset.raw_tag_set(),
+                &mut lim,
+                data,
+                kernel::static_lock_class!().as_ptr(),
+            )
+        })?;
+
+        let cleanup_failure = ScopeGuard::new_with_data((gendisk, data), |(gendisk, data)| {
+            // SAFETY: `gendisk` was allocated above and not added to the system.
+            unsafe { bindings::put_disk(gendisk) };
+            // SAFETY: the disk, which borrowed `data`, is gone.
+            drop(unsafe { T::QueueData::from_foreign(data) });
+        });
+        recover_data.dismiss();
+
+        // SAFETY: `gendisk` is valid; the operations table is static and names the module
+        // that owns the disk.
+        unsafe { (*gendisk).fops = OperationsVTable::<T>::fops() };
+
+        // SAFETY: `gendisk` is valid and not shared yet.
+        let mut writer =
+            NullTerminatedFormatter::new(unsafe { &mut (*gendisk).disk_name }).ok_or(EINVAL)?;
+        writer.write_fmt(name)?;
+
+        // SAFETY: `gendisk` is valid.
+        unsafe { bindings::set_capacity(gendisk, self.capacity_sectors) };
+
+        // SAFETY: `gendisk` is fully set up and not yet added.
+        error::to_result(unsafe {
+            bindings::device_add_disk(core::ptr::null_mut(), gendisk, core::ptr::null_mut())
+        })?;
+
+        cleanup_failure.dismiss();
+        // INVARIANT: `gendisk` was added to the system by `device_add_disk()` above.
+        Ok(GenDisk {
+            _tagset: tagset,
+            gendisk,
+        })
+    }
+}
+
+/// A disk added to the system; deleted and released on drop.
+///
+/// # Invariants
+///
+/// `gendisk` was created by [`GenDiskBuilder::build`], added with `device_add_disk()`, and
+/// its `queuedata` holds a `T::QueueData` turned foreign.
+pub(crate) struct GenDisk<T: Operations> {
+    _tagset: Arc<TagSet<T>>,
+    gendisk: *mut bindings::gendisk,
+}
+
+// SAFETY: the disk may be deleted from any thread; the queue data is `Sync` (so `Send`
+// for the foreign form only borrowed by blk-mq) and the tag set is behind an `Arc`.
+unsafe impl<T: Operations> Send for GenDisk<T> where T::QueueData: Send {}
+
+// SAFETY: `&GenDisk` offers no access to the disk's mutable state.
+unsafe impl<T: Operations> Sync for GenDisk<T> where T::QueueData: Sync {}
+
+impl<T: Operations> Drop for GenDisk<T> {
+    fn drop(&mut self) {
+        // SAFETY: by the type invariant the disk and its queue are valid.
+        let queue_data = unsafe { (*(*self.gendisk).queue).queuedata };
+
+        // SAFETY: by the type invariant the disk was added; after this no new request
+        // reaches the driver and the queue is drained.
+        unsafe { bindings::del_gendisk(self.gendisk) };
+
+        // SAFETY: the disk was allocated by `__blk_mq_alloc_disk()`; this drops our reference.
+        unsafe { bindings::put_disk(self.gendisk) };
+
+        // SAFETY: `queue_data` came from `into_foreign` in `build`; the disk, which
+        // borrowed it, is deleted.
+        drop(unsafe { T::QueueData::from_foreign(queue_data) });
+    }
+}

@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The interface a blk-mq driver implements, and the vtable that calls it.
+//!
+//! C header: [`include/linux/blk-mq.h`](srctree/include/linux/blk-mq.h)
+
+use super::Request;
+use core::marker::PhantomData;
+use kernel::{bindings, prelude::*, types::ForeignOwnable, ThisModule};
+
+/// The borrowed form of a [`ForeignOwnable`].
+type ForeignBorrowed<'a, T> = <T as ForeignOwnable>::Borrowed<'a>;
+
+/// Implement this trait to serve block requests from blk-mq.
+pub(crate) trait Operations: Sized {
+    /// Data associated with the request queue of each disk (`queuedata`).
+    type QueueData: ForeignOwnable + Sync;
+
+    /// The module that implements the disk; it is pinned while a disk is open.
+    const OWNER: &'static ThisModule;
+
+    /// Whether [`Operations::queue_rq`] may sleep (`BLK_MQ_F_BLOCKING`).
+    ///
+    /// When `false`, blk-mq calls `queue_rq` inside an RCU read-side critical section.
+    const BLOCKING: bool;
+
+    /// Serves one request.
+    ///
+    /// The request is ended when this returns: successfully on `Ok`, else with the block
+    /// status that `errno_to_blk_status()` maps the error to (`ENOMEM` → `BLK_STS_RESOURCE`,
+    /// `EOPNOTSUPP` → `BLK_STS_NOTSUPP`, `EIO` and the rest → `BLK_STS_IOERR`).
+    fn queue_rq(queue_data: ForeignBorrowed<'_, Self::QueueData>, rq: &Request) -> Result;
+}
+
+/// The C vtables built from an [`Operations`] implementation.
+pub(super) struct OperationsVTable<T: Operations>(PhantomData<T>);
+
+impl<T: Operations> OperationsVTable<T> {
+    /// Called by blk-mq to queue a request with the driver.
+    ///
+    /// # Safety
+    ///
+    /// `hctx` must be a live hardware context of a queue created by
+    /// [`super::gen_disk::GenDiskBuilder::build`], and `bd.rq` a request that blk-mq hands
+    /// to the driver (owned by it until `blk_mq_end_request()`).
+    unsafe extern "C" fn queue_rq_callback(
+        hctx: *mut bindings::blk_mq_hw_ctx,
+        bd: *const bindings::blk_mq_queue_data,
+    ) -> bindings::blk_status_t {
+        // SAFETY: `bd` is valid by the safety requirements.
+        let rq = unsafe { (*bd).rq };
+        // SAFETY: the driver owns `rq`, which has not been started yet.
+        unsafe { bindings::blk_mq_start_request(rq) };
+
+        // SAFETY: `hctx` and its queue are valid by the safety requirements.
+        let queue_data = unsafe { (*(*hctx).queue).queuedata };
+        // SAFETY: `queuedata` was set from `T::QueueData::into_foreign` by `GenDiskBuilder`,
+        // and `from_foreign` runs only after the disk is deleted, when no request is queued.
+        let queue_data = unsafe { T::QueueData::borrow(queue_data) };
+
+        // SAFETY: `rq` was started above and is ended only below, after the borrow ends.
+        let status = match T::queue_rq(queue_data, unsafe { Request::from_raw(rq) }) {
+            Ok(()) => bindings::BLK_STS_OK as bindings::blk_status_t,
+            // SAFETY: `errno_to_blk_status()` accepts any errno.
+            Err(e) => unsafe { bindings::errno_to_blk_status(e.to_errno()) },
+        };
+        // SAFETY: `rq` is started and owned by the driver; it is ended exactly once, here.
+        unsafe { bindings::blk_mq_end_request(rq, status) };
+        bindings::BLK_STS_OK as bindings::blk_status_t
+    }
+
+    /// The blk-mq operations: requests are served and ended inside `queue_rq`.
+    const VTABLE: bindings::blk_mq_ops = bindings::blk_mq_ops {
+        queue_rq: Some(Self::queue_rq_callback),
+        queue_rqs: None,
+        commit_rqs: None,
+        get_budget: None,
+        put_budget: None,
+        set_rq_budget_token: None,
+        get_rq_budget_token: None,
+        timeout: None,
+        poll: None,
+        complete: None,
+        init_hctx: None,
+        exit_hctx: None,
+        init_request: None,
+        exit_request: None,
+        cleanup_rq: None,
+        busy: None,
+        map_queues: None,
+        #[cfg(CONFIG_BLK_DEBUG_FS)]
+        show_rq: None,
+    };
+
+    /// The block device operations: only the owner, so that open disks pin the module.
+    const FOPS: bindings::block_device_operations = bindings::block_device_operations {
+        submit_bio: None,
+        open: None,
+        release: None,
+        ioctl: None,
+        compat_ioctl: None,
+        check_events: None,
+        unlock_native_capacity: None,
+        getgeo: None,
+        set_read_only: None,
+        swap_slot_free_notify: None,
+        report_zones: None,
+        devnode: None,
+        alternative_gpt_sector: None,
+        get_unique_id: None,
+        owner: T::OWNER.as_ptr(),
+        pr_ops: core::ptr::null_mut(),
+        free_disk: None,
+        poll_bio: None,
+    };
+
+    /// The blk-mq vtable, for the tag set.
+    pub(super) const fn build() -> &'static bindings::blk_mq_ops {
+        &Self::VTABLE
+    }
+
+    /// The block device operations, for the disk.
+    pub(super) const fn fops() -> &'static bindings::block_device_operations {
+        &Self::FOPS
+    }
+}

@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A request handed to a driver by blk-mq.
+//!
+//! C header: [`include/linux/blk-mq.h`](srctree/include/linux/blk-mq.h)
+
+use super::super::bio::Segments;
+use crate::ext::ffi;
+use kernel::{bindings, types::Opaque};
+
+/// The operation of a request (`enum req_op`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ReqOp {
+    /// `REQ_OP_READ`.
+    Read,
+    /// `REQ_OP_WRITE`.
+    Write,
+    /// `REQ_OP_FLUSH`.
+    Flush,
+    /// `REQ_OP_DISCARD`.
+    Discard,
+    /// `REQ_OP_WRITE_ZEROES`.
+    WriteZeroes,
+    /// Any other operation, by its C value.
+    Other(u32),
+}
+
+impl ReqOp {
+    /// Decodes a C `enum req_op` (values pinned by `static_assert` in `src/helpers.c`).
+    fn from_raw(op: u32) -> Self {
+        match op {
+            0 => Self::Read,
+            1 => Self::Write,
+            2 => Self::Flush,
+            3 => Self::Discard,
+            9 => Self::WriteZeroes,
+            other => Self::Other(other),
+        }
+    }
+}
+
+/// A request that the driver owns while [`super::Operations::queue_rq`] runs.
+///
+/// Only ever seen by reference, for the duration of one `queue_rq` call; the vtable starts
+/// and ends it.
+///
+/// # Invariants
+///
+/// The wrapped `struct request` is started, owned by the driver and not yet ended for as
+/// long as a reference to `Request` exists.
+#[repr(transparent)]
+pub(crate) struct Request(Opaque<bindings::request>);
+
+impl Request {
+    /// Borrows a raw request.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must point to a started request that the driver owns and does not end for `'a`.
+    pub(super) unsafe fn from_raw<'a>(ptr: *mut bindings::request) -> &'a Self {
+        // SAFETY: `Request` is a transparent wrapper of `bindings::request`, and the caller
+        // guarantees validity and ownership for `'a`.
+        unsafe { &*ptr.cast::<Self>() }
+    }
+
+    /// The raw request.
+    fn as_raw(&self) -> *mut bindings::request {
+        self.0.get()
+    }
+
+    /// The first sector (512 bytes each) the request addresses (`blk_rq_pos()`).
+    pub(crate) fn sector(&self) -> u64 {
+        // SAFETY: the request is valid by the type invariant.
+        unsafe { ffi::foxramdisk_helper_blk_rq_pos(self.as_raw()) }
+    }
+
+    /// The number of bytes the request addresses (`blk_rq_bytes()`).
+    pub(crate) fn bytes(&self) -> u32 {
+        // SAFETY: the request is valid by the type invariant.
+        unsafe { ffi::foxramdisk_helper_blk_rq_bytes(self.as_raw()) }
+    }
+
+    /// The operation of the request (`req_op()`).
+    pub(crate) fn op(&self) -> ReqOp {
+        // SAFETY: the request is valid by the type invariant.
+        ReqOp::from_raw(unsafe { ffi::foxramdisk_helper_req_op(self.as_raw()) })
+    }
+
+    /// The data segments of the request, in order (`rq_for_each_segment()`).
+    pub(crate) fn segments(&self) -> Segments<'_> {
+        // SAFETY: the request is valid by the type invariant, so is its bio chain; the
+        // driver owns the request, so the chain and its pages stay unchanged while borrowed.
+        unsafe { Segments::new((*self.as_raw()).bio) }
+    }
+}

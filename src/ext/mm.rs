@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Memory-management scopes missing from `kernel::alloc`.
+//!
+//! C header: [`include/linux/sched/mm.h`](srctree/include/linux/sched/mm.h)
+
+use super::ffi;
+use core::marker::PhantomData;
+use kernel::ffi::c_uint;
+
+/// While alive, every allocation of the current task behaves as `GFP_NOIO`.
+///
+/// `kernel::alloc::flags` has no `GFP_NOIO`; this is the scoped form the kernel recommends
+/// instead (`memalloc_noio_save()`). A block driver's I/O path uses it so that reclaim
+/// never issues I/O that could come back to the device being served (swap on it).
+///
+/// The scope belongs to the task that entered it, so it is neither `Send` nor `Sync`.
+pub(crate) struct NoIoScope {
+    /// The flags to restore when the scope ends.
+    flags: c_uint,
+    /// Pins the scope to the current task.
+    _not_send: PhantomData<*mut ()>,
+}
+
+impl NoIoScope {
+    /// Enters a no-I/O allocation scope for the current task.
+    #[inline]
+    pub(crate) fn enter() -> Self {
+        // SAFETY: `memalloc_noio_save()` only updates the current task's flags.
+        let flags = unsafe { ffi::foxramdisk_helper_memalloc_noio_save() };
+        Self {
+            flags,
+            _not_send: PhantomData,
+        }
+    }
+}
+
+impl Drop for NoIoScope {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: `self.flags` came from `memalloc_noio_save()` on this task (the scope is
+        // not `Send`), and scopes end in reverse order of entry because they are values.
+        unsafe { ffi::foxramdisk_helper_memalloc_noio_restore(self.flags) };
+    }
+}

@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * foxramdisk: wrappers of static inline kernel functions and macros for the Rust code.
+ *
+ * Only one-line wrappers belong here (see helpers.h). The static_asserts pin the values of
+ * C macros that bindgen cannot translate and that src/ext/ mirrors as Rust constants.
+ */
+
+#include <linux/bit_spinlock.h>
+#include <linux/blkdev.h>
+#include <linux/sched/mm.h>
+
+#include "helpers.h"
+
+/* Mirrored in src/ext/block/mq/gen_disk.rs (`Features`). */
+static_assert(BLK_FEAT_STABLE_WRITES == (1u << 5));
+static_assert(BLK_FEAT_SYNCHRONOUS == (1u << 6));
+/* Mirrored in src/ext/block/mq/request.rs (`ReqOp`). */
+static_assert(REQ_OP_READ == 0 && REQ_OP_WRITE == 1 && REQ_OP_FLUSH == 2);
+static_assert(REQ_OP_DISCARD == 3 && REQ_OP_WRITE_ZEROES == 9);
+
+sector_t foxramdisk_helper_blk_rq_pos(const struct request *rq)
+{
+	return blk_rq_pos(rq);
+}
+
+unsigned int foxramdisk_helper_blk_rq_bytes(const struct request *rq)
+{
+	return blk_rq_bytes(rq);
+}
+
+unsigned int foxramdisk_helper_req_op(const struct request *rq)
+{
+	return req_op(rq);
+}
+
+struct bio_vec foxramdisk_helper_bio_iter_iovec(struct bio *bio, struct bvec_iter iter)
+{
+	return bio_iter_iovec(bio, iter);
+}
+
+void foxramdisk_helper_bio_advance_iter_single(const struct bio *bio, struct bvec_iter *iter,
+					       unsigned int bytes)
+{
+	bio_advance_iter_single(bio, iter, bytes);
+}
+
+void foxramdisk_helper_bit_spin_lock(int bitnum, unsigned long *addr)
+{
+	bit_spin_lock(bitnum, addr);
+}
+
+void foxramdisk_helper_bit_spin_unlock(int bitnum, unsigned long *addr)
+{
+	bit_spin_unlock(bitnum, addr);
+}
+
+unsigned int foxramdisk_helper_memalloc_noio_save(void)
+{
+	return memalloc_noio_save();
+}
+
+void foxramdisk_helper_memalloc_noio_restore(unsigned int flags)
+{
+	memalloc_noio_restore(flags);
+}
