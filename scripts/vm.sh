@@ -15,6 +15,8 @@ bash "$REPO/scripts/lab-kernel.sh"
 kdir=$(KERNEL_DIR)
 top=$(dirname "$kdir")
 mods="$top/modroot/lib/modules"
+# The guest mounts the kernel's modules here; the root has no kernel of its own.
+mkdir -p "$(ROOT_DIR)/usr/lib/modules"
 mem=${VM_MEM:-2G} cpus=${VM_CPUS:-2}
 log_file=${VM_LOG:-$CACHE/console.log}
 
@@ -40,8 +42,9 @@ cmd=$(printf '%s' "$*" | base64 -w0)
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 set +e
-# ttyS0 (kernel console) goes to the log file, ttyS1 (the command) to our stdout.
-timeout --foreground -k 10 "${VM_TIMEOUT:-3600}" \
+# ttyS0 (kernel console) goes to the log file, ttyS1 (the command) to our stdout. No
+# --foreground: on time-out the whole process group, QEMU included, is killed.
+timeout -k 10 "${VM_TIMEOUT:-3600}" \
 	bash -c '. "$1/scripts/lib.sh"; shift; in_root "$@"' bash "$REPO" \
 	"${qemu[@]}" -serial "file:$log_file" -serial stdio -monitor none \
 	-append "$append foxramdisk.cmd=$cmd" </dev/null | tr -d '\r' | tee "$out" | grep -v '^FOXRAMDISK-EXIT: '

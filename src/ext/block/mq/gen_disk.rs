@@ -166,8 +166,8 @@ impl GenDiskBuilder {
         unsafe { (*gendisk).fops = OperationsVTable::<T>::fops() };
 
         // SAFETY: `gendisk` is valid and not shared yet.
-        let mut writer =
-            NullTerminatedFormatter::new(unsafe { &mut (*gendisk).disk_name }).ok_or(EINVAL)?;
+        let disk_name = unsafe { &mut (*gendisk).disk_name };
+        let mut writer = NullTerminatedFormatter::new(disk_name).ok_or(EINVAL)?;
         writer.write_fmt(name)?;
 
         // SAFETY: `gendisk` is valid.

@@ -1,0 +1,53 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# foxramdisk: build, test and demo entry points. See README.md.
+#
+#   make [modules]      build foxramdisk.ko against the lab kernel (built on first use), or
+#                       against your own Rust-enabled kernel tree with KDIR=/path/to/build
+#   make check          build everything and run the whole test suite in the VM
+#   make demo           build everything, boot the VM and show the driver at work
+#   make vm [RUN=cmd]   a shell in the VM, or run one command there and exit with its status
+#   make clippy         the module built with CLIPPY=1 (warnings are errors)
+#   make fmt            rustfmt src/ (fmt-check: only check)
+#   make lab            build the toolchain root and the kernel only
+#   make clean          remove build outputs
+
+KDIR ?=
+
+.PHONY: all modules check demo vm clippy fmt fmt-check lab clean
+
+all: modules
+
+ifeq ($(KDIR),)
+modules:
+	@bash scripts/build.sh modules
+clean:
+	@bash scripts/build.sh clean
+else
+modules:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=1 modules
+clean:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=1 clean
+endif
+
+check:
+	@bash scripts/check.sh
+
+demo:
+	@bash scripts/demo.sh
+
+# RUN set on the command line is in the recipe's environment: no quoting issues.
+vm:
+	@bash scripts/vm.sh $(if $(RUN),"$$RUN")
+
+clippy:
+	@bash scripts/build.sh CLIPPY=1 modules
+
+fmt:
+	@bash scripts/fmt.sh
+
+fmt-check:
+	@bash scripts/fmt.sh --check
+
+lab:
+	@bash scripts/lab-kernel.sh

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# `make check`: builds the lab (cached), checks the module builds warning-free with and
+# without clippy and is rustfmt-clean, then runs tests/run.sh in the VM. Prints one line
+# per test and ends with `N passed, N failed[, N skipped]`; exits non-zero on any failure
+# or if the VM did not come back.
+#   scripts/check.sh [tests/NN-name.sh ...]    only the named VM tests
+. "$(dirname "$0")/lib.sh"
+
+start=$SECONDS
+results=$REPO/results
+mkdir -p "$results"
+out=$results/check.log
+: >"$out"
+
+bash "$REPO/scripts/lab-kernel.sh"
+
+# host_check WHAT CMD...: one counted line for a build-side check.
+host_check() {
+	local what=$1 log
+	shift
+	if log=$("$@" 2>&1); then
+		echo "ok - $what" | tee -a "$out"
+	else
+		echo "not ok - $what" | tee -a "$out"
+		printf '%s\n' "$log" | tail -40 | sed 's/^/# /' | tee -a "$out"
+	fi
+}
+
+host_check "rustfmt: src/ is formatted (kernel .rustfmt.toml)" bash "$REPO/scripts/fmt.sh" --check
+host_check "clippy: CLIPPY=1 build has no warnings" bash "$REPO/scripts/build.sh" CLIPPY=1 modules
+host_check "build: foxramdisk.ko builds with -Werror / -Dwarnings" bash "$REPO/scripts/build.sh" modules
+
+if [ -f "$REPO/foxramdisk.ko" ]; then
+	set +e
+	VM_LOG=$results/console.log bash "$REPO/scripts/vm.sh" "tests/run.sh $*" 2>&1 | tee -a "$out"
+	vm_rc=${PIPESTATUS[0]}
+	set -e
+	if [ "$vm_rc" = 125 ]; then
+		echo "not ok - vm: the VM came back with a result (see results/console.log)" | tee -a "$out"
+	fi
+else
+	echo "not ok - vm: tests not run, the module did not build" | tee -a "$out"
+fi
+
+passed=$(grep -Ec '^ok ' "$out" | tr -d ' ' || true)
+skipped=$(grep -Ec '^ok .*# SKIP' "$out" || true)
+failed=$(grep -Ec '^not ok ' "$out" || true)
+passed=$((passed - skipped))
+echo "# make check took $((SECONDS - start)) s; log in results/check.log"
+summary="$passed passed, $failed failed"
+[ "$skipped" -gt 0 ] && summary+=", $skipped skipped"
+echo "$summary"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -1,0 +1,62 @@
+# SPDX-License-Identifier: GPL-2.0
+# TAP helpers for the foxramdisk tests. Sourced by every tests/*.sh, which run as root
+# inside the lab VM (scripts/vm.sh) with the repository as the current directory.
+#
+# Every check prints one TAP line: `ok N - what` or `not ok N - what`, with `# ` lines of
+# diagnostics after a failure. A skip is `ok N - what # SKIP why`: counted as skipped,
+# never as passed. `finish` prints the plan and exits non-zero if anything failed.
+
+set -u
+T_N=0
+T_FAILED=0
+REPO=${REPO:-$(pwd)}
+MODULE=$REPO/foxramdisk.ko
+DEV=/dev/foxramdisk0
+BLOCK=4096
+
+# diag LINES...: diagnostics after a failure, at most 20 lines.
+diag() { [ -n "$*" ] && printf '%s\n' "$@" | head -20 | sed 's/^/# /'; return 0; }
+pass() { T_N=$((T_N + 1)); echo "ok $T_N - $*"; }
+fail() { T_N=$((T_N + 1)); T_FAILED=$((T_FAILED + 1)); echo "not ok $T_N - $*"; }
+skip() { T_N=$((T_N + 1)); echo "ok $T_N - $1 # SKIP $2"; }
+
+# check WHAT CMD...: passes when CMD exits 0.
+check() {
+	local what=$1 out
+	shift
+	if out=$("$@" 2>&1); then pass "$what"; else fail "$what"; diag "\$ $*" "$out"; fi
+}
+
+# check_fails WHAT CMD...: passes when CMD exits non-zero.
+check_fails() {
+	local what=$1 out
+	shift
+	if out=$("$@" 2>&1); then fail "$what"; diag "\$ $* (succeeded, must fail)" "$out"; else pass "$what"; fi
+}
+
+# check_eq WHAT GOT WANT
+check_eq() {
+	if [ "$2" = "$3" ]; then pass "$1"; else fail "$1"; diag "got:  '$2'" "want: '$3'"; fi
+}
+
+# check_match WHAT TEXT REGEX (extended)
+check_match() {
+	if printf '%s\n' "$2" | grep -Eq -- "$3"; then pass "$1"; else fail "$1"; diag "no match for /$3/ in:" "$2"; fi
+}
+
+finish() {
+	echo "1..$T_N"
+	[ "$T_FAILED" -eq 0 ]
+}
+
+# Module helpers. `load` fails the calling check when insmod fails.
+loaded() { grep -q '^foxramdisk ' /proc/modules; }
+load() { insmod "$MODULE" "$@"; }
+unload() { ! loaded || rmmod foxramdisk; }
+
+# sha256 of LEN bytes at byte OFFSET of a device, read with O_DIRECT (bypasses the page
+# cache, so the driver serves it).
+dev_sha() { # DEV OFFSET_BLOCKS COUNT_BLOCKS
+	dd if="$1" bs=$BLOCK skip="$2" count="$3" iflag=direct status=none | sha256sum | cut -d' ' -f1
+}
+file_sha() { sha256sum "$1" | cut -d' ' -f1; }
