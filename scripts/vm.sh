@@ -24,7 +24,7 @@ append="console=ttyS0 root=/dev/root rootfstype=9p rootflags=trans=virtio,versio
 append+=" init=$REPO/scripts/guest-init panic=-1 oops=panic softlockup_panic=0 loglevel=4"
 append+=" foxramdisk.repo=$REPO foxramdisk.mods=$mods ${VM_APPEND:-}"
 
-qemu=(qemu-system-x86_64 -accel tcg -cpu max -smp "$cpus" -m "$mem" -nographic -no-reboot
+qemu=(qemu-system-x86_64 -accel tcg -cpu max -smp "$cpus" -m "$mem" -no-reboot
 	-kernel "$kdir/arch/x86/boot/bzImage"
 	-fsdev "local,id=root,path=/,security_model=none,readonly=on,multidevs=remap"
 	-device virtio-9p-pci,fsdev=root,mount_tag=/dev/root
@@ -34,7 +34,7 @@ qemu=(qemu-system-x86_64 -accel tcg -cpu max -smp "$cpus" -m "$mem" -nographic -
 	-device virtio-9p-pci,fsdev=mods,mount_tag=mods)
 
 if [ $# -eq 0 ]; then
-	in_root "${qemu[@]}" -serial mon:stdio -append "$append foxramdisk.interactive=1"
+	in_root "${qemu[@]}" -nographic -serial mon:stdio -append "$append foxramdisk.interactive=1"
 	exit $?
 fi
 
@@ -46,7 +46,7 @@ set +e
 # --foreground: on time-out the whole process group, QEMU included, is killed.
 timeout -k 10 "${VM_TIMEOUT:-3600}" \
 	bash -c '. "$1/scripts/lib.sh"; shift; in_root "$@"' bash "$REPO" \
-	"${qemu[@]}" -serial "file:$log_file" -serial stdio -monitor none \
+	"${qemu[@]}" -display none -vga none -serial "file:$log_file" -serial stdio -monitor none \
 	-append "$append foxramdisk.cmd=$cmd" </dev/null | tr -d '\r' | tee "$out" | grep -v '^FOXRAMDISK-EXIT: '
 qrc=${PIPESTATUS[0]}
 set -e
