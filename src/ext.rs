@@ -7,6 +7,9 @@
 //! all `unsafe` of the driver: the driver's own modules use only the safe API below.
 
 pub(crate) mod block;
+pub(crate) mod crypto;
 mod ffi;
 pub(crate) mod mm;
+pub(crate) mod module_param;
 pub(crate) mod sync;
+pub(crate) mod sysfs;

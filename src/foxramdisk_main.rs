@@ -1,18 +1,29 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! foxramdisk: RAM-backed block devices `/dev/foxramdiskN`.
+//! foxramdisk: RAM-backed block devices `/dev/foxramdiskN` that store blocks compressed.
 //!
-//! Blocks of 4096 bytes are kept in RAM; blocks that were never written, were written
-//! with zeros or were discarded cost no memory. See `Documentation/foxramdisk.rst`.
+//! Blocks of 4096 bytes are compressed with a kernel crypto acomp algorithm and kept in a
+//! zsmalloc pool; blocks that were never written, were written with zeros or were
+//! discarded cost no memory. See `Documentation/foxramdisk.rst`.
+//!
+//! Files: `params` (module parameters), `control` (device registry and `hot_add`),
+//! `device` (one disk), `io` (the request path), `store` (the block table), `codec` and
+//! `compressor` (algorithms and per-CPU contexts), `stats` (counters and sysfs), and
+//! `ext` (abstractions the `kernel` crate lacks; the only `unsafe` code besides `store`).
 
 use kernel::prelude::*;
 
+mod codec;
+mod compressor;
+mod control;
 mod device;
 mod ext;
 mod io;
+mod params;
+mod stats;
 mod store;
 
-use device::Device;
+use ext::sysfs::ClassRegistration;
 
 module! {
     type: FoxRamDisk,
@@ -20,63 +31,46 @@ module! {
     authors: ["foxramdisk developers"],
     description: "RAM-backed block devices with compressed storage",
     license: "GPL",
-    params: {
-        initial_devices_count: u32 {
-            default: 1,
-            description: "Number of devices created at load (0..=1024)",
-        },
-        default_capacity: u64 {
-            default: 4096,
-            description: "Capacity of new devices, in 4096-byte blocks (1..=2^32)",
-        },
-    },
 }
 
-/// The most devices `initial_devices_count` may ask for.
-const MAX_INITIAL_DEVICES: u32 = 1024;
-/// The largest capacity, in blocks (16 TiB): the block table must stay allocatable.
-const MAX_CAPACITY_BLOCKS: u64 = 1 << 32;
-
-/// The module: owns every device.
+/// The module.
 struct FoxRamDisk {
-    /// The devices, by creation order.
-    devices: KVec<Device>,
+    /// `/sys/class/foxramdisk-control`; unregistered before the devices are removed.
+    control: Option<ClassRegistration>,
 }
 
 impl kernel::Module for FoxRamDisk {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        let count = module_parameters::initial_devices_count.value();
-        let capacity = module_parameters::default_capacity.value();
+        // SAFETY: module init runs once, before anything can use the registry.
+        unsafe { control::init() };
 
-        if count > MAX_INITIAL_DEVICES {
-            pr_err!("initial_devices_count={count} is over the limit of {MAX_INITIAL_DEVICES}\n");
-            return Err(EINVAL);
+        let count = params::initial_devices_count();
+        for _ in 0..count {
+            // On error, the devices made so far are removed and the load fails.
+            if let Err(e) = control::add() {
+                control::remove_all();
+                return Err(e);
+            }
         }
-        if capacity == 0 || capacity > MAX_CAPACITY_BLOCKS {
-            pr_err!("default_capacity={capacity} blocks is not in 1..={MAX_CAPACITY_BLOCKS}\n");
-            return Err(EINVAL);
-        }
-
-        let mut devices = KVec::with_capacity(count as usize, GFP_KERNEL)?;
-        for id in 0..count {
-            // On error, `devices` is dropped and every device made so far is removed.
-            let device = Device::new(id, capacity)
-                .inspect_err(|e| pr_err!("cannot create foxramdisk{id}: {e:?}\n"))?;
-            devices.push(device, GFP_KERNEL)?;
-        }
-        pr_info!("loaded: {count} device(s) of {capacity} blocks\n");
-        Ok(Self { devices })
+        let control = control::CLASS.register().inspect_err(|e| {
+            pr_err!("cannot register /sys/class/foxramdisk-control: {e:?}\n");
+            control::remove_all();
+        })?;
+        pr_info!(
+            "loaded: {count} device(s) of {} blocks, {}\n",
+            params::default_capacity(),
+            params::default_compression()
+        );
+        Ok(Self {
+            control: Some(control),
+        })
     }
 }
 
 impl Drop for FoxRamDisk {
     fn drop(&mut self) {
-        for device in self.devices.iter() {
-            pr_info!(
-                "foxramdisk{}: removed, {} blocks held data\n",
-                device.id(),
-                device.stored_blocks()
-            );
-        }
+        // No `hot_add` may race with the removal of the devices.
+        drop(self.control.take());
+        control::remove_all();
     }
 }

@@ -6,12 +6,17 @@
  * C macros that bindgen cannot translate and that src/ext/ mirrors as Rust constants.
  */
 
+#include <crypto/acompress.h>
 #include <linux/bit_spinlock.h>
 #include <linux/blkdev.h>
 #include <linux/sched/mm.h>
 
 #include "helpers.h"
 
+/* Mirrored in src/ext/crypto/acomp.rs. */
+static_assert(CRYPTO_ALG_ASYNC == 0x80);
+/* Mirrored in src/ext/mm/zsmalloc.rs. */
+static_assert(__GFP_MOVABLE == 0x08);
 /* Mirrored in src/ext/block/mq/gen_disk.rs (`Features`). */
 static_assert(BLK_FEAT_STABLE_WRITES == (1u << 5));
 static_assert(BLK_FEAT_SYNCHRONOUS == (1u << 6));
@@ -43,6 +48,55 @@ void foxramdisk_helper_bio_advance_iter_single(const struct bio *bio, struct bve
 					       unsigned int bytes)
 {
 	bio_advance_iter_single(bio, iter, bytes);
+}
+
+struct gendisk *foxramdisk_helper_dev_to_disk(struct device *dev)
+{
+	return dev_to_disk(dev);
+}
+
+int foxramdisk_helper_crypto_has_acomp(const char *alg_name, u32 type, u32 mask)
+{
+	return crypto_has_acomp(alg_name, type, mask);
+}
+
+void foxramdisk_helper_crypto_free_acomp(struct crypto_acomp *tfm)
+{
+	crypto_free_acomp(tfm);
+}
+
+struct acomp_req *foxramdisk_helper_acomp_request_alloc(struct crypto_acomp *tfm, gfp_t gfp)
+{
+	return acomp_request_alloc(tfm, gfp);
+}
+
+void foxramdisk_helper_acomp_request_free(struct acomp_req *req)
+{
+	acomp_request_free(req);
+}
+
+void foxramdisk_helper_acomp_request_set_callback(struct acomp_req *req, u32 flgs,
+						  crypto_completion_t cmpl, void *data)
+{
+	acomp_request_set_callback(req, flgs, cmpl, data);
+}
+
+void foxramdisk_helper_acomp_request_set_src_nondma(struct acomp_req *req, const u8 *src,
+						    unsigned int slen)
+{
+	acomp_request_set_src_nondma(req, src, slen);
+}
+
+void foxramdisk_helper_acomp_request_set_dst_nondma(struct acomp_req *req, u8 *dst,
+						    unsigned int dlen)
+{
+	acomp_request_set_dst_nondma(req, dst, dlen);
+}
+
+/* The output length of a finished request: what zswap reads as req->dlen. */
+unsigned int foxramdisk_helper_acomp_request_dlen(const struct acomp_req *req)
+{
+	return req->dlen;
 }
 
 void foxramdisk_helper_bit_spin_lock(int bitnum, unsigned long *addr)

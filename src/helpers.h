@@ -8,8 +8,10 @@
 #ifndef FOXRAMDISK_HELPERS_H
 #define FOXRAMDISK_HELPERS_H
 
+#include <crypto/acompress.h>
 #include <linux/bio.h>
 #include <linux/blk-mq.h>
+#include <linux/blkdev.h>
 
 /* block */
 sector_t foxramdisk_helper_blk_rq_pos(const struct request *rq);
@@ -18,6 +20,21 @@ unsigned int foxramdisk_helper_req_op(const struct request *rq);
 struct bio_vec foxramdisk_helper_bio_iter_iovec(struct bio *bio, struct bvec_iter iter);
 void foxramdisk_helper_bio_advance_iter_single(const struct bio *bio, struct bvec_iter *iter,
 					       unsigned int bytes);
+
+struct gendisk *foxramdisk_helper_dev_to_disk(struct device *dev);
+
+/* crypto */
+int foxramdisk_helper_crypto_has_acomp(const char *alg_name, u32 type, u32 mask);
+void foxramdisk_helper_crypto_free_acomp(struct crypto_acomp *tfm);
+struct acomp_req *foxramdisk_helper_acomp_request_alloc(struct crypto_acomp *tfm, gfp_t gfp);
+void foxramdisk_helper_acomp_request_free(struct acomp_req *req);
+void foxramdisk_helper_acomp_request_set_callback(struct acomp_req *req, u32 flgs,
+						  crypto_completion_t cmpl, void *data);
+void foxramdisk_helper_acomp_request_set_src_nondma(struct acomp_req *req, const u8 *src,
+						    unsigned int slen);
+void foxramdisk_helper_acomp_request_set_dst_nondma(struct acomp_req *req, u8 *dst,
+						    unsigned int dlen);
+unsigned int foxramdisk_helper_acomp_request_dlen(const struct acomp_req *req);
 
 /* locking */
 void foxramdisk_helper_bit_spin_lock(int bitnum, unsigned long *addr);

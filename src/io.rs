@@ -2,12 +2,16 @@
 
 //! The I/O path: blk-mq requests served from a device's [`Store`].
 //!
+//! Requests are served synchronously, with the compression context of the CPU they run on
+//! taken once per request.
+//!
 //! Blocking model: the tag set is `BLK_MQ_F_BLOCKING`, so `queue_rq` runs in a context that
 //! may sleep, and every allocation in it happens inside a [`NoIoScope`] (`GFP_NOIO`):
 //! reclaim may wait for memory but never issues I/O, which could recurse into this device
 //! when it is used as swap. A failed allocation fails only its request (`ENOMEM`).
 
 use crate::{
+    device::DiskData,
     ext::{
         block::{
             bio::Segment,
@@ -15,9 +19,9 @@ use crate::{
         },
         mm::NoIoScope,
     },
+    stats::IoStats,
     store::{Store, BLOCK_SHIFT, BLOCK_SIZE},
 };
-use core::cell::Cell;
 use kernel::{
     block::SECTOR_SHIFT,
     pr_warn_once,
@@ -66,88 +70,97 @@ fn for_each_chunk(
     Ok(())
 }
 
-/// Serves a read: stored data or zeros into the request's pages.
+/// Serves a read: each block is loaded into the context once, then copied to the
+/// segments that cover it.
 fn read(store: &Store, rq: &Request, pos: u64) -> Result {
+    let mut ctx = store.context()?;
+    let mut has_data = false;
     for_each_chunk(rq, pos, |c| {
-        let mut copied = false;
-        store.read(c.index, c.offset, c.len, |data| {
-            copied = match data {
-                Some(data) => c.segment.copy_from_slice(c.at, data),
-                None => c.segment.zero(c.at, c.len),
-            }
-        })?;
-        if copied {
-            Ok(())
-        } else {
-            Err(EIO)
+        if c.offset == 0 {
+            has_data = store.read_block(&mut ctx, c.index)?;
         }
+        let copied = if has_data {
+            let data = ctx.block.get(c.offset..c.offset + c.len).ok_or(EIO)?;
+            c.segment.copy_from_slice(c.at, data)
+        } else {
+            c.segment.zero(c.at, c.len)
+        };
+        copied.then_some(()).ok_or(EIO)
     })
 }
 
-/// Serves a write: the request's pages into the store.
+/// Serves a write: the segments that cover a block are gathered in the context, then the
+/// block is stored. Requests are block-aligned (checked by the caller), so every block is
+/// covered whole.
 fn write(store: &Store, rq: &Request, pos: u64) -> Result {
+    let mut ctx = store.context()?;
     for_each_chunk(rq, pos, |c| {
-        let copied = Cell::new(true);
-        store.write(c.index, c.offset, c.len, |dst| {
-            if !c.segment.copy_to_slice(c.at, dst) {
-                copied.set(false);
-            }
-        })?;
-        if copied.get() {
-            Ok(())
-        } else {
-            Err(EIO)
+        let dst = ctx.block.get_mut(c.offset..c.offset + c.len).ok_or(EIO)?;
+        if !c.segment.copy_to_slice(c.at, dst) {
+            return Err(EIO);
         }
+        if c.offset + c.len == BLOCK_SIZE {
+            store.write_block(&mut ctx, c.index)?;
+        }
+        Ok(())
     })
 }
 
-/// Serves a discard or write-zeroes of `len` bytes at `pos`: whole blocks are freed. For
-/// write-zeroes a partly covered block gets zeros written; a discard leaves it alone, as
-/// the block layer allows.
-fn discard(store: &Store, pos: u64, len: u64, zeroes: bool) -> Result {
-    let end = pos + len;
-    let mut pos = pos;
-    while pos < end {
-        let index = usize::try_from(pos >> BLOCK_SHIFT).map_err(|_| EIO)?;
-        let offset = (pos & (BLOCK_SIZE as u64 - 1)) as usize;
-        let n = ((BLOCK_SIZE - offset) as u64).min(end - pos) as usize;
-        if n == BLOCK_SIZE {
-            store.discard(index)?;
-        } else if zeroes {
-            store.write(index, offset, n, |dst| dst.fill(0))?;
-        }
-        pos += n as u64;
+/// Serves a discard or write-zeroes of `len` bytes at `pos` (block-aligned): every block
+/// becomes zeroed and its memory is freed.
+fn discard(store: &Store, pos: u64, len: u64) -> Result {
+    let first = usize::try_from(pos >> BLOCK_SHIFT).map_err(|_| EIO)?;
+    let count = usize::try_from(len >> BLOCK_SHIFT).map_err(|_| EIO)?;
+    for index in first..first + count {
+        store.discard(index)?;
     }
     Ok(())
 }
 
 impl Operations for DiskOps {
-    type QueueData = Arc<Store>;
+    type QueueData = Arc<DiskData>;
 
     const OWNER: &'static ThisModule = kernel::module::this_module::<crate::FoxRamDisk>();
 
     const BLOCKING: bool = true;
 
-    fn queue_rq(store: ArcBorrow<'_, Store>, rq: &Request) -> Result {
+    fn queue_rq(disk: ArcBorrow<'_, DiskData>, rq: &Request) -> Result {
         let _noio = NoIoScope::enter();
+        let store = &disk.store;
+        let io = &disk.io;
         let pos = rq.sector() << SECTOR_SHIFT;
         let len = u64::from(rq.bytes());
         let capacity = (store.blocks() as u64) << BLOCK_SHIFT;
-        if pos.checked_add(len).is_none_or(|end| end > capacity) {
+        let op = rq.op();
+        let result = if pos.checked_add(len).is_none_or(|end| end > capacity) {
             pr_warn_once!("request beyond the end of the device (byte {pos}, {len} bytes)\n");
-            return Err(EIO);
-        }
-        match rq.op() {
-            ReqOp::Read => read(&store, rq, pos),
-            ReqOp::Write => write(&store, rq, pos),
-            ReqOp::Discard => discard(&store, pos, len, false),
-            ReqOp::WriteZeroes => discard(&store, pos, len, true),
-            // Data lives in RAM: there is no volatile cache to flush.
-            ReqOp::Flush => Ok(()),
-            ReqOp::Other(op) => {
-                pr_warn_once!("unsupported request operation {op}\n");
-                Err(EOPNOTSUPP)
+            Err(EIO)
+        } else if (pos | len) & (BLOCK_SIZE as u64 - 1) != 0 {
+            // Cannot happen with a 4096-byte logical block size; refuse rather than guess.
+            pr_warn_once!("request not aligned to blocks (byte {pos}, {len} bytes)\n");
+            Err(EIO)
+        } else {
+            match op {
+                ReqOp::Read => read(store, rq, pos),
+                ReqOp::Write => write(store, rq, pos),
+                ReqOp::Discard | ReqOp::WriteZeroes => discard(store, pos, len),
+                // Data lives in RAM: there is no volatile cache to flush.
+                ReqOp::Flush => Ok(()),
+                ReqOp::Other(op) => {
+                    pr_warn_once!("unsupported request operation {op}\n");
+                    Err(EOPNOTSUPP)
+                }
             }
+        };
+        let ok = result.is_ok();
+        match op {
+            ReqOp::Read => IoStats::count(&io.bytes_read, &io.failed_reads, ok, len),
+            ReqOp::Write => IoStats::count(&io.bytes_written, &io.failed_writes, ok, len),
+            ReqOp::Discard | ReqOp::WriteZeroes => {
+                IoStats::count(&io.bytes_discarded, &io.failed_discards, ok, len)
+            }
+            ReqOp::Flush | ReqOp::Other(_) => {}
         }
+        result
     }
 }

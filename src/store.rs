@@ -1,21 +1,42 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The storage engine: a table with one entry per 4096-byte block.
+//! The storage engine: a table of block states over a zsmalloc pool.
 //!
-//! Each entry is one word: a pointer to the block's data, or zero for a block that reads as
-//! zeros and costs no memory (never written, all-zero data written, or discarded). Bit 0
-//! of the word is the entry's own spin lock ([`BitSpinLock`]), so I/O to different blocks
-//! never contends and there is no device-wide lock on the I/O path.
+//! Each 4096-byte block is in one of three states:
 //!
-//! Lock rules: an entry lock is held only to look at or change that entry and to copy its
-//! data; nothing that sleeps (allocation) happens under it. Data buffers are allocated
-//! before the lock is taken and freed after it is released.
+//! - **zeroed**: reads as zeros and holds no memory: never written, written with zeros,
+//!   discarded or write-zeroed;
+//! - **compressed**: its data, compressed, is a zsmalloc object;
+//! - **raw**: its data did not compress below the threshold (or the algorithm is
+//!   `nocomp`) and is stored as it is, a page-sized zsmalloc object.
+//!
+//! A block is stored compressed only when that saves memory: when the compressed size is
+//! at most zsmalloc's huge class size. Larger objects take a whole page in zsmalloc, so
+//! compressing them would save nothing and cost a decompression on every read.
+//!
+//! # Locking
+//!
+//! Each table entry has its own lock, bit 0 of its metadata word ([`BitSpinLock`]), so
+//! I/O to different blocks never contends and there is no device-wide lock. An entry lock
+//! is held only to read or swap the entry and to copy a stored object out of zsmalloc; it
+//! is taken inside a compression context's mutex, never the other way round. Compression,
+//! decompression, allocation and freeing all happen outside it.
 
-use crate::ext::sync::{BitSpinLock, BitSpinLockGuard};
+use crate::{
+    codec::Algorithm,
+    compressor::{Compressor, Context},
+    ext::{mm::zsmalloc::ZsPool, sync::BitSpinLock},
+};
+use core::mem::size_of;
 use kernel::{
-    alloc::{KBox, VVec},
+    alloc::VVec,
+    bindings,
+    pr_err_once,
     prelude::*,
-    sync::atomic::{Atomic, Relaxed}, //
+    sync::{
+        atomic::{Atomic, Relaxed},
+        MutexGuard,
+    }, //
 };
 
 /// Bytes per block: the device's logical and physical block size.
@@ -23,103 +44,163 @@ pub(crate) const BLOCK_SIZE: usize = 4096;
 /// `log2(BLOCK_SIZE)`.
 pub(crate) const BLOCK_SHIFT: u32 = 12;
 
-/// The data of one stored block.
-type Block = [u8; BLOCK_SIZE];
+/// The state of a block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum State {
+    /// Reads as zeros; holds no memory.
+    Zeroed,
+    /// Stored compressed.
+    Compressed,
+    /// Stored as it is.
+    Raw,
+}
 
-/// One entry of the block table.
+/// The metadata word of an entry, without its lock bit:
+/// bits 1-2 the state, bits 3-6 the algorithm, bits 16-31 the stored size in bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Meta(usize);
+
+impl Meta {
+    const STATE_SHIFT: u32 = 1;
+    const ALGORITHM_SHIFT: u32 = 3;
+    const SIZE_SHIFT: u32 = 16;
+
+    /// A zeroed block.
+    const ZEROED: Self = Self(0);
+
+    /// Packs a stored block's metadata.
+    fn stored(state: State, algorithm: Algorithm, size: usize) -> Self {
+        let state = match state {
+            State::Zeroed => 0,
+            State::Compressed => 1,
+            State::Raw => 2,
+        };
+        Self(
+            (state << Self::STATE_SHIFT)
+                | ((algorithm as usize) << Self::ALGORITHM_SHIFT)
+                | (size << Self::SIZE_SHIFT),
+        )
+    }
+
+    /// The block's state.
+    fn state(self) -> State {
+        match (self.0 >> Self::STATE_SHIFT) & 0b11 {
+            1 => State::Compressed,
+            2 => State::Raw,
+            _ => State::Zeroed,
+        }
+    }
+
+    /// The algorithm a compressed block was compressed with.
+    fn algorithm(self) -> Option<Algorithm> {
+        Algorithm::from_id(((self.0 >> Self::ALGORITHM_SHIFT) & 0b1111) as u8)
+    }
+
+    /// The bytes the block's object holds.
+    fn size(self) -> usize {
+        (self.0 >> Self::SIZE_SHIFT) & 0xffff
+    }
+}
+
+// The packing must hold every algorithm and a whole block's size, and leave bit 0 free.
+const _: () =
+    assert!((Algorithm::ALL.len() as u32) <= 1 << (Meta::SIZE_SHIFT - Meta::ALGORITHM_SHIFT));
+const _: () = assert!(BLOCK_SIZE < 1 << 16);
+
+/// One entry of the block table: 16 bytes per block on 64-bit machines.
 ///
 /// # Invariants
 ///
-/// The value of `word` is 0 or a pointer from `KBox::<Block>::into_raw` that this entry
-/// owns; `KBox` allocations are at least 8-byte aligned, so bit 0 is free for the lock.
+/// While `meta` says the block is compressed or raw, `handle` is a live object of the
+/// store's pool, of `meta.size()` bytes, owned by this entry. `handle` is only read or
+/// written with the `meta` lock held (or with exclusive access).
 struct Entry {
-    word: BitSpinLock,
+    handle: Atomic<usize>,
+    meta: BitSpinLock,
 }
 
-/// An entry, locked.
-struct LockedEntry<'a> {
-    guard: BitSpinLockGuard<'a>,
-}
+const _: () = assert!(size_of::<Entry>() <= 16);
 
 impl Entry {
-    /// An empty entry: the block reads as zeros.
+    /// A zeroed block.
     const fn new() -> Self {
-        // INVARIANT: 0 is allowed.
+        // INVARIANT: a zeroed entry owns no object.
         Self {
-            word: BitSpinLock::new(0),
-        }
-    }
-
-    /// Locks the entry.
-    fn lock(&self) -> LockedEntry<'_> {
-        LockedEntry {
-            guard: self.word.lock(),
-        }
-    }
-}
-
-impl LockedEntry<'_> {
-    /// The block's data, if it has any.
-    fn data(&mut self) -> Option<&mut Block> {
-        let ptr = self.guard.get() as *mut Block;
-        // SAFETY: by the invariant of `Entry` a non-zero value is a live `KBox<Block>` that
-        // the entry owns; the lock gives exclusive access while `self` is borrowed.
-        unsafe { ptr.as_mut() }
-    }
-
-    /// Stores `data` as the block's data, returning what it held before.
-    fn replace(&mut self, data: Option<KBox<Block>>) -> Option<KBox<Block>> {
-        let new = data.map_or(0, |b| KBox::into_raw(b) as usize);
-        // INVARIANT: the entry now owns `new`, a pointer from `KBox::into_raw` (or 0), and
-        // gives up ownership of the old pointer, which is turned back into a box below.
-        let old = self.guard.replace(new) as *mut Block;
-        if old.is_null() {
-            None
-        } else {
-            // SAFETY: `old` was owned by the entry (type invariant) and is no longer in it.
-            Some(unsafe { KBox::from_raw(old) })
-        }
-    }
-}
-
-impl Drop for Entry {
-    fn drop(&mut self) {
-        let ptr = self.word.get_mut() as *mut Block;
-        if !ptr.is_null() {
-            // SAFETY: by the type invariant `ptr` is an owned `KBox<Block>` pointer.
-            drop(unsafe { KBox::from_raw(ptr) });
+            handle: Atomic::new(0),
+            meta: BitSpinLock::new(0),
         }
     }
 }
 
 /// Whether every byte of `data` is zero.
 fn is_zero(data: &[u8]) -> bool {
-    let (head, words, tail) = {
-        // SAFETY: any bit pattern is a valid `u64`, and `align_to` handles alignment.
-        unsafe { data.align_to::<u64>() }
-    };
+    // SAFETY: any bit pattern is a valid `u64`; `align_to` keeps alignment right.
+    let (head, words, tail) = unsafe { data.align_to::<u64>() };
     head.iter().all(|&b| b == 0) && words.iter().all(|&w| w == 0) && tail.iter().all(|&b| b == 0)
+}
+
+/// Block counts and sizes of a store; the zeroed count is derived.
+struct Counters {
+    raw_blocks: Atomic<u64>,
+    compressed_blocks: Atomic<u64>,
+    compressed_bytes: Atomic<u64>,
+}
+
+impl Counters {
+    /// Accounts a block entering (`add`) or leaving a state.
+    fn account(&self, meta: Meta, add: bool) {
+        let update = |counter: &Atomic<u64>, n: u64| {
+            if add {
+                counter.fetch_add(n, Relaxed);
+            } else {
+                counter.fetch_sub(n, Relaxed);
+            }
+        };
+        match meta.state() {
+            State::Zeroed => {}
+            State::Raw => update(&self.raw_blocks, 1),
+            State::Compressed => {
+                update(&self.compressed_blocks, 1);
+                update(&self.compressed_bytes, meta.size() as u64);
+            }
+        }
+    }
 }
 
 /// The block store of one device.
 pub(crate) struct Store {
     /// One entry per block.
     table: VVec<Entry>,
-    /// How many blocks hold data (the rest read as zeros).
-    stored_blocks: Atomic<u64>,
+    /// The stored objects.
+    pool: ZsPool,
+    /// The per-CPU contexts of the device's algorithm.
+    compressor: Compressor,
+    /// The largest compressed size stored compressed.
+    threshold: usize,
+    /// Block counts.
+    counters: Counters,
 }
 
 impl Store {
-    /// Creates a store of `blocks` blocks, all reading as zeros.
-    pub(crate) fn new(blocks: usize) -> Result<Self> {
+    /// Creates a store of `blocks` zeroed blocks that compresses with `algorithm`.
+    pub(crate) fn new(blocks: usize, algorithm: Algorithm) -> Result<Self> {
         let mut table = VVec::with_capacity(blocks, GFP_KERNEL | __GFP_NOWARN)?;
         for _ in 0..blocks {
             // Cannot fail: the capacity is reserved above.
             table.push(Entry::new(), GFP_KERNEL)?;
         }
+        let pool = ZsPool::new(c"foxramdisk")?;
+        let threshold = pool.huge_class_size().min(BLOCK_SIZE);
         Ok(Self {
             table,
-            stored_blocks: Atomic::new(0),
+            pool,
+            compressor: Compressor::new(algorithm)?,
+            threshold,
+            counters: Counters {
+                raw_blocks: Atomic::new(0),
+                compressed_blocks: Atomic::new(0),
+                compressed_bytes: Atomic::new(0),
+            },
         })
     }
 
@@ -128,9 +209,19 @@ impl Store {
         self.table.len()
     }
 
-    /// The number of blocks that hold data.
-    pub(crate) fn stored_blocks(&self) -> u64 {
-        self.stored_blocks.load(Relaxed)
+    /// The algorithm new writes are compressed with.
+    pub(crate) fn algorithm(&self) -> Algorithm {
+        self.compressor.algorithm()
+    }
+
+    /// The largest compressed size that is stored compressed.
+    pub(crate) fn threshold(&self) -> usize {
+        self.threshold
+    }
+
+    /// Takes the compression context of the current CPU. May sleep.
+    pub(crate) fn context(&self) -> Result<MutexGuard<'_, Context>> {
+        self.compressor.get().ok_or(ENOMEM)
     }
 
     /// The entry of block `index`, or `EIO` past the end.
@@ -138,86 +229,146 @@ impl Store {
         self.table.get(index).ok_or(EIO)
     }
 
-    /// Checks that `[offset, offset + len)` lies within one block.
-    fn check_range(offset: usize, len: usize) -> Result {
-        match offset.checked_add(len) {
-            Some(end) if end <= BLOCK_SIZE => Ok(()),
-            _ => Err(EINVAL),
-        }
+    /// The state of block `index`.
+    pub(crate) fn state(&self, index: usize) -> Result<State> {
+        Ok(Meta(self.entry(index)?.meta.lock().get()).state())
     }
 
-    /// Reads `len` bytes at `offset` of block `index`: `sink` gets them, or `None` when they
-    /// are zeros. `sink` runs under the entry lock and must not sleep.
-    pub(crate) fn read(
-        &self,
-        index: usize,
-        offset: usize,
-        len: usize,
-        sink: impl FnOnce(Option<&[u8]>),
-    ) -> Result {
-        Self::check_range(offset, len)?;
-        let mut entry = self.entry(index)?.lock();
-        sink(entry.data().map(|b| &b[offset..offset + len]));
-        Ok(())
-    }
-
-    /// Writes `len` bytes at `offset` of block `index`; `source` fills the slice it is given
-    /// with them. `source` runs under the entry lock (it must not sleep) and may run twice.
-    ///
-    /// A block whose data becomes all zeros gives its memory back.
-    pub(crate) fn write(
-        &self,
-        index: usize,
-        offset: usize,
-        len: usize,
-        source: impl Fn(&mut [u8]),
-    ) -> Result {
-        Self::check_range(offset, len)?;
+    /// Reads block `index` into `ctx.block`. Returns `false`, leaving `ctx.block` alone,
+    /// when the block is zeroed.
+    pub(crate) fn read_block(&self, ctx: &mut Context, index: usize) -> Result<bool> {
         let entry = self.entry(index)?;
-
-        // Common case: the block has data; update it in place.
-        let mut locked = entry.lock();
-        if let Some(data) = locked.data() {
-            source(&mut data[offset..offset + len]);
-            let freed = if is_zero(&data[..]) {
-                locked.replace(None)
-            } else {
-                None
-            };
-            drop(locked);
-            if freed.is_some() {
-                self.stored_blocks.fetch_sub(1, Relaxed);
+        let guard = entry.meta.lock();
+        let meta = Meta(guard.get());
+        let handle = entry.handle.load(Relaxed);
+        match meta.state() {
+            State::Zeroed => Ok(false),
+            State::Raw => {
+                let dst = ctx.block.get_mut(..BLOCK_SIZE).ok_or(EIO)?;
+                // SAFETY: by the invariant of `Entry` a raw block's handle is a live object
+                // of `BLOCK_SIZE` bytes; the entry lock keeps it from being freed.
+                unsafe { self.pool.read(handle, dst) };
+                Ok(true)
             }
-            return Ok(());
+            State::Compressed => {
+                let size = meta.size();
+                let dst = ctx.compressed.get_mut(..size).ok_or(EIO)?;
+                // SAFETY: a compressed block's handle is a live object of `size` bytes
+                // (invariant of `Entry`); the entry lock keeps it from being freed.
+                unsafe { self.pool.read(handle, dst) };
+                drop(guard);
+                if meta.algorithm() != Some(self.algorithm()) {
+                    pr_err_once!("block {index}: stored with an algorithm this device lacks\n");
+                    return Err(EIO);
+                }
+                ctx.decompress(size).inspect_err(|e| {
+                    pr_err_once!("block {index}: decompression failed ({e:?})\n");
+                })?;
+                Ok(true)
+            }
         }
-        drop(locked);
+    }
 
-        // The block reads as zeros: build its new data outside the lock.
-        let mut new = KBox::<Block>::init(pin_init::zeroed::<Block>(), GFP_KERNEL | __GFP_NOWARN)?;
-        source(&mut new[offset..offset + len]);
-        if is_zero(&new[..]) {
-            return Ok(());
+    /// Stores `ctx.block` as block `index`: zeroed if all zeros, else compressed if that
+    /// saves memory, else raw. May sleep (allocation).
+    pub(crate) fn write_block(&self, ctx: &mut Context, index: usize) -> Result {
+        let entry = self.entry(index)?;
+        if is_zero(&ctx.block) {
+            return self.discard(index);
         }
+        let algorithm = self.algorithm();
+        let (meta, data) = match ctx.compress() {
+            Some(len) if len <= self.threshold => (
+                Meta::stored(State::Compressed, algorithm, len),
+                ctx.compressed.get(..len).ok_or(EIO)?,
+            ),
+            _ => (
+                Meta::stored(State::Raw, algorithm, BLOCK_SIZE),
+                ctx.block.get(..BLOCK_SIZE).ok_or(EIO)?,
+            ),
+        };
+        let handle = self.pool.malloc(data.len())?;
+        // SAFETY: `handle` was just allocated with `data.len()` bytes and is not shared.
+        unsafe { self.pool.write(handle, data) };
 
-        let mut locked = entry.lock();
-        if let Some(data) = locked.data() {
-            // Another writer stored data meanwhile: apply this write on top of it.
-            source(&mut data[offset..offset + len]);
-            return Ok(());
-        }
-        locked.replace(Some(new));
-        drop(locked);
-        self.stored_blocks.fetch_add(1, Relaxed);
+        let mut guard = entry.meta.lock();
+        let old_handle = entry.handle.load(Relaxed);
+        entry.handle.store(handle, Relaxed);
+        // INVARIANT: the entry now owns `handle`, of `meta.size()` bytes, and gives up the
+        // old object, freed below.
+        let old = Meta(guard.replace(meta.0));
+        drop(guard);
+
+        self.counters.account(meta, true);
+        self.release(old, old_handle);
         Ok(())
     }
 
-    /// Makes block `index` read as zeros and frees its memory (discard, write-zeroes).
+    /// Makes block `index` zeroed and frees its memory.
     pub(crate) fn discard(&self, index: usize) -> Result {
-        let old = self.entry(index)?.lock().replace(None);
-        if old.is_some() {
-            self.stored_blocks.fetch_sub(1, Relaxed);
-        }
+        let entry = self.entry(index)?;
+        let mut guard = entry.meta.lock();
+        let old_handle = entry.handle.load(Relaxed);
+        // INVARIANT: a zeroed entry owns no object; the old one is freed below.
+        let old = Meta(guard.replace(Meta::ZEROED.0));
+        drop(guard);
+        self.release(old, old_handle);
         Ok(())
+    }
+
+    /// Frees the object of a block that left state `old`, and accounts for it.
+    fn release(&self, old: Meta, handle: usize) {
+        if old.state() != State::Zeroed {
+            self.counters.account(old, false);
+            // SAFETY: the entry owned `handle` while in state `old` and no longer refers to
+            // it; nobody else does.
+            unsafe { self.pool.free(handle) };
+        }
+    }
+
+    /// Blocks stored raw.
+    pub(crate) fn raw_blocks(&self) -> u64 {
+        self.counters.raw_blocks.load(Relaxed)
+    }
+
+    /// Blocks stored compressed.
+    pub(crate) fn compressed_blocks(&self) -> u64 {
+        self.counters.compressed_blocks.load(Relaxed)
+    }
+
+    /// Zeroed blocks.
+    pub(crate) fn zeroed_blocks(&self) -> u64 {
+        (self.blocks() as u64).saturating_sub(self.raw_blocks() + self.compressed_blocks())
+    }
+
+    /// The compressed size of the compressed blocks, in bytes.
+    pub(crate) fn compressed_bytes(&self) -> u64 {
+        self.counters.compressed_bytes.load(Relaxed)
+    }
+
+    /// The data the device holds, in bytes, before compression.
+    pub(crate) fn stored_bytes(&self) -> u64 {
+        (self.raw_blocks() + self.compressed_blocks()) * BLOCK_SIZE as u64
+    }
+
+    /// Every byte the store holds: zsmalloc pages (objects and their fragmentation), the
+    /// block table and the compression buffers.
+    pub(crate) fn mem_used_total(&self) -> u64 {
+        self.pool.total_pages() * bindings::PAGE_SIZE as u64
+            + (self.table.capacity() * size_of::<Entry>()) as u64
+            + self.compressor.buffer_bytes()
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        for entry in self.table.iter_mut() {
+            let meta = Meta(entry.meta.get_mut());
+            if meta.state() != State::Zeroed {
+                // SAFETY: the entry owns its object (type invariant) and is dropped next.
+                unsafe { self.pool.free(entry.handle.load(Relaxed)) };
+            }
+        }
     }
 }
 
@@ -225,104 +376,163 @@ impl Store {
 mod tests {
     use super::*;
 
-    /// Reads a whole block into a buffer (zeros when it has no data).
-    fn read_block(store: &Store, index: usize) -> Result<KVec<u8>> {
-        let mut out = KVec::from_elem(0xAAu8, BLOCK_SIZE, GFP_KERNEL)?;
-        store.read(index, 0, BLOCK_SIZE, |data| match data {
-            Some(d) => out.copy_from_slice(d),
-            None => out.fill(0),
-        })?;
-        Ok(out)
+    /// Fills `buf` with incompressible bytes (xorshift64, seeded).
+    fn fill_random(buf: &mut [u8], mut seed: u64) {
+        for b in buf.iter_mut() {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            *b = seed as u8;
+        }
     }
 
-    /// A block of a repeating, non-zero pattern seeded by `seed`.
-    fn pattern(seed: u8) -> Result<KVec<u8>> {
-        let mut v = KVec::with_capacity(BLOCK_SIZE, GFP_KERNEL)?;
-        for i in 0..BLOCK_SIZE {
-            v.push(
-                (i as u8).wrapping_mul(31).wrapping_add(seed) | 1,
-                GFP_KERNEL,
-            )?;
+    /// Fills `buf` with repetitive text.
+    fn fill_text(buf: &mut [u8]) {
+        let text = b"foxramdisk stores this sentence again and again; it compresses well. ";
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = text[i % text.len()];
         }
-        Ok(v)
+    }
+
+    /// Writes `data` to block `index`, reads it back and checks it.
+    fn round_trip(store: &Store, index: usize, data: &[u8]) -> Result {
+        let mut ctx = store.context()?;
+        ctx.block.copy_from_slice(data);
+        store.write_block(&mut ctx, index)?;
+        ctx.block.fill(0xAA);
+        let has_data = store.read_block(&mut ctx, index)?;
+        if has_data {
+            assert!(&ctx.block[..] == data);
+        } else {
+            assert!(is_zero(data));
+        }
+        Ok(())
     }
 
     #[test]
-    fn new_store_reads_zeros_and_holds_nothing() -> Result {
-        let store = Store::new(8)?;
+    fn new_store_is_all_zeroed() -> Result {
+        let store = Store::new(8, Algorithm::Lz4)?;
         assert_eq!(store.blocks(), 8);
-        assert_eq!(store.stored_blocks(), 0);
+        assert_eq!(store.zeroed_blocks(), 8);
+        assert_eq!(store.stored_bytes(), 0);
+        let mut ctx = store.context()?;
         for i in 0..8 {
-            assert!(read_block(&store, i)?.iter().all(|&b| b == 0));
+            assert!(!store.read_block(&mut ctx, i)?);
+            assert_eq!(store.state(i)?, State::Zeroed);
         }
         Ok(())
     }
 
     #[test]
-    fn write_then_read_round_trips() -> Result {
-        let store = Store::new(4)?;
-        let data = pattern(7)?;
-        store.write(2, 0, BLOCK_SIZE, |dst| dst.copy_from_slice(&data))?;
-        assert_eq!(store.stored_blocks(), 1);
-        assert!(read_block(&store, 2)? == data);
-        assert!(read_block(&store, 1)?.iter().all(|&b| b == 0));
-        Ok(())
-    }
-
-    #[test]
-    fn zero_write_frees_the_block() -> Result {
-        let store = Store::new(2)?;
-        let data = pattern(1)?;
-        store.write(0, 0, BLOCK_SIZE, |dst| dst.copy_from_slice(&data))?;
-        assert_eq!(store.stored_blocks(), 1);
-        store.write(0, 0, BLOCK_SIZE, |dst| dst.fill(0))?;
-        assert_eq!(store.stored_blocks(), 0);
-        assert!(read_block(&store, 0)?.iter().all(|&b| b == 0));
-        // Zeros into an empty block allocate nothing.
-        store.write(1, 0, BLOCK_SIZE, |dst| dst.fill(0))?;
-        assert_eq!(store.stored_blocks(), 0);
-        Ok(())
-    }
-
-    #[test]
-    fn partial_writes_merge() -> Result {
-        let store = Store::new(1)?;
-        store.write(0, 100, 4, |dst| dst.copy_from_slice(&[1, 2, 3, 4]))?;
-        store.write(0, 4092, 4, |dst| dst.copy_from_slice(&[9, 9, 9, 9]))?;
-        let got = read_block(&store, 0)?;
-        assert_eq!(&got[100..104], &[1, 2, 3, 4]);
-        assert_eq!(&got[4092..], &[9, 9, 9, 9]);
-        assert!(got[..100].iter().all(|&b| b == 0));
-        assert!(got[104..4092].iter().all(|&b| b == 0));
-        assert_eq!(store.stored_blocks(), 1);
-        Ok(())
-    }
-
-    #[test]
-    fn discard_frees_and_zeroes() -> Result {
-        let store = Store::new(3)?;
-        let data = pattern(3)?;
-        for i in 0..3 {
-            store.write(i, 0, BLOCK_SIZE, |dst| dst.copy_from_slice(&data))?;
+    fn every_algorithm_round_trips() -> Result {
+        let mut random = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
+        let mut text = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
+        let zero = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
+        fill_random(&mut random, 0x1234_5678_9abc_def1);
+        fill_text(&mut text);
+        for algorithm in Algorithm::ALL {
+            // The lab kernel has every algorithm: a missing one is a configuration bug.
+            assert!(algorithm.available());
+            let store = Store::new(4, algorithm)?;
+            round_trip(&store, 0, &random)?;
+            round_trip(&store, 1, &text)?;
+            round_trip(&store, 2, &zero)?;
+            assert_eq!(store.state(0)?, State::Raw);
+            let text_state = if algorithm == Algorithm::NoComp {
+                State::Raw
+            } else {
+                State::Compressed
+            };
+            assert_eq!(store.state(1)?, text_state);
+            assert_eq!(store.state(2)?, State::Zeroed);
+            // Overwrite compressed with random and back: states follow the data.
+            round_trip(&store, 1, &random)?;
+            assert_eq!(store.state(1)?, State::Raw);
+            round_trip(&store, 1, &text)?;
+            assert_eq!(store.state(1)?, text_state);
         }
-        assert_eq!(store.stored_blocks(), 3);
-        store.discard(1)?;
-        store.discard(1)?;
-        assert_eq!(store.stored_blocks(), 2);
-        assert!(read_block(&store, 1)?.iter().all(|&b| b == 0));
-        assert!(read_block(&store, 2)? == data);
+        Ok(())
+    }
+
+    #[test]
+    fn threshold_is_honoured() -> Result {
+        let store = Store::new(1, Algorithm::Lz4)?;
+        let threshold = store.threshold();
+        assert!(threshold < BLOCK_SIZE);
+        // A block that is half random compresses to about half: stored compressed.
+        let mut ctx = store.context()?;
+        fill_text(&mut ctx.block);
+        fill_random(&mut ctx.block[..BLOCK_SIZE / 2], 7);
+        store.write_block(&mut ctx, 0)?;
+        drop(ctx);
+        assert_eq!(store.state(0)?, State::Compressed);
+        assert!(store.compressed_bytes() as usize <= threshold);
+        // Mostly random: compresses to more than the threshold, stored raw.
+        let mut ctx = store.context()?;
+        fill_text(&mut ctx.block);
+        fill_random(&mut ctx.block[..BLOCK_SIZE - 64], 9);
+        store.write_block(&mut ctx, 0)?;
+        drop(ctx);
+        assert_eq!(store.state(0)?, State::Raw);
+        assert_eq!(store.compressed_bytes(), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn counters_add_up_and_discard_frees_all() -> Result {
+        let store = Store::new(16, Algorithm::Zstd)?;
+        let empty = store.mem_used_total();
+        let mut random = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
+        let mut text = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
+        fill_random(&mut random, 3);
+        fill_text(&mut text);
+        for i in 0..4 {
+            round_trip(&store, i, &random)?;
+        }
+        for i in 4..10 {
+            round_trip(&store, i, &text)?;
+        }
+        assert_eq!(store.raw_blocks(), 4);
+        assert_eq!(store.compressed_blocks(), 6);
+        assert_eq!(store.zeroed_blocks(), 6);
+        assert_eq!(store.stored_bytes(), 10 * BLOCK_SIZE as u64);
+        assert!(store.compressed_bytes() > 0);
+        assert!(store.compressed_bytes() < 6 * BLOCK_SIZE as u64 / 4);
+        assert!(store.mem_used_total() > empty);
+        for i in 0..16 {
+            store.discard(i)?;
+        }
+        assert_eq!(store.zeroed_blocks(), 16);
+        assert_eq!(store.compressed_bytes(), 0);
+        assert_eq!(store.mem_used_total(), empty);
         Ok(())
     }
 
     #[test]
     fn out_of_range_is_rejected() -> Result {
-        let store = Store::new(2)?;
-        assert_eq!(store.write(2, 0, 1, |_| {}), Err(EIO));
-        assert_eq!(store.read(5, 0, 1, |_| {}), Err(EIO));
-        assert_eq!(store.discard(2), Err(EIO));
-        assert_eq!(store.write(0, 4095, 2, |_| {}), Err(EINVAL));
-        assert_eq!(store.read(0, usize::MAX, 2, |_| {}), Err(EINVAL));
-        assert_eq!(store.stored_blocks(), 0);
+        let store = Store::new(2, Algorithm::NoComp)?;
+        let mut ctx = store.context()?;
+        assert_eq!(store.read_block(&mut ctx, 2), Err(EIO));
+        assert_eq!(store.write_block(&mut ctx, 2), Err(EIO));
+        assert_eq!(store.discard(usize::MAX), Err(EIO));
         Ok(())
+    }
+
+    #[test]
+    fn meta_packing_round_trips() {
+        for algorithm in Algorithm::ALL {
+            for (state, size) in [
+                (State::Compressed, 1),
+                (State::Raw, BLOCK_SIZE),
+                (State::Compressed, 3000),
+            ] {
+                let meta = Meta::stored(state, algorithm, size);
+                assert_eq!(meta.0 & 1, 0);
+                assert_eq!(meta.state(), state);
+                assert_eq!(meta.algorithm(), Some(algorithm));
+                assert_eq!(meta.size(), size);
+            }
+        }
+        assert_eq!(Meta::ZEROED.state(), State::Zeroed);
     }
 }

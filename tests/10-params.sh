@@ -14,7 +14,7 @@ check_eq "physical block size is 4096" "$(blockdev --getpbsz $DEV 2>&1)" 4096
 check_eq "discard is advertised" "$(cat /sys/block/foxramdisk0/queue/discard_granularity)" 4096
 check_match "write-zeroes is advertised" "$(cat /sys/block/foxramdisk0/queue/write_zeroes_max_bytes)" '^[1-9]'
 check_eq "one hardware queue per CPU" "$(ls /sys/block/foxramdisk0/mq | wc -l)" "$(nproc)"
-check_match "the load is logged" "$(dmesg)" 'foxramdisk: loaded: 1 device\(s\) of 4096 blocks'
+check_match "the load is logged" "$(dmesg)" 'foxramdisk: loaded: 1 device\(s\) of 4096 blocks, deflate'
 check "rmmod" unload
 check_eq "rmmod removes every device" "$(ndevs)" 0
 
@@ -41,7 +41,7 @@ bad_param() { # PARAM MESSAGE-REGEX
 	check_fails "insmod $1 leaves no module" loaded
 	check_eq "insmod $1 leaves no device" "$(ndevs)" 0
 }
-bad_param initial_devices_count=100000 'foxramdisk: initial_devices_count=100000 is over the limit'
+bad_param initial_devices_count=100000 'foxramdisk: initial_devices_count=100000 is not a number of devices'
 bad_param default_capacity=0 'foxramdisk: default_capacity=0 blocks is not in'
 bad_param default_capacity=99999999999999 'foxramdisk: default_capacity=99999999999999 blocks is not in'
 finish

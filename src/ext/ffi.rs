@@ -5,10 +5,36 @@
 //! C header: [`src/helpers.h`](../helpers.h). Each function wraps one static inline kernel
 //! function or macro of the same name; keep this list in sync with the header.
 
+use core::marker::{PhantomData, PhantomPinned};
 use kernel::{
     bindings,
-    ffi::{c_int, c_uint, c_ulong}, //
+    ffi::{c_char, c_int, c_uint, c_ulong, c_void}, //
 };
+
+/// Declares C types that Rust only handles by pointer (not in `kernel::bindings`).
+macro_rules! opaque_types {
+    ($($(#[$meta:meta])* $name:ident),* $(,)?) => {$(
+        $(#[$meta])*
+        #[repr(C)]
+        #[allow(non_camel_case_types)]
+        pub(crate) struct $name {
+            _data: [u8; 0],
+            _marker: PhantomData<(*mut u8, PhantomPinned)>,
+        }
+    )*};
+}
+
+opaque_types! {
+    /// `struct crypto_acomp`: an asynchronous-compression transform.
+    crypto_acomp,
+    /// `struct acomp_req`: a request on a [`crypto_acomp`].
+    acomp_req,
+    /// `struct zs_pool`: a zsmalloc pool.
+    zs_pool,
+}
+
+/// `crypto_completion_t`.
+pub(crate) type CryptoCompletion = Option<unsafe extern "C" fn(data: *mut c_void, err: c_int)>;
 
 // The bindgen types reached from these pointers contain zero-sized placeholder structs
 // (for example `its_array`) that the lint flags; `rust/bindings` allows it for the same
@@ -32,6 +58,46 @@ extern "C" {
         iter: *mut bindings::bvec_iter,
         bytes: c_uint,
     );
+    /// `dev_to_disk()`: the disk whose embedded device is `dev`.
+    pub(crate) fn foxramdisk_helper_dev_to_disk(
+        dev: *mut bindings::device,
+    ) -> *mut bindings::gendisk;
+    /// `crypto_has_acomp()`.
+    pub(crate) fn foxramdisk_helper_crypto_has_acomp(
+        name: *const c_char,
+        ty: u32,
+        mask: u32,
+    ) -> c_int;
+    /// `crypto_free_acomp()`.
+    pub(crate) fn foxramdisk_helper_crypto_free_acomp(tfm: *mut crypto_acomp);
+    /// `acomp_request_alloc()`.
+    pub(crate) fn foxramdisk_helper_acomp_request_alloc(
+        tfm: *mut crypto_acomp,
+        gfp: bindings::gfp_t,
+    ) -> *mut acomp_req;
+    /// `acomp_request_free()`.
+    pub(crate) fn foxramdisk_helper_acomp_request_free(req: *mut acomp_req);
+    /// `acomp_request_set_callback()`.
+    pub(crate) fn foxramdisk_helper_acomp_request_set_callback(
+        req: *mut acomp_req,
+        flags: u32,
+        cmpl: CryptoCompletion,
+        data: *mut c_void,
+    );
+    /// `acomp_request_set_src_nondma()`.
+    pub(crate) fn foxramdisk_helper_acomp_request_set_src_nondma(
+        req: *mut acomp_req,
+        src: *const u8,
+        slen: c_uint,
+    );
+    /// `acomp_request_set_dst_nondma()`.
+    pub(crate) fn foxramdisk_helper_acomp_request_set_dst_nondma(
+        req: *mut acomp_req,
+        dst: *mut u8,
+        dlen: c_uint,
+    );
+    /// `req->dlen`: the output length of a finished request.
+    pub(crate) fn foxramdisk_helper_acomp_request_dlen(req: *const acomp_req) -> c_uint;
     /// `bit_spin_lock()`.
     pub(crate) fn foxramdisk_helper_bit_spin_lock(bitnum: c_int, addr: *mut c_ulong);
     /// `bit_spin_unlock()`.
@@ -40,4 +106,52 @@ extern "C" {
     pub(crate) fn foxramdisk_helper_memalloc_noio_save() -> c_uint;
     /// `memalloc_noio_restore()`.
     pub(crate) fn foxramdisk_helper_memalloc_noio_restore(flags: c_uint);
+}
+
+// Exported kernel functions whose headers `kernel::bindings` does not include.
+extern "C" {
+    /// `crypto_alloc_acomp()` (`crypto/acompress.c`).
+    pub(crate) fn crypto_alloc_acomp(name: *const c_char, ty: u32, mask: u32) -> *mut crypto_acomp;
+    /// `crypto_acomp_compress()` (`crypto/acompress.c`).
+    pub(crate) fn crypto_acomp_compress(req: *mut acomp_req) -> c_int;
+    /// `crypto_acomp_decompress()` (`crypto/acompress.c`).
+    pub(crate) fn crypto_acomp_decompress(req: *mut acomp_req) -> c_int;
+    /// `zs_create_pool()` (`mm/zsmalloc.c`).
+    pub(crate) fn zs_create_pool(name: *const c_char) -> *mut zs_pool;
+    /// `zs_destroy_pool()`.
+    pub(crate) fn zs_destroy_pool(pool: *mut zs_pool);
+    /// `zs_malloc()`: a handle, or an `ERR_PTR()` value.
+    pub(crate) fn zs_malloc(
+        pool: *mut zs_pool,
+        size: usize,
+        flags: bindings::gfp_t,
+        nid: c_int,
+    ) -> c_ulong;
+    /// `zs_free()`.
+    pub(crate) fn zs_free(pool: *mut zs_pool, handle: c_ulong);
+    /// `zs_huge_class_size()`.
+    pub(crate) fn zs_huge_class_size(pool: *mut zs_pool) -> usize;
+    /// `zs_get_total_pages()`.
+    pub(crate) fn zs_get_total_pages(pool: *mut zs_pool) -> c_ulong;
+    /// `zs_obj_read_begin()`.
+    pub(crate) fn zs_obj_read_begin(
+        pool: *mut zs_pool,
+        handle: c_ulong,
+        mem_len: usize,
+        local_copy: *mut c_void,
+    ) -> *mut c_void;
+    /// `zs_obj_read_end()`.
+    pub(crate) fn zs_obj_read_end(
+        pool: *mut zs_pool,
+        handle: c_ulong,
+        mem_len: usize,
+        handle_mem: *mut c_void,
+    );
+    /// `zs_obj_write()`.
+    pub(crate) fn zs_obj_write(
+        pool: *mut zs_pool,
+        handle: c_ulong,
+        handle_mem: *mut c_void,
+        mem_len: usize,
+    );
 }

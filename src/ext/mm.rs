@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Memory-management scopes missing from `kernel::alloc`.
+//! Memory management: what `kernel::alloc` and `kernel::mm` of Linux 7.3 lack.
 //!
 //! C header: [`include/linux/sched/mm.h`](srctree/include/linux/sched/mm.h)
+
+pub(crate) mod zsmalloc;
 
 use super::ffi;
 use core::marker::PhantomData;

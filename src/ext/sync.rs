@@ -4,4 +4,4 @@
 
 mod bit_spinlock;
 
-pub(crate) use bit_spinlock::{BitSpinLock, BitSpinLockGuard};
+pub(crate) use bit_spinlock::BitSpinLock;

@@ -46,6 +46,7 @@ pub(crate) struct GenDiskBuilder {
     discard_granularity: u32,
     max_write_zeroes_sectors: u32,
     features: Features,
+    groups: *const *const bindings::attribute_group,
 }
 
 impl Default for GenDiskBuilder {
@@ -58,6 +59,7 @@ impl Default for GenDiskBuilder {
             discard_granularity: 0,
             max_write_zeroes_sectors: 0,
             features: Features::NONE,
+            groups: core::ptr::null(),
         }
     }
 }
@@ -118,6 +120,15 @@ impl GenDiskBuilder {
         self
     }
 
+    /// Sets the sysfs attribute groups of the disk's device (`/sys/block/NAME/`).
+    pub(crate) fn attribute_groups<const N: usize>(
+        mut self,
+        groups: &'static crate::ext::sysfs::AttributeGroups<N>,
+    ) -> Self {
+        self.groups = groups.as_ptr();
+        self
+    }
+
     /// Creates the disk, named `name`, and adds it to the system.
     pub(crate) fn build<T: Operations>(
         self,
@@ -173,9 +184,10 @@ impl GenDiskBuilder {
         // SAFETY: `gendisk` is valid.
         unsafe { bindings::set_capacity(gendisk, self.capacity_sectors) };
 
-        // SAFETY: `gendisk` is fully set up and not yet added.
+        // SAFETY: `gendisk` is fully set up and not yet added; `self.groups` is null or a
+        // static, null-terminated array of groups.
         error::to_result(unsafe {
-            bindings::device_add_disk(core::ptr::null_mut(), gendisk, core::ptr::null_mut())
+            bindings::device_add_disk(core::ptr::null_mut(), gendisk, self.groups.cast_mut())
         })?;
 
         cleanup_failure.dismiss();

@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! zsmalloc: a memory allocator for compressed objects, as used by zram and zswap.
+//!
+//! C header: [`include/linux/zsmalloc.h`](srctree/include/linux/zsmalloc.h)
+//!
+//! Objects are named by handles, not pointers. A handle is only meaningful to the pool
+//! that allocated it, so the operations that take one are `unsafe`: the caller keeps
+//! track of which handles it owns (a block table does).
+
+use crate::ext::ffi;
+use core::ptr::NonNull;
+use kernel::{bindings, prelude::*};
+
+/// `__GFP_MOVABLE` (pinned by `static_assert` in `src/helpers.c`): zsmalloc pages may be
+/// migrated, which keeps them out of the way of compaction.
+const GFP_MOVABLE: bindings::gfp_t = 0x08;
+
+/// A zsmalloc pool.
+///
+/// # Invariants
+///
+/// `pool` was returned by `zs_create_pool()` and is destroyed on drop.
+pub(crate) struct ZsPool {
+    pool: NonNull<ffi::zs_pool>,
+}
+
+// SAFETY: zsmalloc pools are safe to use from any thread, concurrently; they lock inside.
+unsafe impl Send for ZsPool {}
+// SAFETY: as above.
+unsafe impl Sync for ZsPool {}
+
+impl ZsPool {
+    /// Creates a pool; `name` shows in `/proc/slabinfo` and debugfs. May sleep.
+    pub(crate) fn new(name: &'static CStr) -> Result<Self> {
+        // SAFETY: `name` is a valid string that outlives the pool (it is `'static`).
+        let pool = unsafe { ffi::zs_create_pool(name.as_char_ptr()) };
+        // INVARIANT: `pool` was just created.
+        Ok(Self {
+            pool: NonNull::new(pool).ok_or(ENOMEM)?,
+        })
+    }
+
+    /// Allocates an object of `size` bytes. May sleep: the caller decides, for example
+    /// with a [`super::NoIoScope`], how reclaim may proceed. Objects of more than the
+    /// huge class size take a whole page.
+    pub(crate) fn malloc(&self, size: usize) -> Result<usize> {
+        let gfp =
+            bindings::GFP_KERNEL | bindings::__GFP_NOWARN | bindings::__GFP_HIGHMEM | GFP_MOVABLE;
+        // SAFETY: the pool is live by the type invariant.
+        let handle =
+            unsafe { ffi::zs_malloc(self.pool.as_ptr(), size, gfp, bindings::NUMA_NO_NODE) };
+        kernel::error::from_err_ptr(handle as *mut u8).map(|h| h as usize)
+    }
+
+    /// Frees an object.
+    ///
+    /// # Safety
+    ///
+    /// `handle` must come from [`ZsPool::malloc`] on `self` and not have been freed.
+    pub(crate) unsafe fn free(&self, handle: usize) {
+        // SAFETY: the pool is live, and the caller guarantees the handle.
+        unsafe { ffi::zs_free(self.pool.as_ptr(), handle) };
+    }
+
+    /// Copies `src` into the object `handle`. Does not sleep.
+    ///
+    /// # Safety
+    ///
+    /// `handle` must be a live object of `self` of at least `src.len()` bytes that nobody
+    /// else accesses meanwhile.
+    pub(crate) unsafe fn write(&self, handle: usize, src: &[u8]) {
+        // SAFETY: the pool is live; the caller guarantees the handle and its size; `src`
+        // is only read.
+        unsafe {
+            ffi::zs_obj_write(
+                self.pool.as_ptr(),
+                handle,
+                src.as_ptr().cast_mut().cast(),
+                src.len(),
+            )
+        };
+    }
+
+    /// Copies the first `dst.len()` bytes of the object `handle` into `dst`. Does not
+    /// sleep, so it may run under a spin lock.
+    ///
+    /// # Safety
+    ///
+    /// `handle` must be a live object of `self` of at least `dst.len()` bytes that is not
+    /// freed or written meanwhile.
+    pub(crate) unsafe fn read(&self, handle: usize, dst: &mut [u8]) {
+        let len = dst.len();
+        let pool = self.pool.as_ptr();
+        // SAFETY: the pool is live; the caller guarantees the handle; `dst` is a buffer of
+        // `len` bytes zsmalloc may copy into when the object spans two pages.
+        let mem = unsafe { ffi::zs_obj_read_begin(pool, handle, len, dst.as_mut_ptr().cast()) };
+        if mem.cast::<u8>() != dst.as_mut_ptr() {
+            // SAFETY: `mem` maps `len` bytes of the object; it cannot overlap `dst`.
+            unsafe { core::ptr::copy_nonoverlapping(mem.cast::<u8>(), dst.as_mut_ptr(), len) };
+        }
+        // SAFETY: ends the access begun above, with the pointer it returned.
+        unsafe { ffi::zs_obj_read_end(pool, handle, len, mem) };
+    }
+
+    /// Objects larger than this take a page of their own: storing them compressed saves
+    /// nothing (`zs_huge_class_size()`).
+    pub(crate) fn huge_class_size(&self) -> usize {
+        // SAFETY: the pool is live.
+        unsafe { ffi::zs_huge_class_size(self.pool.as_ptr()) }
+    }
+
+    /// The pages the pool holds, objects and fragmentation included.
+    pub(crate) fn total_pages(&self) -> u64 {
+        // SAFETY: the pool is live.
+        unsafe { ffi::zs_get_total_pages(self.pool.as_ptr()) as u64 }
+    }
+}
+
+impl Drop for ZsPool {
+    fn drop(&mut self) {
+        // SAFETY: by the type invariant the pool is live; it is not used after this.
+        unsafe { ffi::zs_destroy_pool(self.pool.as_ptr()) };
+    }
+}

@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The module parameters, with the C module's names, types and permissions.
+//!
+//! `default_capacity` and `default_compression` can be changed at run time in
+//! `/sys/module/foxramdisk/parameters/`; they apply to devices created afterwards. Every
+//! value, at load time or later, is validated: a bad one is refused with `EINVAL` (or
+//! `ENOENT` for an algorithm this kernel lacks) and a log line, and the old value stays.
+
+use crate::{codec::Algorithm, ext::module_param::ParamOperations, module_param, FoxRamDisk};
+use core::fmt::Write;
+use kernel::{
+    prelude::*,
+    str::{parse_int::ParseInt, BStr, Formatter},
+    sync::atomic::{Atomic, Relaxed}, //
+};
+
+/// The most devices `initial_devices_count` may ask for.
+pub(crate) const MAX_INITIAL_DEVICES: u32 = 1024;
+/// The largest capacity, in blocks (16 TiB).
+pub(crate) const MAX_CAPACITY_BLOCKS: u64 = 1 << 32;
+
+/// `initial_devices_count`.
+static INITIAL_DEVICES_COUNT: Atomic<u32> = Atomic::new(1);
+/// `default_capacity`, in blocks.
+static DEFAULT_CAPACITY: Atomic<u64> = Atomic::new(4096);
+/// `default_compression`, as an [`Algorithm`] id.
+static DEFAULT_COMPRESSION: Atomic<u32> = Atomic::new(Algorithm::Deflate as u32);
+
+/// Devices to create at load.
+pub(crate) fn initial_devices_count() -> u32 {
+    INITIAL_DEVICES_COUNT.load(Relaxed)
+}
+
+/// Capacity of new devices, in blocks.
+pub(crate) fn default_capacity() -> u64 {
+    DEFAULT_CAPACITY.load(Relaxed)
+}
+
+/// Algorithm of new devices.
+pub(crate) fn default_compression() -> Algorithm {
+    u8::try_from(DEFAULT_COMPRESSION.load(Relaxed))
+        .ok()
+        .and_then(Algorithm::from_id)
+        .unwrap_or(Algorithm::Deflate)
+}
+
+/// Parses an unsigned integer as sysfs writers and command lines give it: decimal (or
+/// `0x` hexadecimal), one trailing newline allowed, nothing else.
+pub(crate) fn parse_u64(input: &[u8]) -> Result<u64> {
+    let digits = input.strip_suffix(b"\n").unwrap_or(input);
+    u64::from_str(BStr::from_bytes(digits)).map_err(|_| EINVAL)
+}
+
+/// A printable form of user input for log lines: at most 32 bytes, trailing space removed.
+pub(crate) fn shown(input: &[u8]) -> &str {
+    let text = core::str::from_utf8(input)
+        .unwrap_or("(not UTF-8)")
+        .trim_end();
+    text.get(..text.len().min(32)).unwrap_or("(not UTF-8)")
+}
+
+/// `initial_devices_count`.
+struct InitialDevicesCount;
+
+impl ParamOperations for InitialDevicesCount {
+    fn set(input: &[u8]) -> Result {
+        let count = parse_u64(input)
+            .ok()
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|&n| n <= MAX_INITIAL_DEVICES)
+            .ok_or_else(|| {
+                pr_err!(
+                    "initial_devices_count={} is not a number of devices in 0..={MAX_INITIAL_DEVICES}\n",
+                    shown(input)
+                );
+                EINVAL
+            })?;
+        INITIAL_DEVICES_COUNT.store(count, Relaxed);
+        Ok(())
+    }
+
+    fn get(out: &mut Formatter<'_>) -> Result {
+        Ok(writeln!(out, "{}", initial_devices_count())?)
+    }
+}
+
+module_param!(initial_devices_count: InitialDevicesCount, module: FoxRamDisk, perm: 0o444,
+    type: "uint", description: "Number of devices created at load, 0 to 1024 (default: 1)");
+
+/// `default_capacity`.
+struct DefaultCapacity;
+
+impl ParamOperations for DefaultCapacity {
+    fn set(input: &[u8]) -> Result {
+        let blocks = parse_u64(input)
+            .ok()
+            .filter(|n| (1..=MAX_CAPACITY_BLOCKS).contains(n))
+            .ok_or_else(|| {
+                pr_err!(
+                    "default_capacity={} blocks is not in 1..={MAX_CAPACITY_BLOCKS}\n",
+                    shown(input)
+                );
+                EINVAL
+            })?;
+        DEFAULT_CAPACITY.store(blocks, Relaxed);
+        Ok(())
+    }
+
+    fn get(out: &mut Formatter<'_>) -> Result {
+        Ok(writeln!(out, "{}", default_capacity())?)
+    }
+}
+
+module_param!(default_capacity: DefaultCapacity, module: FoxRamDisk, perm: 0o644,
+    type: "ulong", description: "Capacity of new devices in 4096-byte blocks (default: 4096)");
+
+/// `default_compression`.
+struct DefaultCompression;
+
+impl ParamOperations for DefaultCompression {
+    fn set(input: &[u8]) -> Result {
+        let algorithm = Algorithm::parse(input)?;
+        DEFAULT_COMPRESSION.store(algorithm as u32, Relaxed);
+        Ok(())
+    }
+
+    fn get(out: &mut Formatter<'_>) -> Result {
+        Ok(writeln!(out, "{}", default_compression().name())?)
+    }
+}
+
+module_param!(default_compression: DefaultCompression, module: FoxRamDisk, perm: 0o644,
+    type: "charp", description: "Compression of new devices: nocomp, deflate, 842, lz4, lz4hc, zstd, lzo-rle, lzo (default: deflate)");
