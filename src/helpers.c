@@ -16,7 +16,7 @@
 /* Mirrored in src/ext/crypto/acomp.rs. */
 static_assert(CRYPTO_ALG_ASYNC == 0x80);
 /* Mirrored in src/ext/mm/zsmalloc.rs. */
-static_assert(__GFP_MOVABLE == 0x08);
+static_assert(__GFP_MOVABLE == 0x08 && __GFP_NORETRY == 0x10000);
 /* Mirrored in src/ext/block/mq/gen_disk.rs (`Features`). */
 static_assert(BLK_FEAT_STABLE_WRITES == (1u << 5));
 static_assert(BLK_FEAT_SYNCHRONOUS == (1u << 6));

@@ -25,7 +25,10 @@
 use crate::{
     codec::Algorithm,
     compressor::{Compressor, Context},
-    ext::{mm::zsmalloc::ZsPool, sync::BitSpinLock},
+    ext::{
+        mm::zsmalloc::{Reclaim, ZsPool},
+        sync::BitSpinLock,
+    },
 };
 use core::mem::size_of;
 use kernel::{
@@ -287,7 +290,13 @@ impl Store {
                 ctx.block.get(..BLOCK_SIZE).ok_or(EIO)?,
             ),
         };
-        let handle = self.pool.malloc(data.len())?;
+        // First without sleeping: this write may be the swap-out that reclaim is waiting
+        // for, run by a kblockd worker that, unlike kswapd, may not use the reserves, and
+        // an object is smaller than the page the write frees. Then with direct reclaim.
+        let handle = match self.pool.malloc(data.len(), Reclaim::No) {
+            Ok(handle) => handle,
+            Err(_) => self.pool.malloc(data.len(), Reclaim::Direct)?,
+        };
         // SAFETY: `handle` was just allocated with `data.len()` bytes and is not shared.
         unsafe { self.pool.write(handle, data) };
 
