@@ -107,3 +107,72 @@ impl fmt::Display for Algorithm {
         f.write_str(self.name())
     }
 }
+
+#[kunit_tests(foxramdisk_codec)]
+mod tests {
+    use super::*;
+    use crate::{ext::crypto::acomp::AcompRequest, store::BLOCK_SIZE};
+
+    #[test]
+    fn names_round_trip() {
+        for algorithm in Algorithm::ALL {
+            let name = algorithm.name().as_bytes();
+            assert_eq!(Algorithm::from_name(name), Some(algorithm));
+            // What `echo` writes to sysfs: one trailing newline.
+            let mut line = [0u8; 16];
+            line[..name.len()].copy_from_slice(name);
+            line[name.len()] = b'\n';
+            assert_eq!(Algorithm::from_name(&line[..=name.len()]), Some(algorithm));
+            assert_eq!(Algorithm::from_id(algorithm as u8), Some(algorithm));
+        }
+        assert_eq!(Algorithm::from_id(Algorithm::ALL.len() as u8), None);
+    }
+
+    #[test]
+    fn unknown_names_are_rejected() {
+        for bad in [
+            &b""[..],
+            b"\n",
+            b"lz5",
+            b"LZ4",
+            b" lz4",
+            b"lz4\n\n",
+            b"lz4 ",
+            b"deflat",
+        ] {
+            assert_eq!(Algorithm::from_name(bad), None);
+        }
+        assert_eq!(Algorithm::parse(b"bogus"), Err(EINVAL));
+        assert_eq!(Algorithm::parse(b"zstd\n"), Ok(Algorithm::Zstd));
+    }
+
+    #[test]
+    fn acomp_round_trips_and_refuses_overflow() -> Result {
+        let text = b"a compressed RAM disk keeps repeated text small; ";
+        let mut plain = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
+        for (i, b) in plain.iter_mut().enumerate() {
+            *b = text[i % text.len()];
+        }
+        let mut packed = KVec::from_elem(0u8, 2 * BLOCK_SIZE, GFP_KERNEL)?;
+        let mut back = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
+        for algorithm in Algorithm::ALL {
+            let Some(name) = algorithm.crypto_name() else {
+                continue;
+            };
+            let mut codec = AcompRequest::new(name)?;
+            let n = codec.compress(&plain, &mut packed)?;
+            assert!(n > 0 && n < BLOCK_SIZE / 4);
+            assert_eq!(codec.decompress(&packed[..n], &mut back)?, BLOCK_SIZE);
+            assert!(back == plain);
+            // Output that does not fit is an error, never an overrun.
+            let mut tiny = [0u8; 8];
+            assert!(codec.compress(&plain, &mut tiny).is_err());
+            // Garbage input must not crash; whatever comes out stays within the buffer.
+            packed[..64].fill(0xA5);
+            if let Ok(len) = codec.decompress(&packed[..64], &mut back) {
+                assert!(len <= BLOCK_SIZE);
+            }
+        }
+        Ok(())
+    }
+}
