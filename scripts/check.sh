@@ -31,13 +31,21 @@ host_check "rustfmt: src/ is formatted (kernel .rustfmt.toml)" bash "$REPO/scrip
 host_check "clippy: CLIPPY=1 build has no warnings" bash "$REPO/scripts/build.sh" CLIPPY=1 modules
 host_check "build: foxramdisk.ko builds with -Werror / -Dwarnings" bash "$REPO/scripts/build.sh" modules
 
+untracked() { git -C "$REPO" status --porcelain --untracked-files=all 2>/dev/null | grep '^??' | sort; }
+before=$(untracked)
 if [ -f "$REPO/foxramdisk.ko" ]; then
 	set +e
-	VM_LOG=$results/console.log bash "$REPO/scripts/vm.sh" "tests/run.sh $*" 2>&1 | tee -a "$out"
+	VM_LOG=$results/console.log bash "$REPO/scripts/vm.sh" "TEST_TIMEOUT=${TEST_TIMEOUT:-900} tests/run.sh $*" 2>&1 | tee -a "$out"
 	vm_rc=${PIPESTATUS[0]}
 	set -e
 	if [ "$vm_rc" = 125 ]; then
 		echo "not ok - vm: the VM came back with a result (see results/console.log)" | tee -a "$out"
+	fi
+	if stray=$(comm -13 <(printf '%s\n' "$before") <(untracked) | grep .); then
+		echo "not ok - vm: the tests left no files in the repository" | tee -a "$out"
+		printf '%s\n' "$stray" | head -10 | sed 's/^/# /' | tee -a "$out"
+	else
+		echo "ok - vm: the tests left no files in the repository" | tee -a "$out"
 	fi
 else
 	echo "not ok - vm: tests not run, the module did not build" | tee -a "$out"

@@ -9,6 +9,8 @@
 #
 # Environment: VM_MEM (default 2G), VM_CPUS (2), VM_TIMEOUT (seconds, default 3600),
 # VM_APPEND (extra kernel command line), VM_LOG (where the kernel console goes).
+# A non-interactive VM has a QEMU monitor on $FOXRAMDISK_CACHE/monitor.sock, to look at a
+# guest that hangs (`info registers -a`, `nmi`).
 . "$(dirname "$0")/lib.sh"
 
 bash "$REPO/scripts/lab-kernel.sh"
@@ -46,8 +48,9 @@ set +e
 # --foreground: on time-out the whole process group, QEMU included, is killed.
 timeout -k 10 "${VM_TIMEOUT:-3600}" \
 	bash -c '. "$1/scripts/lib.sh"; shift; in_root "$@"' bash "$REPO" \
-	"${qemu[@]}" -display none -vga none -serial "file:$log_file" -serial stdio -monitor none \
-	-append "$append foxramdisk.cmd=$cmd" </dev/null | tr -d '\r' | tee "$out" | grep -v '^FOXRAMDISK-EXIT: '
+	"${qemu[@]}" -display none -vga none -serial "file:$log_file" -serial stdio \
+	-monitor "unix:$CACHE/monitor.sock,server=on,wait=off" \
+	-append "$append foxramdisk.cmd=$cmd" </dev/null | sed -u 's/\r$//' | tee "$out" | grep --line-buffered -v '^FOXRAMDISK-EXIT: '
 qrc=${PIPESTATUS[0]}
 set -e
 rc=$(sed -n 's/^FOXRAMDISK-EXIT: \([0-9]*\)$/\1/p' "$out" | tail -1)

@@ -15,7 +15,7 @@ DEV=/dev/foxramdisk0
 BLOCK=4096
 
 # diag LINES...: diagnostics after a failure, at most 20 lines.
-diag() { [ -n "$*" ] && printf '%s\n' "$@" | head -20 | sed 's/^/# /'; return 0; }
+diag() { [ -n "$*" ] && printf '%s\n' "$@" | head -20 | cut -c1-200 | sed 's/^/# /'; return 0; }
 pass() { T_N=$((T_N + 1)); echo "ok $T_N - $*"; }
 fail() { T_N=$((T_N + 1)); T_FAILED=$((T_FAILED + 1)); echo "not ok $T_N - $*"; }
 skip() { T_N=$((T_N + 1)); echo "ok $T_N - $1 # SKIP $2"; }
@@ -60,3 +60,14 @@ dev_sha() { # DEV OFFSET_BLOCKS COUNT_BLOCKS
 	dd if="$1" bs=$BLOCK skip="$2" count="$3" iflag=direct status=none | sha256sum | cut -d' ' -f1
 }
 file_sha() { sha256sum "$1" | cut -d' ' -f1; }
+
+# Device helpers.
+PARAMS=/sys/module/foxramdisk/parameters
+CONTROL=/sys/class/foxramdisk-control
+# st ID FILE: a statistic of /dev/foxramdiskID, e.g. `st 0 storage_stat/raw_blocks_count`.
+st() { cat "/sys/block/foxramdisk$1/$2"; }
+# hot_add: creates a device, prints its number.
+hot_add() { cat $CONTROL/hot_add; }
+# zeros_sha BLOCKS: the sha256 of that many zero blocks.
+zeros_sha() { head -c $(($1 * BLOCK)) /dev/zero | sha256sum | cut -d' ' -f1; }
+tree_sums() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum) | sha256sum | cut -d' ' -f1; }

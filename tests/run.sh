@@ -7,7 +7,13 @@
 cd "$(dirname "$0")/.." || exit 1
 export REPO=$PWD
 
-bad='WARNING:|BUG:|Oops|general protection|Kernel panic|kernel BUG|possible (recursive|circular) locking|inconsistent lock state|lock held when returning|UBSAN|rust_panic|panicked at|INFO: task .* blocked|soft lockup|unreferenced object'
+bad='blocked for more than|WARNING:|BUG:|Oops|general protection|Kernel panic|kernel BUG|possible (recursive|circular) locking|inconsistent lock state|lock held when returning|UBSAN|rust_panic|panicked at|INFO: task .* blocked|soft lockup|unreferenced object'
+
+# A test that takes longer than this has hung: it is stopped and reported.
+TEST_TIMEOUT=${TEST_TIMEOUT:-900}
+
+# A task stuck for 60 s is reported with its stack, which fails the test (see $bad).
+echo 60 >/proc/sys/kernel/hung_task_timeout_secs
 
 tests=("$@")
 [ ${#tests[@]} -gt 0 ] || tests=(tests/[0-9]*.sh)
@@ -16,12 +22,29 @@ for t in "${tests[@]}"; do
 	name=$(basename "$t" .sh)
 	echo "# test: $name"
 	dmesg -C
-	bash "$t" 2>&1 | sed -u "s/^\(ok\|not ok\) \([0-9]*\) - /\1 \2 - $name: /"
-	[ "${PIPESTATUS[0]}" = 0 ] || status=1
+	timeout -k 10 "$TEST_TIMEOUT" bash "$t" 2>&1 | sed -u "s/^\(ok\|not ok\) \([0-9]*\) - /\1 \2 - $name: /"
+	rc=${PIPESTATUS[0]}
+	[ "$rc" = 0 ] || status=1
+	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+		echo "not ok - $name: finished within $TEST_TIMEOUT s"
+		# Blocked tasks and every CPU's stack into the log, shown below.
+		echo w >/proc/sysrq-trigger
+		echo l >/proc/sysrq-trigger
+		sleep 2
+		dmesg | grep -A40 -E 'blocked for more than|task:.* state:D|NMI backtrace|sysrq: Show' | head -150 | sed 's/^/# /'
+	fi
 	# Make sure leaks of this test are reported under its name.
 	if grep -qw kmemleak=on /proc/cmdline; then echo scan >/sys/kernel/debug/kmemleak; fi
-	log=$(dmesg)
-	if hits=$(printf '%s\n' "$log" | grep -E "$bad"); then
+	# grep: 0 = a bad line was found, 1 = none; anything else means the scan itself
+	# failed, which must not pass as a clean log.
+	log=$(dmesg 2>&1)
+	scan=$?
+	hits=$(printf '%s\n' "$log" | grep -E "$bad")
+	found=$?
+	if [ "$scan" != 0 ] || [ "$found" -gt 1 ]; then
+		echo "not ok - $name: kernel log clean (could not read it: dmesg $scan, grep $found)"
+		status=1
+	elif [ "$found" = 0 ]; then
 		echo "not ok - $name: kernel log clean"
 		printf '%s\n' "$log" | grep -E -A12 "$bad" | head -60 | sed 's/^/# /'
 		status=1

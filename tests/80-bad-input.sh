@@ -1,0 +1,50 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Bad input into every writable file is refused with an errno and a log line, and leaves
+# the module, the values and the data as they were.
+. "$(dirname "$0")/lib.sh"
+
+check "insmod" load default_capacity=1024
+data=$(mktemp)
+head -c $((64 * BLOCK)) /dev/urandom >"$data"
+dd if="$data" of=$DEV bs=$BLOCK oflag=direct status=none
+long=$(head -c 5000 /dev/zero | tr '\0' 7)
+
+# refused VALUE FILE ERRNO-TEXT: writing VALUE (echo, so with a newline) fails with it.
+# bash, not sh: dash reports every failed write as "I/O error", whatever the errno.
+refused() {
+	local out
+	out=$(bash -c 'echo "$1" >"$2"' bash "$1" "$2" 2>&1) && { fail "$1 -> $(basename "$2") is refused"; return; }
+	check_match "'${2##*/}' refuses '${1:0:24}'" "$out" "$3"
+}
+
+for v in "" bogus lz5 LZ4 " lz4" "lz4 lz4" "$long"; do
+	refused "$v" $PARAMS/default_compression 'Invalid argument'
+done
+check_eq "default_compression is unchanged" "$(cat $PARAMS/default_compression)" deflate
+check_match "an unknown algorithm is named in the log" "$(dmesg)" "foxramdisk: unknown compression algorithm 'bogus'"
+
+for v in "" 0 -1 abc 12abc "1 2" 0x 4294967297 99999999999999999999 "$long"; do
+	refused "$v" $PARAMS/default_capacity 'Invalid argument'
+done
+check_eq "default_capacity is unchanged" "$(cat $PARAMS/default_capacity)" 1024
+check_match "a bad capacity is named in the log" "$(dmesg)" 'foxramdisk: default_capacity=abc blocks is not in'
+
+# Read-only files: the parameter that only counts at load, hot_add and every statistic.
+refused 3 $PARAMS/initial_devices_count 'Permission denied|Invalid argument'
+refused 1 $CONTROL/hot_add 'Permission denied|Invalid argument'
+for f in /sys/block/foxramdisk0/io_stat/* /sys/block/foxramdisk0/storage_stat/*; do
+	refused 0 "$f" 'Permission denied|Input/output error'
+done
+
+# Good values are still accepted after all that.
+check "default_capacity accepts 2048" sh -c "echo 2048 >$PARAMS/default_capacity"
+check "default_compression accepts zstd" sh -c "echo zstd >$PARAMS/default_compression"
+check_eq "the new values read back" "$(cat $PARAMS/default_capacity) $(cat $PARAMS/default_compression)" "2048 zstd"
+
+check "the module is still loaded" loaded
+check_eq "the data is intact" "$(dev_sha $DEV 0 64)" "$(file_sha "$data")"
+check_eq "no I/O failed" "$(st 0 io_stat/failed_reads) $(st 0 io_stat/failed_writes)" "0 0"
+check "rmmod" unload
+rm -f "$data"
+finish
