@@ -31,7 +31,7 @@ host_check "rustfmt: src/ is formatted (kernel .rustfmt.toml)" bash "$REPO/scrip
 host_check "clippy: CLIPPY=1 build has no warnings" bash "$REPO/scripts/build.sh" CLIPPY=1 modules
 host_check "build: foxramdisk.ko builds with -Werror / -Dwarnings" bash "$REPO/scripts/build.sh" modules
 
-untracked() { git -C "$REPO" status --porcelain --untracked-files=all 2>/dev/null | grep '^??' | sort; }
+untracked() { git -C "$REPO" status --porcelain --untracked-files=all 2>/dev/null | grep '^??' | sort || true; }
 before=$(untracked)
 if [ -f "$REPO/foxramdisk.ko" ]; then
 	set +e
