@@ -9,7 +9,7 @@ ALGORITHMS="nocomp deflate 842 lz4 lz4hc zstd lzo-rle lzo"
 BLOCKS=16384
 work=$(mktemp -d)
 mnt=$(mktemp -d)
-src=/usr/include/linux
+src=/usr/include/x86_64-linux-gnu
 want_tree=$(tree_sums $src)
 yes "foxramdisk compresses text like this line, again and again, block after block." |
 	head -c $((1024 * BLOCK)) >"$work/text"

@@ -21,6 +21,7 @@ status=0
 for t in "${tests[@]}"; do
 	name=$(basename "$t" .sh)
 	echo "# test: $name"
+	started=$(date +%s)
 	dmesg -C
 	timeout -k 10 "$TEST_TIMEOUT" bash "$t" 2>&1 | sed -u "s/^\(ok\|not ok\) \([0-9]*\) - /\1 \2 - $name: /"
 	rc=${PIPESTATUS[0]}
@@ -51,6 +52,7 @@ for t in "${tests[@]}"; do
 	else
 		echo "ok - $name: kernel log clean"
 	fi
+	echo "# $name took $(($(date +%s) - started)) s"
 	# Never leave the module behind for the next test.
 	grep -q '^foxramdisk ' /proc/modules && { rmmod foxramdisk 2>/dev/null || true; }
 done
