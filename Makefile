@@ -6,6 +6,7 @@
 #                       against your own Rust-enabled kernel tree with KDIR=/path/to/build
 #   make check          build everything and run the whole test suite in the VM
 #   make demo           build everything, boot the VM and show the driver at work
+#   make bench          the same fio jobs on foxramdisk, zram and brd in one VM run
 #   make vm [RUN=cmd]   a shell in the VM, or run one command there and exit with its status
 #   make clippy         the module built with CLIPPY=1 (warnings are errors)
 #   make fmt            rustfmt src/ (fmt-check: only check)
@@ -14,7 +15,7 @@
 
 KDIR ?=
 
-.PHONY: all modules check demo vm clippy fmt fmt-check lab clean
+.PHONY: all modules check demo bench vm clippy fmt fmt-check lab clean
 
 all: modules
 
@@ -35,6 +36,9 @@ check:
 
 demo:
 	@bash scripts/demo.sh
+
+bench:
+	@bash scripts/bench.sh
 
 # RUN set on the command line is in the recipe's environment: no quoting issues.
 vm:

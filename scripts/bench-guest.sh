@@ -1,0 +1,114 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# `make bench`, inside the lab VM: the same fio jobs and data against foxramdisk, zram and
+# brd, one device at a time, then a report. Results go to $OUT (results/bench/).
+#
+# Environment: BENCH_RUNTIME (seconds per fio job, default 5), BENCH_SIZE_MIB (device size,
+# default 256), BENCH_DEVICES (space-separated subset of the list below), BENCH_TREE.
+set -u
+cd "$(dirname "$0")/.."
+OUT=${OUT:-results/bench}
+RUNTIME=${BENCH_RUNTIME:-5}
+SIZE=${BENCH_SIZE_MIB:-256}
+DEVICES=${BENCH_DEVICES:-"foxramdisk:nocomp foxramdisk:lz4 foxramdisk:zstd foxramdisk:deflate foxramdisk:842 zram:lz4 zram:zstd zram:deflate zram:842 brd"}
+# The real-data tree: the C headers of the guest's root, 24 MiB of real source text, small
+# enough to copy ten times under TCG. BENCH_TREE picks another.
+TREE=${BENCH_TREE:-/usr/include}
+mkdir -p "$OUT"
+raw=$OUT/raw.jsonl
+: >"$raw"
+mnt=$(mktemp -d)
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+meminfo() { awk -v k="$1:" '$1 == k { print $2 * 1024 }' /proc/meminfo; }
+settle() { sync; echo 3 >/proc/sys/vm/drop_caches; sleep 1; }
+emit() { printf '%s\n' "$1" >>"$raw"; }
+
+setup() { # KIND ALG -> prints the device path
+	case "$1" in
+	foxramdisk)
+		insmod foxramdisk.ko default_capacity=$((SIZE * 256)) default_compression="$2" && echo /dev/foxramdisk0 ;;
+	zram)
+		modprobe zram num_devices=1 &&
+			echo "$2" >/sys/block/zram0/comp_algorithm &&
+			echo "${SIZE}M" >/sys/block/zram0/disksize && echo /dev/zram0 ;;
+	brd)
+		modprobe brd rd_nr=1 rd_size=$((SIZE * 1024)) && echo /dev/ram0 ;;
+	esac
+}
+teardown() { case "$1" in foxramdisk) rmmod foxramdisk ;; zram) rmmod zram ;; brd) rmmod brd ;; esac; }
+
+# The device's own account of the memory it uses, in bytes (brd has none).
+device_mem() {
+	case "$1" in
+	foxramdisk) cat /sys/block/foxramdisk0/storage_stat/mem_used_total ;;
+	zram) awk '{ print $3 }' /sys/block/zram0/mm_stat ;;
+	brd) echo null ;;
+	esac
+}
+
+fio_common=(--direct=1 --ioengine=psync --time_based --runtime="$RUNTIME" --group_reporting
+	--buffer_compress_percentage=50 --refill_buffers --randrepeat=0 --output-format=json)
+# name rw bs [rwmixread]
+JOBS="randread:randread:4k randwrite:randwrite:4k randrw70:randrw:4k:70 seqread:read:128k seqwrite:write:128k"
+
+for dev_spec in $DEVICES; do
+	kind=${dev_spec%%:*}
+	alg=${dev_spec#*:}
+	[ "$kind" = "$alg" ] && alg=none
+	label=$kind${alg:+-$alg}
+	[ "$alg" = none ] && label=$kind
+	settle
+	free0=$(meminfo MemFree) slab0=$(($(meminfo Slab)))
+	if ! d=$(setup "$kind" "$alg"); then
+		log "$label: cannot set up, skipped"
+		emit "{\"device\": \"$label\", \"error\": \"setup failed\"}"
+		continue
+	fi
+	log "$label on $d"
+	# Fill the whole device with 50%-compressible data, then account memory.
+	fio --name=prefill --filename="$d" --rw=write --bs=1M --size="${SIZE}M" \
+		--direct=1 --buffer_compress_percentage=50 --refill_buffers --output-format=json >/dev/null
+	settle
+	free1=$(meminfo MemFree) slab1=$(meminfo Slab)
+	emit "{\"device\": \"$label\", \"memory\": {\"stored_bytes\": $((SIZE << 20)), \"device_mem_used\": $(device_mem "$kind"), \"memfree_delta\": $((free0 - free1)), \"slab_delta\": $((slab1 - slab0))}}"
+
+	for job in $JOBS; do
+		IFS=: read -r name rw bs mix <<<"$job"
+		for n in 1 2; do
+			extra=()
+			[ -n "${mix:-}" ] && extra=(--rwmixread="$mix")
+			res=$(fio --name="$name" --filename="$d" --rw="$rw" --bs="$bs" --numjobs="$n" \
+				--size="${SIZE}M" "${extra[@]}" "${fio_common[@]}" 2>/dev/null)
+			r=$(printf '%s' "$res" | python3 -c '
+import json, sys
+j = json.load(sys.stdin)["jobs"][0]
+print(json.dumps({"read_iops": j["read"]["iops"], "write_iops": j["write"]["iops"],
+                  "read_bw_kib": j["read"]["bw"], "write_bw_kib": j["write"]["bw"]}))' 2>/dev/null) ||
+				r='{"error": "fio failed"}'
+			emit "{\"device\": \"$label\", \"job\": \"$name\", \"numjobs\": $n, \"result\": $r}"
+		done
+	done
+
+	# Real data: copy a tree onto ext4 on the device, then read it all back.
+	blkdiscard -f "$d" 2>/dev/null
+	mkfs.ext4 -q -F "$d" && mount "$d" "$mnt"
+	settle
+	t0=$(date +%s.%N)
+	cp -a "$TREE" "$mnt/" && sync
+	t1=$(date +%s.%N)
+	settle
+	t2=$(date +%s.%N)
+	tar -cf - -C "$mnt" . | wc -c >/dev/null
+	t3=$(date +%s.%N)
+	tree_bytes=$(du -sb "$TREE" | cut -f1)
+	case "$kind" in
+	foxramdisk) stored=$(($(cat /sys/block/foxramdisk0/storage_stat/compressed_blocks_count) + $(cat /sys/block/foxramdisk0/storage_stat/raw_blocks_count))); stored=$((stored * 4096)) ;;
+	zram) stored=$(awk '{ print $1 }' /sys/block/zram0/mm_stat) ;;
+	*) stored=null ;;
+	esac
+	emit "{\"device\": \"$label\", \"realdata\": {\"tree\": \"$TREE\", \"tree_bytes\": $tree_bytes, \"copy_s\": $(echo "$t1 - $t0" | bc), \"read_s\": $(echo "$t3 - $t2" | bc), \"stored_bytes\": $stored, \"device_mem_used\": $(device_mem "$kind")}}"
+	umount "$mnt"
+	teardown "$kind"
+done
+python3 scripts/bench-report.py "$raw" "$OUT"

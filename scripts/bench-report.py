@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Turns the raw results of scripts/bench-guest.sh into a Markdown table, a JSON file and
+a PNG plot of the ratios foxramdisk/zram (same algorithm) and foxramdisk-nocomp/brd.
+
+    bench-report.py RAW.jsonl OUTDIR
+"""
+import json
+import sys
+
+raw_path, out = sys.argv[1], sys.argv[2]
+rows = [json.loads(line) for line in open(raw_path) if line.strip()]
+
+JOBS = ["randread", "randwrite", "randrw70", "seqread", "seqwrite"]
+UNIT = {"randread": "IOPS", "randwrite": "IOPS", "randrw70": "IOPS", "seqread": "MiB/s", "seqwrite": "MiB/s"}
+
+
+def value(job, r):
+    """The figure of merit of a job: IOPS for 4 KiB jobs, MiB/s for 128 KiB ones."""
+    if "error" in r:
+        return None
+    if job in ("seqread", "seqwrite"):
+        return (r["read_bw_kib"] + r["write_bw_kib"]) / 1024
+    return r["read_iops"] + r["write_iops"]
+
+
+devices = []
+perf, memory, realdata = {}, {}, {}
+for row in rows:
+    dev = row["device"]
+    if dev not in devices:
+        devices.append(dev)
+    if "job" in row:
+        perf[(dev, row["job"], row["numjobs"])] = value(row["job"], row["result"])
+    elif "memory" in row:
+        memory[dev] = row["memory"]
+    elif "realdata" in row:
+        realdata[dev] = row["realdata"]
+
+pairs = []
+for dev in devices:
+    if dev.startswith("foxramdisk-"):
+        alg = dev.split("-", 1)[1]
+        if alg == "nocomp" and "brd" in devices:
+            pairs.append((dev, "brd"))
+        elif "zram-" + alg in devices:
+            pairs.append((dev, "zram-" + alg))
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def fmt(v, digits=0):
+    return "–" if v is None else f"{v:,.{digits}f}"
+
+
+lines = ["# foxramdisk vs zram vs brd", "",
+         "Same fio jobs, same data (50% compressible, refilled buffers), one VM run, psync, direct I/O.",
+         "Absolute figures are from a TCG-emulated VM and only mean something next to each other.", ""]
+lines.append("## Throughput")
+lines.append("")
+lines.append("| job | jobs | unit | " + " | ".join(devices) + " |")
+lines.append("|---|---|---|" + "---|" * len(devices))
+for job in JOBS:
+    for n in (1, 2):
+        vals = [fmt(perf.get((d, job, n))) for d in devices]
+        lines.append(f"| {job} | {n} | {UNIT[job]} | " + " | ".join(vals) + " |")
+lines.append("")
+lines.append("## Ratios (above 1: foxramdisk is faster)")
+lines.append("")
+lines.append("| job | jobs | " + " | ".join(f"{a} / {b}" for a, b in pairs) + " |")
+lines.append("|---|---|" + "---|" * len(pairs))
+ratios = {}
+for job in JOBS:
+    for n in (1, 2):
+        cells = []
+        for a, b in pairs:
+            r = ratio(perf.get((a, job, n)), perf.get((b, job, n)))
+            ratios[f"{job}/{n}/{a}/{b}"] = r
+            cells.append(fmt(r, 2))
+        lines.append(f"| {job} | {n} | " + " | ".join(cells) + " |")
+lines.append("")
+lines.append("## Memory after filling the device")
+lines.append("")
+lines.append("Device's own account (foxramdisk `mem_used_total`, zram `mm_stat` mem_used_total) and the "
+             "guest's view (drop in MemFree, change in Slab), per byte stored.")
+lines.append("")
+lines.append("| device | stored MiB | device says MiB | MemFree drop MiB | Slab change MiB | device bytes/stored byte | MemFree bytes/stored byte |")
+lines.append("|---|---|---|---|---|---|---|")
+mib = 1 << 20
+for d in devices:
+    m = memory.get(d)
+    if not m:
+        continue
+    dm = m["device_mem_used"]
+    lines.append(f"| {d} | {m['stored_bytes'] / mib:.0f} | {fmt(dm / mib if dm is not None else None, 1)} | "
+                 f"{m['memfree_delta'] / mib:.1f} | {m['slab_delta'] / mib:.1f} | "
+                 f"{fmt(ratio(dm, m['stored_bytes']), 3)} | {fmt(ratio(m['memfree_delta'], m['stored_bytes']), 3)} |")
+lines.append("")
+if realdata:
+    tree = next(iter(realdata.values()))
+    lines.append(f"## Real data: `{tree['tree']}` ({tree['tree_bytes'] / mib:.1f} MiB) onto ext4, then read back")
+    lines.append("")
+    lines.append("| device | copy s | read s | data stored MiB | memory used MiB | compression ratio |")
+    lines.append("|---|---|---|---|---|---|")
+    for d in devices:
+        r = realdata.get(d)
+        if not r:
+            continue
+        st, mem = r["stored_bytes"], r["device_mem_used"]
+        lines.append(f"| {d} | {r['copy_s']:.1f} | {r['read_s']:.1f} | {fmt(st / mib if st else None, 1)} | "
+                     f"{fmt(mem / mib if mem else None, 1)} | {fmt(ratio(st, mem), 2)} |")
+    lines.append("")
+
+open(f"{out}/bench.md", "w").write("\n".join(lines) + "\n")
+json.dump({"devices": devices, "raw": rows, "ratios": ratios}, open(f"{out}/bench.json", "w"), indent=1)
+
+try:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = [f"{j}\n{n} job{'s' if n > 1 else ''}" for j in JOBS for n in (1, 2)]
+    fig, ax = plt.subplots(figsize=(12, 5))
+    width = 0.8 / max(1, len(pairs))
+    for i, (a, b) in enumerate(pairs):
+        ys = [ratios.get(f"{j}/{n}/{a}/{b}") or 0 for j in JOBS for n in (1, 2)]
+        ax.bar([x + i * width for x in range(len(groups))], ys, width, label=f"{a} / {b}")
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.set_xticks([x + width * (len(pairs) - 1) / 2 for x in range(len(groups))])
+    ax.set_xticklabels(groups, fontsize=8)
+    ax.set_ylabel("ratio (above 1: foxramdisk faster)")
+    ax.set_title("foxramdisk relative to zram (same algorithm) and brd (nocomp)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(f"{out}/bench.png", dpi=100)
+except ImportError:
+    print("matplotlib missing: no plot", file=sys.stderr)
+print(open(f"{out}/bench.md").read())
