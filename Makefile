@@ -40,9 +40,10 @@ demo:
 bench:
 	@bash scripts/bench.sh
 
-# RUN set on the command line is in the recipe's environment: no quoting issues.
+# $(value RUN) is the command exactly as given: make must not expand the $(...) and $VAR
+# of shell syntax in it. It is passed to the shell in single quotes.
 vm:
-	@bash scripts/vm.sh $(if $(RUN),"$$RUN")
+	@bash scripts/vm.sh $(if $(value RUN),'$(subst ','\'',$(value RUN))')
 
 clippy:
 	@bash scripts/build.sh CLIPPY=1 modules
