@@ -8,7 +8,8 @@
 //! Blocking model: the tag set is `BLK_MQ_F_BLOCKING`, so `queue_rq` runs in a context that
 //! may sleep, and every allocation in it happens inside a [`NoIoScope`] (`GFP_NOIO`):
 //! reclaim may wait for memory but never issues I/O, which could recurse into this device
-//! when it is used as swap. A failed allocation fails only its request (`ENOMEM`).
+//! when it is used as swap. The store allocates without sleeping first, then with one round
+//! of direct reclaim; a write that still finds no memory fails alone (`ENOMEM`).
 
 use crate::{
     device::DiskData,
