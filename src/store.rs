@@ -115,7 +115,7 @@ const _: () = assert!(BLOCK_SIZE < 1 << 16);
 /// # Invariants
 ///
 /// While `meta` says the block is compressed or raw, `handle` is a live object of the
-/// store's pool, of `meta.size()` bytes, owned by this entry. `handle` is only read or
+/// store's pool whose size class holds `meta.size()` bytes, owned by this entry. `handle` is only read or
 /// written with the `meta` lock held (or with exclusive access).
 struct Entry {
     handle: Atomic<usize>,
@@ -293,6 +293,26 @@ impl Store {
         // First without sleeping: this write may be the swap-out that reclaim is waiting
         // for, run by a kblockd worker that, unlike kswapd, may not use the reserves, and
         // an object is smaller than the page the write frees. Then with direct reclaim.
+        // An overwrite whose data falls in the size class of the block's object reuses the
+        // object: no allocation, no free, and the pool's layout stays as it is.
+        let mut guard = entry.meta.lock();
+        let old = Meta(guard.get());
+        if old.state() != State::Zeroed
+            && self.pool.class_index(old.size()) == self.pool.class_index(data.len())
+        {
+            let handle = entry.handle.load(Relaxed);
+            // SAFETY: the entry owns `handle` (type invariant), whose size class holds
+            // `data.len()` bytes (checked above); the entry lock keeps readers out.
+            unsafe { self.pool.write(handle, data) };
+            // INVARIANT: the object's class holds `meta.size()` bytes, checked above.
+            guard.replace(meta.0);
+            drop(guard);
+            self.counters.account(old, false);
+            self.counters.account(meta, true);
+            return Ok(());
+        }
+        drop(guard);
+
         let handle = match self.pool.malloc(data.len(), Reclaim::No) {
             Ok(handle) => handle,
             Err(_) => self.pool.malloc(data.len(), Reclaim::Direct)?,
@@ -514,6 +534,32 @@ mod tests {
         assert_eq!(store.zeroed_blocks(), 16);
         assert_eq!(store.compressed_bytes(), 0);
         assert_eq!(store.mem_used_total(), empty);
+        Ok(())
+    }
+
+    #[test]
+    fn overwrites_reuse_the_object_of_the_same_size_class() -> Result {
+        let store = Store::new(2, Algorithm::Lz4)?;
+        let mut a = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
+        let mut b = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
+        fill_random(&mut a, 11);
+        fill_random(&mut b, 12);
+        round_trip(&store, 0, &a)?;
+        let after_first = store.mem_used_total();
+        // Raw over raw: same class, same memory, new data.
+        round_trip(&store, 0, &b)?;
+        assert_eq!(store.mem_used_total(), after_first);
+        assert_eq!(store.raw_blocks(), 1);
+        // Text over raw: another class; the raw object is freed.
+        fill_text(&mut a);
+        round_trip(&store, 0, &a)?;
+        assert_eq!(store.state(0)?, State::Compressed);
+        assert_eq!(store.raw_blocks(), 0);
+        // The same text again: same size, same class, counters unchanged.
+        let bytes = store.compressed_bytes();
+        round_trip(&store, 0, &a)?;
+        assert_eq!(store.compressed_bytes(), bytes);
+        assert_eq!(store.compressed_blocks(), 1);
         Ok(())
     }
 

@@ -131,6 +131,8 @@ extern "C" {
     pub(crate) fn zs_free(pool: *mut zs_pool, handle: c_ulong);
     /// `zs_huge_class_size()`.
     pub(crate) fn zs_huge_class_size(pool: *mut zs_pool) -> usize;
+    /// `zs_lookup_class_index()`.
+    pub(crate) fn zs_lookup_class_index(pool: *mut zs_pool, size: c_uint) -> c_uint;
     /// `zs_get_total_pages()`.
     pub(crate) fn zs_get_total_pages(pool: *mut zs_pool) -> c_ulong;
     /// `zs_obj_read_begin()`.

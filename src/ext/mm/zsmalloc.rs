@@ -84,12 +84,13 @@ impl ZsPool {
         unsafe { ffi::zs_free(self.pool.as_ptr(), handle) };
     }
 
-    /// Copies `src` into the object `handle`. Does not sleep.
+    /// Copies `src` into the object `handle`. Does not sleep, so it may run under a spin
+    /// lock.
     ///
     /// # Safety
     ///
-    /// `handle` must be a live object of `self` of at least `src.len()` bytes that nobody
-    /// else accesses meanwhile.
+    /// `handle` must be a live object of `self` whose size class holds at least `src.len()`
+    /// bytes (see [`ZsPool::class_index`]) and that nobody else accesses meanwhile.
     pub(crate) unsafe fn write(&self, handle: usize, src: &[u8]) {
         // SAFETY: the pool is live; the caller guarantees the handle and its size; `src`
         // is only read.
@@ -108,8 +109,8 @@ impl ZsPool {
     ///
     /// # Safety
     ///
-    /// `handle` must be a live object of `self` of at least `dst.len()` bytes that is not
-    /// freed or written meanwhile.
+    /// `handle` must be a live object of `self` whose size class holds at least `dst.len()`
+    /// bytes and that is not freed or written meanwhile.
     pub(crate) unsafe fn read(&self, handle: usize, dst: &mut [u8]) {
         let len = dst.len();
         let pool = self.pool.as_ptr();
@@ -122,6 +123,14 @@ impl ZsPool {
         }
         // SAFETY: ends the access begun above, with the pointer it returned.
         unsafe { ffi::zs_obj_read_end(pool, handle, len, mem) };
+    }
+
+    /// The size class that objects of `size` bytes are allocated from. An object's slot is
+    /// as large as its class, so it can hold any size of the same class.
+    pub(crate) fn class_index(&self, size: usize) -> u32 {
+        let size = u32::try_from(size).unwrap_or(u32::MAX);
+        // SAFETY: the pool is live; any size is accepted (large ones map to the last class).
+        unsafe { ffi::zs_lookup_class_index(self.pool.as_ptr(), size) }
     }
 
     /// Objects larger than this take a page of their own: storing them compressed saves
