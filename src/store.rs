@@ -232,11 +232,6 @@ impl Store {
         self.table.get(index).ok_or(EIO)
     }
 
-    /// The state of block `index`.
-    pub(crate) fn state(&self, index: usize) -> Result<State> {
-        Ok(Meta(self.entry(index)?.meta.lock().get()).state())
-    }
-
     /// Reads block `index` into `ctx.block`. Returns `false`, leaving `ctx.block` alone,
     /// when the block is zeroed.
     pub(crate) fn read_block(&self, ctx: &mut Context, index: usize) -> Result<bool> {
@@ -423,6 +418,11 @@ mod tests {
         }
     }
 
+    /// The state of block `index` (the store has no such query outside tests).
+    fn state_of(store: &Store, index: usize) -> Result<State> {
+        Ok(Meta(store.entry(index)?.meta.lock().get()).state())
+    }
+
     /// Writes `data` to block `index`, reads it back and checks it.
     fn round_trip(store: &Store, index: usize, data: &[u8]) -> Result {
         let mut ctx = store.context()?;
@@ -447,7 +447,7 @@ mod tests {
         let mut ctx = store.context()?;
         for i in 0..8 {
             assert!(!store.read_block(&mut ctx, i)?);
-            assert_eq!(store.state(i)?, State::Zeroed);
+            assert_eq!(state_of(&store, i)?, State::Zeroed);
         }
         Ok(())
     }
@@ -466,19 +466,19 @@ mod tests {
             round_trip(&store, 0, &random)?;
             round_trip(&store, 1, &text)?;
             round_trip(&store, 2, &zero)?;
-            assert_eq!(store.state(0)?, State::Raw);
+            assert_eq!(state_of(&store, 0)?, State::Raw);
             let text_state = if algorithm == Algorithm::NoComp {
                 State::Raw
             } else {
                 State::Compressed
             };
-            assert_eq!(store.state(1)?, text_state);
-            assert_eq!(store.state(2)?, State::Zeroed);
+            assert_eq!(state_of(&store, 1)?, text_state);
+            assert_eq!(state_of(&store, 2)?, State::Zeroed);
             // Overwrite compressed with random and back: states follow the data.
             round_trip(&store, 1, &random)?;
-            assert_eq!(store.state(1)?, State::Raw);
+            assert_eq!(state_of(&store, 1)?, State::Raw);
             round_trip(&store, 1, &text)?;
-            assert_eq!(store.state(1)?, text_state);
+            assert_eq!(state_of(&store, 1)?, text_state);
         }
         Ok(())
     }
@@ -494,7 +494,7 @@ mod tests {
         fill_random(&mut ctx.block[..BLOCK_SIZE / 2], 7);
         store.write_block(&mut ctx, 0)?;
         drop(ctx);
-        assert_eq!(store.state(0)?, State::Compressed);
+        assert_eq!(state_of(&store, 0)?, State::Compressed);
         assert!(store.compressed_bytes() as usize <= threshold);
         // Mostly random: compresses to more than the threshold, stored raw.
         let mut ctx = store.context()?;
@@ -502,7 +502,7 @@ mod tests {
         fill_random(&mut ctx.block[..BLOCK_SIZE - 64], 9);
         store.write_block(&mut ctx, 0)?;
         drop(ctx);
-        assert_eq!(store.state(0)?, State::Raw);
+        assert_eq!(state_of(&store, 0)?, State::Raw);
         assert_eq!(store.compressed_bytes(), 0);
         Ok(())
     }
@@ -553,7 +553,7 @@ mod tests {
         // Text over raw: another class; the raw object is freed.
         fill_text(&mut a);
         round_trip(&store, 0, &a)?;
-        assert_eq!(store.state(0)?, State::Compressed);
+        assert_eq!(state_of(&store, 0)?, State::Compressed);
         assert_eq!(store.raw_blocks(), 0);
         // The same text again: same size, same class, counters unchanged.
         let bytes = store.compressed_bytes();
