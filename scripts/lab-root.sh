@@ -43,9 +43,9 @@ in_root_raw() {
 	' bash "$root" "$@"
 }
 
-log "installing the toolchain: ${ROOT_PACKAGES[*]}"
+log "installing the toolchain and tools: ${ROOT_PACKAGES[*]} ${TOOL_PACKAGES[*]}"
 in_root_raw apt-get update -qq
-in_root_raw apt-get install -y -qq --no-install-recommends "${ROOT_PACKAGES[@]}" \
+in_root_raw apt-get install -y -qq --no-install-recommends "${ROOT_PACKAGES[@]}" "${TOOL_PACKAGES[@]}" \
 	>"$CACHE/apt.log" 2>&1 || { tail -30 "$CACHE/apt.log"; die "apt-get install failed"; }
 
 log "installing linux-source-$KERNEL_SERIES ($KERNEL_PIN, or the newest if gone)"

@@ -29,6 +29,9 @@ ROOT_PACKAGES=(
 	dwarves busybox-static qemu-system-x86 e2fsprogs util-linux fio procps
 	python3-matplotlib
 )
+# Test tools added since: they key the root but not the kernel build (see toolchain_key),
+# so adding one costs a new root (about 80 s), not a kernel build.
+TOOL_PACKAGES=(shellcheck)
 
 log() { printf '[lab] %s\n' "$*" >&2; }
 die() { printf '[lab] error: %s\n' "$*" >&2; exit 1; }
@@ -39,10 +42,15 @@ die() { printf '[lab] error: %s\n' "$*" >&2; exit 1; }
 ROOT_RECIPE=1
 KERNEL_RECIPE=1
 
-# Key of the toolchain root: suite, package list, kernel pin and recipe.
-root_key() {
+# Key of the toolchain: suite, package list, kernel pin and recipe.
+toolchain_key() {
 	printf '%s\n' "$SUITE" "$KERNEL_SERIES" "$KERNEL_PIN" "$ROOT_RECIPE" "${ROOT_PACKAGES[@]}" |
 		sha256sum | cut -c1-16
+}
+
+# Key of the root: the toolchain and the test tools.
+root_key() {
+	printf '%s\n' "$(toolchain_key)" "${TOOL_PACKAGES[@]}" | sha256sum | cut -c1-16
 }
 
 ROOT_DIR() { printf '%s/root-%s' "$CACHE" "$(root_key)"; }
@@ -50,10 +58,10 @@ ROOT_DIR() { printf '%s/root-%s' "$CACHE" "$(root_key)"; }
 # The version of linux-source installed in the root.
 lab_kernel_version() { cat "$(ROOT_DIR)/.foxramdisk-linux-source-version"; }
 
-# Key of the kernel build: the root, the exact source version, the fragment and recipe.
+# Key of the kernel build: the toolchain, the exact source version, the fragment and recipe.
 kernel_key() {
 	{
-		root_key
+		toolchain_key
 		lab_kernel_version
 		echo "$KERNEL_RECIPE"
 		cat "$REPO/scripts/kernel.config"
