@@ -55,6 +55,20 @@ struct gendisk *foxramdisk_helper_dev_to_disk(struct device *dev)
 	return dev_to_disk(dev);
 }
 
+unsigned int foxramdisk_helper_disk_openers(struct gendisk *disk)
+{
+	return disk_openers(disk);
+}
+
+/* zs_pool_stats() with its one field read: struct zs_pool_stats stays out of Rust. */
+unsigned long foxramdisk_helper_zs_pages_compacted(struct zs_pool *pool)
+{
+	struct zs_pool_stats stats = {};
+
+	zs_pool_stats(pool, &stats);
+	return atomic_long_read(&stats.pages_compacted);
+}
+
 int foxramdisk_helper_crypto_has_acomp(const char *alg_name, u32 type, u32 mask)
 {
 	return crypto_has_acomp(alg_name, type, mask);

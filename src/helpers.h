@@ -12,6 +12,7 @@
 #include <linux/bio.h>
 #include <linux/blk-mq.h>
 #include <linux/blkdev.h>
+#include <linux/zsmalloc.h>
 
 /* block */
 sector_t foxramdisk_helper_blk_rq_pos(const struct request *rq);
@@ -22,6 +23,7 @@ void foxramdisk_helper_bio_advance_iter_single(const struct bio *bio, struct bve
 					       unsigned int bytes);
 
 struct gendisk *foxramdisk_helper_dev_to_disk(struct device *dev);
+unsigned int foxramdisk_helper_disk_openers(struct gendisk *disk);
 
 /* crypto */
 int foxramdisk_helper_crypto_has_acomp(const char *alg_name, u32 type, u32 mask);
@@ -35,6 +37,9 @@ void foxramdisk_helper_acomp_request_set_src_nondma(struct acomp_req *req, const
 void foxramdisk_helper_acomp_request_set_dst_nondma(struct acomp_req *req, u8 *dst,
 						    unsigned int dlen);
 unsigned int foxramdisk_helper_acomp_request_dlen(const struct acomp_req *req);
+
+/* zsmalloc */
+unsigned long foxramdisk_helper_zs_pages_compacted(struct zs_pool *pool);
 
 /* locking */
 void foxramdisk_helper_bit_spin_lock(int bitnum, unsigned long *addr);

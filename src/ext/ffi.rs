@@ -62,6 +62,10 @@ extern "C" {
     pub(crate) fn foxramdisk_helper_dev_to_disk(
         dev: *mut bindings::device,
     ) -> *mut bindings::gendisk;
+    /// `disk_openers()`: how many times the whole disk is open (stable under `open_mutex`).
+    pub(crate) fn foxramdisk_helper_disk_openers(disk: *mut bindings::gendisk) -> c_uint;
+    /// `zs_pool_stats()`, its `pages_compacted` field.
+    pub(crate) fn foxramdisk_helper_zs_pages_compacted(pool: *mut zs_pool) -> c_ulong;
     /// `crypto_has_acomp()`.
     pub(crate) fn foxramdisk_helper_crypto_has_acomp(
         name: *const c_char,
@@ -133,6 +137,8 @@ extern "C" {
     pub(crate) fn zs_huge_class_size(pool: *mut zs_pool) -> usize;
     /// `zs_lookup_class_index()`.
     pub(crate) fn zs_lookup_class_index(pool: *mut zs_pool, size: c_uint) -> c_uint;
+    /// `zs_compact()`.
+    pub(crate) fn zs_compact(pool: *mut zs_pool) -> c_ulong;
     /// `zs_get_total_pages()`.
     pub(crate) fn zs_get_total_pages(pool: *mut zs_pool) -> c_ulong;
     /// `zs_obj_read_begin()`.

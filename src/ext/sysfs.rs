@@ -11,7 +11,10 @@
 //! formatted into the sysfs page with a [`Formatter`], input arrives as a byte slice, and
 //! errors become the errno the writer or reader sees.
 
-use super::{block::mq::Operations, ffi};
+use super::{
+    block::mq::{gen_disk::DiskRef, Operations},
+    ffi,
+};
 use core::{marker::PhantomData, mem::MaybeUninit, ptr};
 use kernel::{
     bindings,
@@ -76,14 +79,20 @@ unsafe fn store_from(
     }
 }
 
-/// The attributes of the disks of a blk-mq driver: callbacks get the disk's queue data.
+/// The attributes of the disks of a blk-mq driver: callbacks get the disk's queue data, and
+/// `store` the disk itself.
 pub(crate) trait DiskAttributeOperations: Operations {
     /// Formats attribute `id` into `out`.
     fn show(data: ForeignBorrowed<'_, Self::QueueData>, id: u32, out: &mut Formatter<'_>)
         -> Result;
 
-    /// Parses `input` (what the user wrote, newline included) into attribute `id`.
-    fn store(data: ForeignBorrowed<'_, Self::QueueData>, id: u32, input: &[u8]) -> Result;
+    /// Parses `input` (what the user wrote, newline included) into attribute `id` of `disk`.
+    fn store(
+        disk: DiskRef<'_>,
+        data: ForeignBorrowed<'_, Self::QueueData>,
+        id: u32,
+        input: &[u8],
+    ) -> Result;
 }
 
 /// A sysfs attribute of a disk (a `struct device_attribute` with an id).
@@ -122,15 +131,16 @@ impl DiskAttribute {
         }
     }
 
-    /// The disk's queue data and the attribute id.
+    /// The disk, its queue data and the attribute id.
     ///
     /// # Safety
     ///
-    /// `dev` must be the device of a live disk of driver `T` and `attr` a [`DiskAttribute`].
+    /// `dev` must be the device of a live disk of driver `T` and `attr` a [`DiskAttribute`],
+    /// for the duration of the callback (`'a`).
     unsafe fn decode<'a, T: DiskAttributeOperations>(
         dev: *mut bindings::device,
         attr: *const bindings::device_attribute,
-    ) -> (ForeignBorrowed<'a, T::QueueData>, u32) {
+    ) -> (DiskRef<'a>, ForeignBorrowed<'a, T::QueueData>, u32) {
         // SAFETY: `attr` is the first field of a `#[repr(C)]` `DiskAttribute`.
         let id = unsafe { (*attr.cast::<DiskAttribute>()).id };
         // SAFETY: `dev` is the device embedded in a live disk.
@@ -139,7 +149,8 @@ impl DiskAttribute {
         // `del_gendisk()`, which waits for callbacks to finish; meanwhile `queuedata` holds
         // the `T::QueueData` that `GenDiskBuilder::build` turned foreign.
         let data = unsafe { T::QueueData::borrow((*(*disk).queue).queuedata) };
-        (data, id)
+        // SAFETY: as above, the disk is not deleted before the callback returns.
+        (unsafe { DiskRef::from_raw(disk) }, data, id)
     }
 
     /// `show()` of every attribute of driver `T`.
@@ -153,7 +164,7 @@ impl DiskAttribute {
         buf: *mut c_char,
     ) -> isize {
         // SAFETY: guaranteed by sysfs, per the safety requirements.
-        let (data, id) = unsafe { Self::decode::<T>(dev, attr) };
+        let (_, data, id) = unsafe { Self::decode::<T>(dev, attr) };
         // SAFETY: `buf` is the sysfs page.
         unsafe { show_into(buf, |f| T::show(data, id, f)) }
     }
@@ -171,9 +182,9 @@ impl DiskAttribute {
         count: usize,
     ) -> isize {
         // SAFETY: guaranteed by sysfs, per the safety requirements.
-        let (data, id) = unsafe { Self::decode::<T>(dev, attr) };
+        let (disk, data, id) = unsafe { Self::decode::<T>(dev, attr) };
         // SAFETY: `buf` holds `count` bytes.
-        unsafe { store_from(buf, count, |input| T::store(data, id, input)) }
+        unsafe { store_from(buf, count, |input| T::store(disk, data, id, input)) }
     }
 }
 

@@ -145,6 +145,20 @@ impl ZsPool {
         // SAFETY: the pool is live.
         unsafe { ffi::zs_get_total_pages(self.pool.as_ptr()) as u64 }
     }
+
+    /// Moves objects together to free pages (`zs_compact()`); returns the pages freed.
+    /// May sleep.
+    pub(crate) fn compact(&self) -> u64 {
+        // SAFETY: the pool is live; compaction takes the pool's own locks.
+        unsafe { ffi::zs_compact(self.pool.as_ptr()) as u64 }
+    }
+
+    /// The pages compaction has freed so far, by [`ZsPool::compact`] or by the pool's
+    /// shrinker under memory pressure.
+    pub(crate) fn pages_compacted(&self) -> u64 {
+        // SAFETY: the pool is live.
+        unsafe { ffi::foxramdisk_helper_zs_pages_compacted(self.pool.as_ptr()) as u64 }
+    }
 }
 
 impl Drop for ZsPool {

@@ -5,7 +5,8 @@
 //! C header: [`include/linux/blkdev.h`](srctree/include/linux/blkdev.h)
 
 use super::{operations::OperationsVTable, Operations, TagSet};
-use core::{fmt::Write, ops::BitOr};
+use crate::ext::{ffi, mm::NoIoScope};
+use core::{fmt::Write, marker::PhantomData, ops::BitOr};
 use kernel::{
     bindings,
     error::{self, from_err_ptr},
@@ -217,6 +218,14 @@ unsafe impl<T: Operations> Send for GenDisk<T> where T::QueueData: Send {}
 // SAFETY: `&GenDisk` offers no access to the disk's mutable state.
 unsafe impl<T: Operations> Sync for GenDisk<T> where T::QueueData: Sync {}
 
+impl<T: Operations> GenDisk<T> {
+    /// The disk, for the operations a driver may run on a live disk.
+    pub(crate) fn disk(&self) -> DiskRef<'_> {
+        // SAFETY: by the type invariant the disk is live until `self` is dropped.
+        unsafe { DiskRef::from_raw(self.gendisk) }
+    }
+}
+
 impl<T: Operations> Drop for GenDisk<T> {
     fn drop(&mut self) {
         // SAFETY: by the type invariant the disk and its queue are valid.
@@ -232,5 +241,90 @@ impl<T: Operations> Drop for GenDisk<T> {
         // SAFETY: `queue_data` came from `into_foreign` in `build`; the disk, which
         // borrowed it, is deleted.
         drop(unsafe { T::QueueData::from_foreign(queue_data) });
+    }
+}
+
+/// A live disk, borrowed for `'a`: what a driver may do with a disk it serves, from its
+/// [`GenDisk`] or from a callback such as a sysfs attribute of the disk.
+///
+/// # Invariants
+///
+/// `gendisk` is a disk added to the system and not yet deleted, for at least `'a`.
+#[derive(Clone, Copy)]
+pub(crate) struct DiskRef<'a> {
+    gendisk: *mut bindings::gendisk,
+    _lifetime: PhantomData<&'a bindings::gendisk>,
+}
+
+impl<'a> DiskRef<'a> {
+    /// Borrows the disk `gendisk`.
+    ///
+    /// # Safety
+    ///
+    /// `gendisk` must be a disk added to the system that is not deleted for `'a`.
+    pub(crate) unsafe fn from_raw(gendisk: *mut bindings::gendisk) -> Self {
+        // INVARIANT: guaranteed by the caller.
+        Self {
+            gendisk,
+            _lifetime: PhantomData,
+        }
+    }
+
+    /// Changes the capacity and tells user space (a `RESIZE=1` uevent) if it changed.
+    /// May sleep.
+    pub(crate) fn set_capacity_and_notify(&self, sectors: u64) {
+        // SAFETY: the disk is live (type invariant).
+        unsafe { bindings::set_capacity_and_notify(self.gendisk, sectors) };
+    }
+
+    /// Runs `f` with the disk's `open_mutex` held, passing the number of openers of the
+    /// whole disk (`disk_openers()`, stable while the mutex is held). No open or close of
+    /// the disk runs meanwhile. May sleep.
+    pub(crate) fn with_open_mutex<R>(&self, f: impl FnOnce(u32) -> R) -> R {
+        // SAFETY: the disk is live (type invariant), so is its `open_mutex`.
+        let mutex = unsafe { &raw mut (*self.gendisk).open_mutex };
+        // SAFETY: `mutex` is an initialised mutex; it is unlocked below, on this task.
+        unsafe { bindings::mutex_lock(mutex) };
+        // SAFETY: the disk is live; its openers are stable under `open_mutex`, held.
+        let openers = unsafe { ffi::foxramdisk_helper_disk_openers(self.gendisk) };
+        let _unlock = ScopeGuard::new(|| {
+            // SAFETY: locked above by this task.
+            unsafe { bindings::mutex_unlock(mutex) };
+        });
+        f(openers)
+    }
+
+    /// Freezes the request queue: waits until no request is in flight and keeps new ones
+    /// from reaching the driver until the returned guard is dropped. Meanwhile the task
+    /// allocates as with `GFP_NOIO`, since I/O to the disk would wait for the guard.
+    /// May sleep.
+    pub(crate) fn freeze(&self) -> QueueFreeze<'a> {
+        let noio = NoIoScope::enter();
+        // SAFETY: the disk is live (type invariant), and so is its queue.
+        unsafe { bindings::blk_mq_freeze_queue_nomemsave((*self.gendisk).queue) };
+        // INVARIANT: frozen above.
+        QueueFreeze {
+            disk: *self,
+            _noio: noio,
+        }
+    }
+}
+
+/// Proof that a disk's request queue is frozen: no request is in flight in the driver.
+/// Unfreezes on drop.
+///
+/// # Invariants
+///
+/// The queue of `disk` was frozen by [`DiskRef::freeze`] for this guard.
+pub(crate) struct QueueFreeze<'a> {
+    disk: DiskRef<'a>,
+    /// Dropped after the queue is unfrozen, in `drop` below.
+    _noio: NoIoScope,
+}
+
+impl Drop for QueueFreeze<'_> {
+    fn drop(&mut self) {
+        // SAFETY: the disk is live and its queue was frozen for this guard (invariants).
+        unsafe { bindings::blk_mq_unfreeze_queue_nomemrestore((*self.disk.gendisk).queue) };
     }
 }

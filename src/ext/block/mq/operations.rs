@@ -30,6 +30,12 @@ pub(crate) trait Operations: Sized {
     /// status that `errno_to_blk_status()` maps the error to (`ENOMEM` → `BLK_STS_RESOURCE`,
     /// `EOPNOTSUPP` → `BLK_STS_NOTSUPP`, `EIO` and the rest → `BLK_STS_IOERR`).
     fn queue_rq(queue_data: ForeignBorrowed<'_, Self::QueueData>, rq: &Request) -> Result;
+
+    /// Called, with the disk's `open_mutex` held, when the disk is opened; an error
+    /// refuses the open with that errno. By default every open is allowed.
+    fn open(_queue_data: ForeignBorrowed<'_, Self::QueueData>) -> Result {
+        Ok(())
+    }
 }
 
 /// The C vtables built from an [`Operations`] implementation.
@@ -69,6 +75,27 @@ impl<T: Operations> OperationsVTable<T> {
         bindings::BLK_STS_OK as bindings::blk_status_t
     }
 
+    /// Called by the block layer when the disk is opened.
+    ///
+    /// # Safety
+    ///
+    /// `disk` must be a live disk created by [`super::gen_disk::GenDiskBuilder::build`] for
+    /// `T`.
+    unsafe extern "C" fn open_callback(
+        disk: *mut bindings::gendisk,
+        _mode: bindings::blk_mode_t,
+    ) -> kernel::ffi::c_int {
+        // SAFETY: the disk and its queue are live by the safety requirements.
+        let queue_data = unsafe { (*(*disk).queue).queuedata };
+        // SAFETY: `queuedata` holds a `T::QueueData` turned foreign by `GenDiskBuilder`,
+        // released only after the disk is deleted, which waits for opens to finish.
+        let queue_data = unsafe { T::QueueData::borrow(queue_data) };
+        match T::open(queue_data) {
+            Ok(()) => 0,
+            Err(e) => e.to_errno(),
+        }
+    }
+
     /// The blk-mq operations: requests are served and ended inside `queue_rq`.
     const VTABLE: bindings::blk_mq_ops = bindings::blk_mq_ops {
         queue_rq: Some(Self::queue_rq_callback),
@@ -92,10 +119,11 @@ impl<T: Operations> OperationsVTable<T> {
         show_rq: None,
     };
 
-    /// The block device operations: only the owner, so that open disks pin the module.
+    /// The block device operations: the owner, so that open disks pin the module, and
+    /// `open`.
     const FOPS: bindings::block_device_operations = bindings::block_device_operations {
         submit_bio: None,
-        open: None,
+        open: Some(Self::open_callback),
         release: None,
         ioctl: None,
         compat_ioctl: None,
