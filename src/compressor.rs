@@ -2,12 +2,17 @@
 
 //! Per-CPU compression contexts.
 //!
-//! A [`Compressor`] has one [`Context`] per possible CPU: an acomp request (transform,
-//! request and their state) and the buffers a block passes through, all allocated when
-//! the device is created, never on the I/O path. A request takes the context of the CPU
-//! it runs on, under that context's mutex; if the task migrates meanwhile, another task
-//! on the same CPU waits for the mutex rather than sharing the buffers. Two CPUs
-//! compress at the same time on two contexts.
+//! A [`Compressor`] has one [`Context`] per possible CPU: the buffers a block passes
+//! through and an acomp request (transform, request and their state) for each algorithm
+//! the device has used, all allocated off the I/O path. A request takes the context of the
+//! CPU it runs on, under that context's mutex; if the task migrates meanwhile, another task
+//! on the same CPU waits for the mutex rather than sharing the buffers. Two CPUs compress
+//! at the same time on two contexts.
+//!
+//! The algorithm of new writes can change while I/O runs ([`Compressor::set_algorithm`]):
+//! the new algorithm's codecs are added to every context first, then it becomes current.
+//! Codecs are only removed by [`Compressor::retain_only`], when no stored block needs
+//! them, so every block can always be decompressed with the algorithm it records.
 
 use crate::{
     codec::Algorithm,
@@ -18,7 +23,10 @@ use kernel::{
     cpu,
     new_mutex,
     prelude::*,
-    sync::{Mutex, MutexGuard}, //
+    sync::{
+        atomic::{Acquire, Atomic, Release},
+        Mutex, MutexGuard,
+    }, //
 };
 
 /// Size of the buffer compressed data goes to: a block that compresses badly may grow
@@ -27,8 +35,9 @@ pub(crate) const COMPRESSED_BUFFER_SIZE: usize = 2 * BLOCK_SIZE;
 
 /// What one CPU compresses and decompresses with.
 pub(crate) struct Context {
-    /// The acomp request; `None` for [`Algorithm::NoComp`].
-    codec: Option<AcompRequest>,
+    /// The acomp request of each algorithm, by [`Algorithm`] id; `None` for algorithms
+    /// not in use and for [`Algorithm::NoComp`].
+    codecs: [Option<AcompRequest>; Algorithm::ALL.len()],
     /// A whole block of plain data.
     pub(crate) block: KVec<u8>,
     /// Compressed data.
@@ -36,30 +45,61 @@ pub(crate) struct Context {
 }
 
 impl Context {
-    /// Allocates a context for `algorithm`. May sleep.
+    /// Allocates a context with the codec of `algorithm`. May sleep.
     fn new(algorithm: Algorithm) -> Result<Self> {
-        let codec = match algorithm.crypto_name() {
-            Some(name) => Some(AcompRequest::new(name)?),
-            None => None,
-        };
-        Ok(Self {
-            codec,
+        let mut context = Self {
+            codecs: [const { None }; Algorithm::ALL.len()],
             block: KVec::from_elem(0, BLOCK_SIZE, GFP_KERNEL)?,
             compressed: KVec::from_elem(0, COMPRESSED_BUFFER_SIZE, GFP_KERNEL)?,
-        })
+        };
+        drop(context.install(algorithm, codec_for(algorithm)?));
+        Ok(context)
     }
 
-    /// Compresses [`Context::block`] into [`Context::compressed`]; returns the length, or
-    /// `None` when the data does not compress into the buffer (or there is no codec).
-    pub(crate) fn compress(&mut self) -> Option<usize> {
-        let codec = self.codec.as_mut()?;
+    /// Installs `codec` as the codec of `algorithm`, unless there is one already; returns
+    /// the codec not installed, for the caller to free outside the context's mutex (freeing
+    /// a transform takes a crypto lock that allocations are made under).
+    #[must_use]
+    fn install(
+        &mut self,
+        algorithm: Algorithm,
+        codec: Option<AcompRequest>,
+    ) -> Option<AcompRequest> {
+        match self.codecs.get_mut(algorithm as usize) {
+            Some(slot) if slot.is_none() => {
+                *slot = codec;
+                None
+            }
+            _ => codec,
+        }
+    }
+
+    /// Whether the context can compress with `algorithm`.
+    fn has(&self, algorithm: Algorithm) -> bool {
+        algorithm == Algorithm::NoComp || self.codec(algorithm).is_some()
+    }
+
+    /// The codec of `algorithm`, if installed.
+    fn codec(&self, algorithm: Algorithm) -> Option<&AcompRequest> {
+        self.codecs.get(algorithm as usize)?.as_ref()
+    }
+
+    /// Compresses [`Context::block`] with `algorithm` into [`Context::compressed`];
+    /// returns the length, or `None` when the data does not compress into the buffer (or
+    /// the algorithm is `nocomp`, or its codec is missing): the block is then stored raw.
+    pub(crate) fn compress(&mut self, algorithm: Algorithm) -> Option<usize> {
+        let codec = self.codecs.get_mut(algorithm as usize)?.as_mut()?;
         codec.compress(&self.block, &mut self.compressed).ok()
     }
 
-    /// Decompresses the first `len` bytes of [`Context::compressed`] into
+    /// Decompresses the first `len` bytes of [`Context::compressed`] with `algorithm` into
     /// [`Context::block`], which must fill up exactly.
-    pub(crate) fn decompress(&mut self, len: usize) -> Result {
-        let codec = self.codec.as_mut().ok_or(EINVAL)?;
+    pub(crate) fn decompress(&mut self, algorithm: Algorithm, len: usize) -> Result {
+        let codec = self
+            .codecs
+            .get_mut(algorithm as usize)
+            .and_then(Option::as_mut)
+            .ok_or(EINVAL)?;
         let src = self.compressed.get(..len).ok_or(EINVAL)?;
         match codec.decompress(src, &mut self.block)? {
             BLOCK_SIZE => Ok(()),
@@ -68,9 +108,15 @@ impl Context {
     }
 }
 
-/// One [`Context`] per possible CPU, for one algorithm.
+/// A new codec of `algorithm`; `None` for `nocomp`. May sleep.
+fn codec_for(algorithm: Algorithm) -> Result<Option<AcompRequest>> {
+    algorithm.crypto_name().map(AcompRequest::new).transpose()
+}
+
+/// One [`Context`] per possible CPU, and the algorithm of new writes.
 pub(crate) struct Compressor {
-    algorithm: Algorithm,
+    /// The current algorithm, as an [`Algorithm`] id; every context has its codec.
+    algorithm: Atomic<u32>,
     contexts: KVec<Pin<KBox<Mutex<Context>>>>,
 }
 
@@ -84,14 +130,57 @@ impl Compressor {
             contexts.push(KBox::pin_init(new_mutex!(context), GFP_KERNEL)?, GFP_KERNEL)?;
         }
         Ok(Self {
-            algorithm,
+            algorithm: Atomic::new(algorithm as u32),
             contexts,
         })
     }
 
-    /// The algorithm.
+    /// The algorithm new writes use.
     pub(crate) fn algorithm(&self) -> Algorithm {
-        self.algorithm
+        // Acquire: a context locked after this load has the algorithm's codec (see
+        // `set_algorithm`).
+        u8::try_from(self.algorithm.load(Acquire))
+            .ok()
+            .and_then(Algorithm::from_id)
+            .unwrap_or(Algorithm::NoComp)
+    }
+
+    /// Makes `algorithm` the one new writes use; blocks stored with others keep theirs.
+    /// Allocates the algorithm's codecs first, outside the context mutexes, so that I/O
+    /// never waits for an allocation (which could need this device, as swap). May sleep.
+    pub(crate) fn set_algorithm(&self, algorithm: Algorithm) -> Result {
+        let mut codecs = KVec::with_capacity(self.contexts.len(), GFP_KERNEL)?;
+        for context in self.contexts.iter() {
+            let needed = !context.lock().has(algorithm);
+            codecs.push(
+                needed.then(|| codec_for(algorithm)).transpose()?.flatten(),
+                GFP_KERNEL,
+            )?;
+        }
+        for (context, codec) in self.contexts.iter().zip(codecs) {
+            let unused = context.lock().install(algorithm, codec);
+            drop(unused);
+        }
+        // Release: pairs with the load in `algorithm()`; the codecs are installed.
+        self.algorithm.store(algorithm as u32, Release);
+        Ok(())
+    }
+
+    /// Frees the codecs of every algorithm but the current one. The caller must know that
+    /// no stored block uses them (the store is empty). May sleep; must not run with the
+    /// disk's queue frozen (freeing a transform takes a lock that allocations are made
+    /// under, and allocations may wait for the queue).
+    pub(crate) fn retain_only_current(&self) {
+        let current = self.algorithm();
+        for context in self.contexts.iter() {
+            for id in 0..Algorithm::ALL.len() {
+                if id != current as usize {
+                    // Taken out under the mutex, freed after it is released.
+                    let codec = context.lock().codecs.get_mut(id).and_then(Option::take);
+                    drop(codec);
+                }
+            }
+        }
     }
 
     /// Takes the context of the current CPU. May sleep.

@@ -5,6 +5,12 @@
 //! `cat /sys/class/foxramdisk-control/hot_add` creates a device with the current
 //! `default_capacity` and `default_compression` and prints its number `N`
 //! (`/dev/foxramdiskN`). Numbers are the smallest free ones; there is no fixed limit.
+//! `echo N > /sys/class/foxramdisk-control/hot_remove` removes device `N` and frees its
+//! memory: `EBUSY` while it is open, `ENODEV` if there is no such device.
+//!
+//! The registry's mutex is held while a device is created or removed, so a number is free
+//! again only once its disk is gone. A device's own sysfs callbacks never take it: removing
+//! a disk waits for them.
 
 use crate::{
     device::Device,
@@ -12,7 +18,7 @@ use crate::{
         AttributeGroup, AttributeGroups, AttributeList, Class, ClassAttribute,
         ClassAttributeOperations,
     },
-    params,
+    params::{self, parse_u64, shown},
 };
 use core::fmt::Write;
 use kernel::{prelude::*, str::Formatter, sync::GlobalGuard};
@@ -53,6 +59,26 @@ fn free_id(devices: &GlobalGuard<DEVICES>) -> Result<u32> {
         .ok_or(ENOSPC)
 }
 
+/// Removes device `id`: `ENODEV` if there is none, `EBUSY` if it is open (mounted, swap,
+/// or held by a program) or being reset. May sleep.
+pub(crate) fn remove(id: u32) -> Result {
+    let mut devices = DEVICES.lock();
+    let index = devices
+        .iter()
+        .position(|d| d.id() == id)
+        .ok_or(ENODEV)
+        .inspect_err(|_| pr_err!("hot_remove: no device foxramdisk{id}\n"))?;
+    let device = devices.get(index).ok_or(ENODEV)?;
+    device
+        .claim_for_removal()
+        .inspect_err(|_| pr_warn!("hot_remove: foxramdisk{id} is in use\n"))?;
+    let bytes = device.data().store.stored_bytes();
+    // Dropped with the registry locked: the number is reused only after the disk is gone.
+    drop(devices.remove(index).map_err(|_| ENODEV)?);
+    pr_info!("foxramdisk{id}: removed ({bytes} bytes of data freed)\n");
+    Ok(())
+}
+
 /// Removes every device (module exit, or a failed init).
 pub(crate) fn remove_all() {
     let devices = core::mem::take(&mut *DEVICES.lock());
@@ -67,6 +93,7 @@ pub(crate) fn remove_all() {
 
 /// Attribute ids of the control class.
 const HOT_ADD: u32 = 0;
+const HOT_REMOVE: u32 = 1;
 
 /// The control class's attributes.
 struct Control;
@@ -79,14 +106,29 @@ impl ClassAttributeOperations for Control {
         }
     }
 
-    fn store(_id: u32, _input: &[u8]) -> Result {
-        Err(EINVAL)
+    fn store(id: u32, input: &[u8]) -> Result {
+        match id {
+            HOT_REMOVE => {
+                let id = parse_u64(input)
+                    .ok()
+                    .and_then(|n| u32::try_from(n).ok())
+                    .ok_or_else(|| {
+                        pr_err!("hot_remove: '{}' is not a device number\n", shown(input));
+                        EINVAL
+                    })?;
+                remove(id)
+            }
+            _ => Err(EINVAL),
+        }
     }
 }
 
 // `hot_add` is 0400: reading it creates a device, so only root may.
-static ATTRS: [ClassAttribute; 1] = [ClassAttribute::new::<Control>(c"hot_add", 0o400, HOT_ADD)];
-static LIST: AttributeList<2> = AttributeList::of_class(&ATTRS);
+static ATTRS: [ClassAttribute; 2] = [
+    ClassAttribute::new::<Control>(c"hot_add", 0o400, HOT_ADD),
+    ClassAttribute::new::<Control>(c"hot_remove", 0o200, HOT_REMOVE),
+];
+static LIST: AttributeList<3> = AttributeList::of_class(&ATTRS);
 static GROUP: AttributeGroup = AttributeGroup::new(None, &LIST);
 static GROUPS: AttributeGroups<2> = AttributeGroups::new([&GROUP]);
 

@@ -3,24 +3,35 @@
 //! A foxramdisk device: a block store served through a blk-mq disk.
 
 use crate::{
+    attributes,
     codec::Algorithm,
     ext::block::mq::{
-        gen_disk::{Features, GenDisk, GenDiskBuilder},
+        gen_disk::{DiskRef, Features, GenDisk, GenDiskBuilder},
         TagSet,
     },
     io::DiskOps,
-    stats::{self, IoStats},
+    stats::IoStats,
     store::{Store, BLOCK_SHIFT, BLOCK_SIZE},
 };
-use kernel::{block::SECTOR_SHIFT, cpu, prelude::*, sync::Arc};
+use kernel::{
+    block::SECTOR_SHIFT,
+    cpu,
+    new_mutex,
+    prelude::*,
+    sync::{
+        atomic::{Atomic, Relaxed},
+        Arc, Mutex,
+    }, //
+};
 
 /// Requests in flight per hardware queue.
 const QUEUE_DEPTH: u32 = 128;
 
 /// Sectors per block, as a shift.
-const SECTORS_PER_BLOCK_SHIFT: u32 = BLOCK_SHIFT - SECTOR_SHIFT;
+pub(crate) const SECTORS_PER_BLOCK_SHIFT: u32 = BLOCK_SHIFT - SECTOR_SHIFT;
 
 /// What the I/O path and sysfs reach through the request queue: the data and its counters.
+#[pin_data]
 pub(crate) struct DiskData {
     /// The device number `N` of `/dev/foxramdiskN`.
     pub(crate) id: u32,
@@ -28,12 +39,55 @@ pub(crate) struct DiskData {
     pub(crate) store: Store,
     /// Request counters.
     pub(crate) io: IoStats,
+    /// Serialises the controls that change the device (`disksize`, `reset`,
+    /// `comp_algorithm`).
+    #[pin]
+    pub(crate) control: Mutex<()>,
+    /// Set while the device is being reset or removed: opens fail with `EBUSY`.
+    claimed: Atomic<bool>,
+    /// Whether the memory limit has failed a write since it was last set (logged once).
+    pub(crate) limit_hit: Atomic<bool>,
+}
+
+impl DiskData {
+    /// Claims the device of `disk` for a reset or removal: fails with `EBUSY` if it is
+    /// open (a mounted filesystem or active swap holds it open) or already claimed; else
+    /// no one can open it until the claim is dropped. May sleep.
+    pub(crate) fn claim<'a>(&'a self, disk: &DiskRef<'_>) -> Result<Claim<'a>> {
+        disk.with_open_mutex(|openers| {
+            if openers > 0 || self.claimed.load(Relaxed) {
+                return Err(EBUSY);
+            }
+            self.claimed.store(true, Relaxed);
+            Ok(Claim { data: self })
+        })
+    }
+
+    /// Refuses opens while the device is claimed; runs under the disk's `open_mutex`.
+    pub(crate) fn check_open(&self) -> Result {
+        if self.claimed.load(Relaxed) {
+            Err(EBUSY)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// A claim on a device (see [`DiskData::claim`]), released on drop.
+pub(crate) struct Claim<'a> {
+    data: &'a DiskData,
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        self.data.claimed.store(false, Relaxed);
+    }
 }
 
 /// One device, `/dev/foxramdiskN`.
 pub(crate) struct Device {
     /// The disk; dropped first, so no request or sysfs access reaches the data afterwards.
-    _disk: GenDisk<DiskOps>,
+    disk: GenDisk<DiskOps>,
     /// The data.
     data: Arc<DiskData>,
 }
@@ -47,12 +101,15 @@ impl Device {
             .checked_shl(SECTORS_PER_BLOCK_SHIFT)
             .filter(|s| s >> SECTORS_PER_BLOCK_SHIFT == blocks)
             .ok_or(EINVAL)?;
-        let data = Arc::new(
-            DiskData {
+        let data = Arc::pin_init(
+            try_pin_init!(DiskData {
                 id,
                 store: Store::new(nblocks, algorithm)?,
                 io: IoStats::new(),
-            },
+                control <- new_mutex!(()),
+                claimed: Atomic::new(false),
+                limit_hit: Atomic::new(false),
+            }),
             GFP_KERNEL,
         )?;
         // One hardware queue per CPU: requests from different CPUs never share a queue lock.
@@ -67,13 +124,21 @@ impl Device {
             // Requests complete before `queue_rq` returns; pages must not change while the
             // store compresses them.
             .features(Features::SYNCHRONOUS | Features::STABLE_WRITES)
-            .attribute_groups(&stats::attributes::GROUPS)
+            .attribute_groups(&attributes::GROUPS)
             .build(fmt!("foxramdisk{id}"), tagset, data.clone())?;
         pr_info!(
             "foxramdisk{id}: {blocks} blocks of {BLOCK_SIZE} bytes ({} KiB), {algorithm}\n",
             blocks * (BLOCK_SIZE as u64 / 1024)
         );
-        Ok(Self { _disk: disk, data })
+        Ok(Self { disk, data })
+    }
+
+    /// Claims the device for its removal: `EBUSY` if it is open or being reset. The claim
+    /// is never released: the device can no longer be opened until it is dropped.
+    pub(crate) fn claim_for_removal(&self) -> Result {
+        let claim = self.data.claim(&self.disk.disk())?;
+        core::mem::forget(claim);
+        Ok(())
     }
 
     /// The device number `N` of `/dev/foxramdiskN`.

@@ -8,11 +8,13 @@
 //!
 //! Files: `params` (module parameters), `control` (device registry and `hot_add`),
 //! `device` (one disk), `io` (the request path), `store` (the block table), `codec` and
-//! `compressor` (algorithms and per-CPU contexts), `stats` (counters and sysfs), and
+//! `compressor` (algorithms and per-CPU contexts), `stats` (counters), `attributes`
+//! (a device's sysfs files), and
 //! `ext` (abstractions the `kernel` crate lacks; the only `unsafe` code besides `store`).
 
 use kernel::prelude::*;
 
+mod attributes;
 mod codec;
 mod compressor;
 mod control;

@@ -27,7 +27,7 @@ use kernel::{
     block::SECTOR_SHIFT,
     pr_warn_once,
     prelude::*,
-    sync::{Arc, ArcBorrow},
+    sync::{atomic::Relaxed, Arc, ArcBorrow},
     ThisModule, //
 };
 
@@ -92,8 +92,10 @@ fn read(store: &Store, rq: &Request, pos: u64) -> Result {
 
 /// Serves a write: the segments that cover a block are gathered in the context, then the
 /// block is stored. Requests are block-aligned (checked by the caller), so every block is
-/// covered whole.
-fn write(store: &Store, rq: &Request, pos: u64) -> Result {
+/// covered whole. A write refused by the memory limit fails with `EIO`, logged once per
+/// limit setting.
+fn write(disk: &DiskData, rq: &Request, pos: u64) -> Result {
+    let store = &disk.store;
     let mut ctx = store.context()?;
     for_each_chunk(rq, pos, |c| {
         let dst = ctx.block.get_mut(c.offset..c.offset + c.len).ok_or(EIO)?;
@@ -101,7 +103,19 @@ fn write(store: &Store, rq: &Request, pos: u64) -> Result {
             return Err(EIO);
         }
         if c.offset + c.len == BLOCK_SIZE {
-            store.write_block(&mut ctx, c.index)?;
+            store.write_block(&mut ctx, c.index).map_err(|e| {
+                if e != ENOSPC {
+                    return e;
+                }
+                if !disk.limit_hit.xchg(true, Relaxed) {
+                    pr_warn!(
+                        "foxramdisk{}: mem_limit of {} bytes reached: writes fail\n",
+                        disk.id,
+                        store.mem_limit()
+                    );
+                }
+                EIO
+            })?;
         }
         Ok(())
     })
@@ -143,7 +157,7 @@ impl Operations for DiskOps {
         } else {
             match op {
                 ReqOp::Read => read(store, rq, pos),
-                ReqOp::Write => write(store, rq, pos),
+                ReqOp::Write => write(&disk, rq, pos),
                 ReqOp::Discard | ReqOp::WriteZeroes => discard(store, pos, len),
                 // Data lives in RAM: there is no volatile cache to flush.
                 ReqOp::Flush => Ok(()),
@@ -163,5 +177,9 @@ impl Operations for DiskOps {
             ReqOp::Flush | ReqOp::Other(_) => {}
         }
         result
+    }
+
+    fn open(disk: ArcBorrow<'_, DiskData>) -> Result {
+        disk.check_open()
     }
 }

@@ -21,6 +21,17 @@
 //! is held only to read or swap the entry and to copy a stored object out of zsmalloc; it
 //! is taken inside a compression context's mutex, never the other way round. Compression,
 //! decompression, allocation and freeing all happen outside it.
+//!
+//! The table itself is replaced only by [`Store::resize`] and emptied only by
+//! [`Store::reset`], which the caller runs while nothing else uses the store (the disk's
+//! queue frozen). The statistics never read the table, so they stay available meanwhile.
+//!
+//! # Memory limit
+//!
+//! With a limit set ([`Store::set_mem_limit`]), a write that would need new memory while
+//! [`Store::mem_used_total`] plus the object exceeds the limit fails with `ENOSPC`; writes
+//! that free memory or reuse their block's object still succeed. Concurrent writers may
+//! overshoot the limit by about one object each.
 
 use crate::{
     codec::Algorithm,
@@ -30,7 +41,7 @@ use crate::{
         sync::BitSpinLock,
     },
 };
-use core::mem::size_of;
+use core::{cell::UnsafeCell, mem::size_of};
 use kernel::{
     alloc::VVec,
     bindings,
@@ -135,6 +146,76 @@ impl Entry {
     }
 }
 
+/// The block table: one [`Entry`] per block.
+///
+/// # Invariants
+///
+/// `entries` is only changed through a `&mut` taken by [`Table::entries_mut`], whose
+/// callers guarantee that nothing else uses the table meanwhile; `len` is its length.
+struct Table {
+    entries: UnsafeCell<VVec<Entry>>,
+    len: Atomic<usize>,
+}
+
+// SAFETY: shared use only reads entries (`Entry` is `Sync`: atomics and a bit lock); the
+// vector itself changes only in `entries_mut`, whose callers exclude every other user.
+unsafe impl Sync for Table {}
+
+// SAFETY: the table owns its entries, which are plain data.
+unsafe impl Send for Table {}
+
+impl Table {
+    /// A table of `entries`.
+    fn new(entries: VVec<Entry>) -> Self {
+        let len = entries.len();
+        Self {
+            entries: UnsafeCell::new(entries),
+            len: Atomic::new(len),
+        }
+    }
+
+    /// The entry of block `index`.
+    fn get(&self, index: usize) -> Option<&Entry> {
+        // SAFETY: the vector is only changed by `entries_mut`, whose callers guarantee that
+        // no other user (so no reference from here) exists meanwhile.
+        unsafe { &*self.entries.get() }.get(index)
+    }
+
+    /// The number of entries; may be read while the table is being changed.
+    fn len(&self) -> usize {
+        self.len.load(Relaxed)
+    }
+
+    /// The entries, to change them.
+    ///
+    /// # Safety
+    ///
+    /// Nothing else may use the table while the returned reference lives: no other call
+    /// of a method of `self` except [`Table::len`].
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn entries_mut(&self) -> &mut VVec<Entry> {
+        // SAFETY: exclusive use, guaranteed by the caller.
+        unsafe { &mut *self.entries.get() }
+    }
+}
+
+/// A block table allocated ahead of [`Store::resize`], so that the resize itself does
+/// not allocate.
+pub(crate) struct SpareTable {
+    entries: VVec<Entry>,
+    blocks: usize,
+}
+
+impl SpareTable {
+    /// Allocates room for `blocks` entries. May sleep.
+    pub(crate) fn new(blocks: usize) -> Result<Self> {
+        Ok(Self {
+            entries: VVec::with_capacity(blocks, GFP_KERNEL | __GFP_NOWARN)?,
+            blocks,
+        })
+    }
+}
+
 /// Whether every byte of `data` is zero.
 fn is_zero(data: &[u8]) -> bool {
     // SAFETY: any bit pattern is a valid `u64`; `align_to` keeps alignment right.
@@ -147,9 +228,24 @@ struct Counters {
     raw_blocks: Atomic<u64>,
     compressed_blocks: Atomic<u64>,
     compressed_bytes: Atomic<u64>,
+    /// Blocks stored raw since the store was created or reset.
+    raw_writes: Atomic<u64>,
+    /// The highest [`Store::mem_used_total`] seen after an allocation, in bytes.
+    mem_used_max: Atomic<u64>,
 }
 
 impl Counters {
+    /// All zero.
+    const fn new() -> Self {
+        Self {
+            raw_blocks: Atomic::new(0),
+            compressed_blocks: Atomic::new(0),
+            compressed_bytes: Atomic::new(0),
+            raw_writes: Atomic::new(0),
+            mem_used_max: Atomic::new(0),
+        }
+    }
+
     /// Accounts a block entering (`add`) or leaving a state.
     fn account(&self, meta: Meta, add: bool) {
         let update = |counter: &Atomic<u64>, n: u64| {
@@ -173,7 +269,7 @@ impl Counters {
 /// The block store of one device.
 pub(crate) struct Store {
     /// One entry per block.
-    table: VVec<Entry>,
+    table: Table,
     /// The stored objects.
     pool: ZsPool,
     /// The per-CPU contexts of the device's algorithm.
@@ -182,6 +278,8 @@ pub(crate) struct Store {
     threshold: usize,
     /// Block counts.
     counters: Counters,
+    /// The most memory the store may use, in bytes; 0 for no limit.
+    mem_limit: Atomic<u64>,
 }
 
 impl Store {
@@ -194,17 +292,19 @@ impl Store {
         }
         let pool = ZsPool::new(c"foxramdisk")?;
         let threshold = pool.huge_class_size().min(BLOCK_SIZE);
-        Ok(Self {
-            table,
+        let store = Self {
+            table: Table::new(table),
             pool,
             compressor: Compressor::new(algorithm)?,
             threshold,
-            counters: Counters {
-                raw_blocks: Atomic::new(0),
-                compressed_blocks: Atomic::new(0),
-                compressed_bytes: Atomic::new(0),
-            },
-        })
+            counters: Counters::new(),
+            mem_limit: Atomic::new(0),
+        };
+        store
+            .counters
+            .mem_used_max
+            .store(store.mem_used_total(), Relaxed);
+        Ok(store)
     }
 
     /// The number of blocks.
@@ -217,6 +317,115 @@ impl Store {
         self.compressor.algorithm()
     }
 
+    /// Makes new writes use `algorithm`; stored blocks keep theirs and stay readable.
+    /// May sleep.
+    pub(crate) fn set_algorithm(&self, algorithm: Algorithm) -> Result {
+        self.compressor.set_algorithm(algorithm)
+    }
+
+    /// The memory limit in bytes, 0 for none.
+    pub(crate) fn mem_limit(&self) -> u64 {
+        self.mem_limit.load(Relaxed)
+    }
+
+    /// Sets the memory limit in bytes, 0 for none. Stored data stays readable whatever the
+    /// limit; writes that need memory beyond it fail.
+    pub(crate) fn set_mem_limit(&self, bytes: u64) {
+        self.mem_limit.store(bytes, Relaxed);
+    }
+
+    /// Whether `bytes` more would go over the memory limit.
+    fn over_limit(&self, bytes: usize) -> bool {
+        let limit = self.mem_limit();
+        limit != 0 && self.mem_used_total() + bytes as u64 > limit
+    }
+
+    /// Records the memory in use as the maximum if it is one.
+    fn note_mem_used(&self) {
+        let used = self.mem_used_total();
+        let max = &self.counters.mem_used_max;
+        let mut seen = max.load(Relaxed);
+        while used > seen {
+            match max.cmpxchg(seen, used, Relaxed) {
+                Ok(_) => break,
+                Err(now) => seen = now,
+            }
+        }
+    }
+
+    /// Resizes the store to the spare table's number of blocks; blocks beyond the new end
+    /// must be zeroed (`EBUSY` otherwise, nothing changed). Blocks keep their data.
+    ///
+    /// # Safety
+    ///
+    /// Nothing else may use the store's blocks during the call: no [`Store::read_block`],
+    /// [`Store::write_block`] or [`Store::discard`] runs meanwhile (for a disk, its
+    /// queue is frozen), nor another `resize` or [`Store::reset`].
+    pub(crate) unsafe fn resize(&self, spare: SpareTable) -> Result {
+        // SAFETY: nothing else uses the table, by the safety requirements.
+        let table = unsafe { self.table.entries_mut() };
+        let blocks = spare.blocks;
+        if let Some(i) = table
+            .iter_mut()
+            .skip(blocks)
+            .position(|e| Meta(e.meta.get_mut()).state() != State::Zeroed)
+        {
+            pr_warn!(
+                "cannot shrink to {blocks} blocks: block {} holds data\n",
+                blocks + i
+            );
+            return Err(EBUSY);
+        }
+        let mut entries = spare.entries;
+        for entry in table.iter_mut().take(blocks) {
+            let moved = Entry {
+                handle: Atomic::new(entry.handle.load(Relaxed)),
+                meta: BitSpinLock::new(entry.meta.get_mut()),
+            };
+            // Cannot fail (nor allocate): the spare table has room for `blocks` entries.
+            entries.push(moved, GFP_NOWAIT)?;
+        }
+        while entries.len() < blocks {
+            entries.push(Entry::new(), GFP_NOWAIT)?;
+        }
+        // INVARIANT: every object moved to the entry of the same block in the new table;
+        // the entries left behind were zeroed. The old vector is freed without its
+        // entries owning anything.
+        *table = entries;
+        self.table.len.store(blocks, Relaxed);
+        Ok(())
+    }
+
+    /// Frees every block: all become zeroed and the counters restart. Follow with
+    /// [`Store::drop_unused_codecs`] once the queue is unfrozen.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Store::resize`]: nothing else may use the store's blocks during the call.
+    pub(crate) unsafe fn reset(&self) {
+        // SAFETY: nothing else uses the table, by the safety requirements.
+        let table = unsafe { self.table.entries_mut() };
+        for entry in table.iter_mut() {
+            let meta = Meta(entry.meta.get_mut());
+            if meta.state() != State::Zeroed {
+                // SAFETY: the entry owns its object (type invariant) and is cleared next.
+                unsafe { self.pool.free(entry.handle.load(Relaxed)) };
+            }
+            // INVARIANT: a new entry is zeroed and owns nothing.
+            *entry = Entry::new();
+        }
+        let counters = &self.counters;
+        for counter in [
+            &counters.raw_blocks,
+            &counters.compressed_blocks,
+            &counters.compressed_bytes,
+            &counters.raw_writes,
+        ] {
+            counter.store(0, Relaxed);
+        }
+        counters.mem_used_max.store(self.mem_used_total(), Relaxed);
+    }
+
     /// The largest compressed size that is stored compressed.
     pub(crate) fn threshold(&self) -> usize {
         self.threshold
@@ -225,6 +434,13 @@ impl Store {
     /// Takes the compression context of the current CPU. May sleep.
     pub(crate) fn context(&self) -> Result<MutexGuard<'_, Context>> {
         self.compressor.get().ok_or(ENOMEM)
+    }
+
+    /// Frees the codecs of algorithms other than the current one. Only right after
+    /// [`Store::reset`] (no stored block may use them), and never with the queue frozen.
+    /// May sleep.
+    pub(crate) fn drop_unused_codecs(&self) {
+        self.compressor.retain_only_current();
     }
 
     /// The entry of block `index`, or `EIO` past the end.
@@ -255,11 +471,10 @@ impl Store {
                 // (invariant of `Entry`); the entry lock keeps it from being freed.
                 unsafe { self.pool.read(handle, dst) };
                 drop(guard);
-                if meta.algorithm() != Some(self.algorithm()) {
-                    pr_err_once!("block {index}: stored with an algorithm this device lacks\n");
-                    return Err(EIO);
-                }
-                ctx.decompress(size).inspect_err(|e| {
+                let algorithm = meta.algorithm().ok_or(EIO).inspect_err(|_| {
+                    pr_err_once!("block {index}: no algorithm recorded\n");
+                })?;
+                ctx.decompress(algorithm, size).inspect_err(|e| {
                     pr_err_once!("block {index}: decompression failed ({e:?})\n");
                 })?;
                 Ok(true)
@@ -275,7 +490,7 @@ impl Store {
             return self.discard(index);
         }
         let algorithm = self.algorithm();
-        let (meta, data) = match ctx.compress() {
+        let (meta, data) = match ctx.compress(algorithm) {
             Some(len) if len <= self.threshold => (
                 Meta::stored(State::Compressed, algorithm, len),
                 ctx.compressed.get(..len).ok_or(EIO)?,
@@ -304,14 +519,19 @@ impl Store {
             drop(guard);
             self.counters.account(old, false);
             self.counters.account(meta, true);
+            self.count_raw_write(meta);
             return Ok(());
         }
         drop(guard);
 
+        if self.over_limit(data.len()) {
+            return Err(ENOSPC);
+        }
         let handle = match self.pool.malloc(data.len(), Reclaim::No) {
             Ok(handle) => handle,
             Err(_) => self.pool.malloc(data.len(), Reclaim::Direct)?,
         };
+        self.note_mem_used();
         // SAFETY: `handle` was just allocated with `data.len()` bytes and is not shared.
         unsafe { self.pool.write(handle, data) };
 
@@ -324,8 +544,16 @@ impl Store {
         drop(guard);
 
         self.counters.account(meta, true);
+        self.count_raw_write(meta);
         self.release(old, old_handle);
         Ok(())
+    }
+
+    /// Counts a block written raw (`huge_pages_since` of `mm_stat`).
+    fn count_raw_write(&self, meta: Meta) {
+        if meta.state() == State::Raw {
+            self.counters.raw_writes.fetch_add(1, Relaxed);
+        }
     }
 
     /// Makes block `index` zeroed and frees its memory.
@@ -375,18 +603,38 @@ impl Store {
         (self.raw_blocks() + self.compressed_blocks()) * BLOCK_SIZE as u64
     }
 
+    /// Blocks stored raw since the store was created or reset.
+    pub(crate) fn raw_writes(&self) -> u64 {
+        self.counters.raw_writes.load(Relaxed)
+    }
+
+    /// The highest [`Store::mem_used_total`] since the store was created or reset.
+    pub(crate) fn mem_used_max(&self) -> u64 {
+        self.counters.mem_used_max.load(Relaxed)
+    }
+
+    /// Pages freed by compaction of the pool so far.
+    pub(crate) fn pages_compacted(&self) -> u64 {
+        self.pool.pages_compacted()
+    }
+
+    /// Compacts the pool; returns the pages freed. May sleep.
+    pub(crate) fn compact(&self) -> u64 {
+        self.pool.compact()
+    }
+
     /// Every byte the store holds: zsmalloc pages (objects and their fragmentation), the
     /// block table and the compression buffers.
     pub(crate) fn mem_used_total(&self) -> u64 {
         self.pool.total_pages() * bindings::PAGE_SIZE as u64
-            + (self.table.capacity() * size_of::<Entry>()) as u64
+            + (self.table.len() * size_of::<Entry>()) as u64
             + self.compressor.buffer_bytes()
     }
 }
 
 impl Drop for Store {
     fn drop(&mut self) {
-        for entry in self.table.iter_mut() {
+        for entry in self.table.entries.get_mut().iter_mut() {
             let meta = Meta(entry.meta.get_mut());
             if meta.state() != State::Zeroed {
                 // SAFETY: the entry owns its object (type invariant) and is dropped next.
@@ -570,6 +818,101 @@ mod tests {
         assert_eq!(store.read_block(&mut ctx, 2), Err(EIO));
         assert_eq!(store.write_block(&mut ctx, 2), Err(EIO));
         assert_eq!(store.discard(usize::MAX), Err(EIO));
+        Ok(())
+    }
+
+    #[test]
+    fn algorithm_changes_keep_old_blocks_readable() -> Result {
+        let store = Store::new(8, Algorithm::Lz4)?;
+        let mut text = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
+        fill_text(&mut text);
+        let mut written = KVec::new();
+        for (index, algorithm) in Algorithm::ALL.into_iter().enumerate() {
+            store.set_algorithm(algorithm)?;
+            assert_eq!(store.algorithm(), algorithm);
+            // Each block has different text, written with the algorithm of its turn.
+            text[0] = index as u8;
+            round_trip(&store, index, &text)?;
+            written.push(text[0], GFP_KERNEL)?;
+        }
+        // Every block, each with another algorithm, reads back after the last change.
+        let mut ctx = store.context()?;
+        for (index, &first) in written.iter().enumerate() {
+            assert!(store.read_block(&mut ctx, index)?);
+            assert_eq!(ctx.block[0], first);
+            assert!(ctx.block[1..] == text[1..]);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn resize_keeps_data_and_refuses_to_cut_it() -> Result {
+        let store = Store::new(4, Algorithm::Zstd)?;
+        let mut text = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
+        fill_text(&mut text);
+        round_trip(&store, 3, &text)?;
+        // SAFETY: nothing else uses this store (the test owns it).
+        unsafe { store.resize(SpareTable::new(16)?) }?;
+        assert_eq!(store.blocks(), 16);
+        assert_eq!(store.zeroed_blocks(), 15);
+        round_trip(&store, 3, &text)?;
+        round_trip(&store, 15, &text)?;
+        // Block 15 holds data: shrinking to 8 is refused and changes nothing.
+        // SAFETY: as above.
+        assert_eq!(unsafe { store.resize(SpareTable::new(8)?) }, Err(EBUSY));
+        assert_eq!(store.blocks(), 16);
+        store.discard(15)?;
+        // SAFETY: as above.
+        unsafe { store.resize(SpareTable::new(4)?) }?;
+        assert_eq!(store.blocks(), 4);
+        round_trip(&store, 3, &text)?;
+        let mut ctx = store.context()?;
+        assert_eq!(store.read_block(&mut ctx, 4), Err(EIO));
+        Ok(())
+    }
+
+    #[test]
+    fn reset_frees_everything() -> Result {
+        let store = Store::new(8, Algorithm::Lz4)?;
+        let empty = store.mem_used_total();
+        let mut random = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
+        fill_random(&mut random, 5);
+        for i in 0..8 {
+            round_trip(&store, i, &random)?;
+        }
+        store.set_algorithm(Algorithm::Deflate)?;
+        assert_eq!(store.raw_writes(), 8);
+        assert!(store.mem_used_max() > empty);
+        // SAFETY: nothing else uses this store (the test owns it).
+        unsafe { store.reset() };
+        store.drop_unused_codecs();
+        assert_eq!(store.zeroed_blocks(), 8);
+        assert_eq!(store.raw_writes(), 0);
+        assert_eq!(store.mem_used_total(), empty);
+        assert_eq!(store.mem_used_max(), empty);
+        assert_eq!(store.algorithm(), Algorithm::Deflate);
+        round_trip(&store, 0, &random)?;
+        Ok(())
+    }
+
+    #[test]
+    fn mem_limit_refuses_new_memory_only() -> Result {
+        let store = Store::new(8, Algorithm::Lz4)?;
+        let mut random = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
+        fill_random(&mut random, 6);
+        round_trip(&store, 0, &random)?;
+        store.set_mem_limit(store.mem_used_total());
+        let mut ctx = store.context()?;
+        ctx.block.copy_from_slice(&random);
+        // A new block needs a new object: refused.
+        assert_eq!(store.write_block(&mut ctx, 1), Err(ENOSPC));
+        // Overwriting a block in its own object needs nothing: allowed.
+        ctx.block[0] ^= 1;
+        store.write_block(&mut ctx, 0)?;
+        drop(ctx);
+        // Lifting the limit lets writes through.
+        store.set_mem_limit(0);
+        round_trip(&store, 1, &random)?;
         Ok(())
     }
 

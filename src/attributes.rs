@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The sysfs attributes of a device, in `/sys/block/foxramdiskN/`.
+//!
+//! Controls at the top: `disksize`, `comp_algorithm`, `mem_limit`, `reset`, `compact`, and
+//! `mm_stat` (one line in zram's field order); counters in `io_stat/` and `storage_stat/`.
+//! Every write is validated: bad input is refused with an errno and a log line, and
+//! leaves the device as it was.
+
+use crate::{
+    codec::Algorithm,
+    device::{DiskData, SECTORS_PER_BLOCK_SHIFT},
+    ext::{
+        block::mq::gen_disk::DiskRef,
+        sysfs::{
+            AttributeGroup, AttributeGroups, AttributeList, DiskAttribute, DiskAttributeOperations,
+        },
+    },
+    io::DiskOps,
+    params::{self, parse_size, parse_u64, shown},
+    store::{SpareTable, BLOCK_SIZE},
+};
+use core::fmt::Write;
+use kernel::{
+    prelude::*,
+    str::Formatter,
+    sync::{atomic::Relaxed, ArcBorrow},
+};
+
+/// Attribute ids.
+#[repr(u32)]
+enum Id {
+    TotalBytesWritten,
+    TotalBytesRead,
+    TotalBytesDiscarded,
+    FailedReads,
+    FailedWrites,
+    FailedDiscards,
+    ZeroedBlocksCount,
+    RawBlocksCount,
+    CompressedBlocksCount,
+    CompressedDataSize,
+    CompressionName,
+    BlockSize,
+    MemUsedTotal,
+    DiskSize,
+    CompAlgorithm,
+    MemLimit,
+    Reset,
+    Compact,
+    MmStat,
+}
+
+/// Whether `id` is attribute `attr`.
+fn is(id: u32, attr: Id) -> bool {
+    id == attr as u32
+}
+
+impl DiskAttributeOperations for DiskOps {
+    fn show(disk: ArcBorrow<'_, DiskData>, id: u32, out: &mut Formatter<'_>) -> Result {
+        let io = &disk.io;
+        let store = &disk.store;
+        let value = match id {
+            x if is(x, Id::TotalBytesWritten) => io.bytes_written.load(Relaxed),
+            x if is(x, Id::TotalBytesRead) => io.bytes_read.load(Relaxed),
+            x if is(x, Id::TotalBytesDiscarded) => io.bytes_discarded.load(Relaxed),
+            x if is(x, Id::FailedReads) => io.failed_reads.load(Relaxed),
+            x if is(x, Id::FailedWrites) => io.failed_writes.load(Relaxed),
+            x if is(x, Id::FailedDiscards) => io.failed_discards.load(Relaxed),
+            x if is(x, Id::ZeroedBlocksCount) => store.zeroed_blocks(),
+            x if is(x, Id::RawBlocksCount) => store.raw_blocks(),
+            x if is(x, Id::CompressedBlocksCount) => store.compressed_blocks(),
+            x if is(x, Id::CompressedDataSize) => store.compressed_bytes(),
+            x if is(x, Id::BlockSize) => BLOCK_SIZE as u64,
+            x if is(x, Id::MemUsedTotal) => store.mem_used_total(),
+            x if is(x, Id::DiskSize) => store.blocks() as u64 * BLOCK_SIZE as u64,
+            x if is(x, Id::MemLimit) => store.mem_limit(),
+            x if is(x, Id::CompressionName) => {
+                return Ok(writeln!(out, "{}", store.algorithm().name())?);
+            }
+            x if is(x, Id::CompAlgorithm) => return show_algorithms(store.algorithm(), out),
+            x if is(x, Id::MmStat) => return show_mm_stat(&disk, out),
+            _ => return Err(EINVAL),
+        };
+        Ok(writeln!(out, "{value}")?)
+    }
+
+    fn store(disk: DiskRef<'_>, data: ArcBorrow<'_, DiskData>, id: u32, input: &[u8]) -> Result {
+        match id {
+            x if is(x, Id::DiskSize) => set_disksize(&disk, &data, input),
+            x if is(x, Id::CompAlgorithm) => set_algorithm(&data, input),
+            x if is(x, Id::MemLimit) => set_mem_limit(&data, input),
+            x if is(x, Id::Reset) => reset(&disk, &data, input),
+            x if is(x, Id::Compact) => compact(&data, input),
+            _ => Err(EINVAL),
+        }
+    }
+}
+
+/// `comp_algorithm`: the available algorithms, the current one in brackets.
+fn show_algorithms(current: Algorithm, out: &mut Formatter<'_>) -> Result {
+    let mut separator = "";
+    for algorithm in Algorithm::ALL.into_iter().filter(|a| a.available()) {
+        let name = algorithm.name();
+        if algorithm == current {
+            write!(out, "{separator}[{name}]")?;
+        } else {
+            write!(out, "{separator}{name}")?;
+        }
+        separator = " ";
+    }
+    Ok(writeln!(out)?)
+}
+
+/// `mm_stat`, in zram's field order: orig_data_size compr_data_size mem_used_total
+/// mem_limit mem_used_max same_pages pages_compacted huge_pages huge_pages_since.
+fn show_mm_stat(disk: &DiskData, out: &mut Formatter<'_>) -> Result {
+    let store = &disk.store;
+    let compr_data_size = store.compressed_bytes() + store.raw_blocks() * BLOCK_SIZE as u64;
+    Ok(writeln!(
+        out,
+        "{:8} {:8} {:8} {:8} {:8} {:8} {:8} {:8} {:8}",
+        store.stored_bytes(),
+        compr_data_size,
+        store.mem_used_total(),
+        store.mem_limit(),
+        store.mem_used_max(),
+        // Same-filled blocks other than zero are stored like any other; zero blocks are
+        // not data (`zeroed_blocks_count`).
+        0,
+        store.pages_compacted(),
+        store.raw_blocks(),
+        store.raw_writes(),
+    )?)
+}
+
+/// Parses a size in bytes, or logs why it is not one.
+fn size_arg(disk: &DiskData, name: &str, input: &[u8]) -> Result<u64> {
+    parse_size(input).inspect_err(|_| {
+        pr_err!(
+            "foxramdisk{}: {name}: '{}' is not a size in bytes (like 4096, 512M, 2G)\n",
+            disk.id,
+            shown(input)
+        );
+    })
+}
+
+/// Parses a non-zero trigger value (`1`), or logs why it is not one.
+fn trigger_arg(disk: &DiskData, name: &str, input: &[u8]) -> Result {
+    match parse_u64(input) {
+        Ok(n) if n != 0 => Ok(()),
+        _ => {
+            pr_err!(
+                "foxramdisk{}: {name}: write 1, not '{}'\n",
+                disk.id,
+                shown(input)
+            );
+            Err(EINVAL)
+        }
+    }
+}
+
+/// `disksize`: grows the device, or shrinks it if no data lies beyond the new end.
+fn set_disksize(disk: &DiskRef<'_>, data: &DiskData, input: &[u8]) -> Result {
+    let id = data.id;
+    let bytes = size_arg(data, "disksize", input)?;
+    // Whole blocks, rounded up, as zram rounds to pages.
+    let blocks = bytes.div_ceil(BLOCK_SIZE as u64);
+    if !(1..=params::MAX_CAPACITY_BLOCKS).contains(&blocks) {
+        pr_err!(
+            "foxramdisk{id}: disksize {bytes} is not between {BLOCK_SIZE} and {} bytes\n",
+            params::MAX_CAPACITY_BLOCKS * BLOCK_SIZE as u64
+        );
+        return Err(EINVAL);
+    }
+    let nblocks = usize::try_from(blocks).map_err(|_| EINVAL)?;
+    let _control = data.control.lock();
+    let old = data.store.blocks();
+    if nblocks == old {
+        return Ok(());
+    }
+    let spare = SpareTable::new(nblocks).inspect_err(|_| {
+        pr_err!("foxramdisk{id}: no memory for a table of {nblocks} blocks\n");
+    })?;
+    let frozen = disk.freeze();
+    // SAFETY: the queue is frozen, so no request uses the store; `control` excludes other
+    // resizes and resets, the only other users of its blocks.
+    let resized = unsafe { data.store.resize(spare) };
+    drop(frozen);
+    resized.inspect_err(|_| {
+        pr_err!("foxramdisk{id}: disksize {bytes}: data beyond the new end; reset first\n");
+    })?;
+    disk.set_capacity_and_notify(blocks << SECTORS_PER_BLOCK_SHIFT);
+    pr_info!("foxramdisk{id}: disksize {old} -> {nblocks} blocks\n");
+    Ok(())
+}
+
+/// `comp_algorithm`: new writes use the algorithm; stored blocks keep theirs.
+fn set_algorithm(data: &DiskData, input: &[u8]) -> Result {
+    let algorithm = Algorithm::parse(input)?;
+    let _control = data.control.lock();
+    let old = data.store.algorithm();
+    data.store.set_algorithm(algorithm).inspect_err(|e| {
+        pr_err!("foxramdisk{}: cannot set up {algorithm}: {e:?}\n", data.id);
+    })?;
+    if old != algorithm {
+        pr_info!(
+            "foxramdisk{}: new writes use {algorithm} (was {old})\n",
+            data.id
+        );
+    }
+    Ok(())
+}
+
+/// `mem_limit`: bytes, 0 for no limit.
+fn set_mem_limit(data: &DiskData, input: &[u8]) -> Result {
+    let bytes = size_arg(data, "mem_limit", input)?;
+    data.store.set_mem_limit(bytes);
+    data.limit_hit.store(false, Relaxed);
+    Ok(())
+}
+
+/// `reset`: frees every block; refused with `EBUSY` while the device is open.
+fn reset(disk: &DiskRef<'_>, data: &DiskData, input: &[u8]) -> Result {
+    trigger_arg(data, "reset", input)?;
+    let _control = data.control.lock();
+    let _claim = data.claim(disk).inspect_err(|_| {
+        pr_warn!(
+            "foxramdisk{}: reset refused: the device is in use\n",
+            data.id
+        );
+    })?;
+    let freed = data.store.stored_bytes();
+    let frozen = disk.freeze();
+    // SAFETY: the queue is frozen, so no request uses the store; `control` excludes
+    // resizes and other resets.
+    unsafe { data.store.reset() };
+    drop(frozen);
+    // Writes since the unfreeze use the current algorithm: the others have no blocks.
+    data.store.drop_unused_codecs();
+    data.io.clear();
+    data.limit_hit.store(false, Relaxed);
+    pr_info!(
+        "foxramdisk{}: reset ({freed} bytes of data freed)\n",
+        data.id
+    );
+    Ok(())
+}
+
+/// `compact`: compacts the device's memory pool.
+fn compact(data: &DiskData, input: &[u8]) -> Result {
+    trigger_arg(data, "compact", input)?;
+    let pages = data.store.compact();
+    pr_debug!("foxramdisk{}: compaction freed {pages} pages\n", data.id);
+    Ok(())
+}
+
+/// Declares an attribute of [`DiskOps`].
+macro_rules! attr {
+    ($name:literal, $mode:literal, $id:ident) => {
+        DiskAttribute::new::<DiskOps>($name, $mode, Id::$id as u32)
+    };
+}
+
+static CONTROL_ATTRS: [DiskAttribute; 6] = [
+    attr!(c"disksize", 0o644, DiskSize),
+    attr!(c"comp_algorithm", 0o644, CompAlgorithm),
+    attr!(c"mem_limit", 0o644, MemLimit),
+    attr!(c"reset", 0o200, Reset),
+    attr!(c"compact", 0o200, Compact),
+    attr!(c"mm_stat", 0o444, MmStat),
+];
+static CONTROL_LIST: AttributeList<7> = AttributeList::of_disk(&CONTROL_ATTRS);
+static CONTROL_GROUP: AttributeGroup = AttributeGroup::new(None, &CONTROL_LIST);
+
+static IO_ATTRS: [DiskAttribute; 6] = [
+    attr!(c"total_bytes_written", 0o444, TotalBytesWritten),
+    attr!(c"total_bytes_read", 0o444, TotalBytesRead),
+    attr!(c"total_bytes_discarded", 0o444, TotalBytesDiscarded),
+    attr!(c"failed_reads", 0o444, FailedReads),
+    attr!(c"failed_writes", 0o444, FailedWrites),
+    attr!(c"failed_discards", 0o444, FailedDiscards),
+];
+static IO_LIST: AttributeList<7> = AttributeList::of_disk(&IO_ATTRS);
+static IO_GROUP: AttributeGroup = AttributeGroup::new(Some(c"io_stat"), &IO_LIST);
+
+static STORAGE_ATTRS: [DiskAttribute; 7] = [
+    attr!(c"zeroed_blocks_count", 0o444, ZeroedBlocksCount),
+    attr!(c"raw_blocks_count", 0o444, RawBlocksCount),
+    attr!(c"compressed_blocks_count", 0o444, CompressedBlocksCount),
+    attr!(c"compressed_data_size", 0o444, CompressedDataSize),
+    attr!(c"compression_name", 0o444, CompressionName),
+    attr!(c"block_size", 0o444, BlockSize),
+    attr!(c"mem_used_total", 0o444, MemUsedTotal),
+];
+static STORAGE_LIST: AttributeList<8> = AttributeList::of_disk(&STORAGE_ATTRS);
+static STORAGE_GROUP: AttributeGroup = AttributeGroup::new(Some(c"storage_stat"), &STORAGE_LIST);
+
+/// Every attribute group of a device.
+pub(crate) static GROUPS: AttributeGroups<4> =
+    AttributeGroups::new([&CONTROL_GROUP, &IO_GROUP, &STORAGE_GROUP]);
