@@ -30,10 +30,34 @@ done
 check_eq "default_capacity is unchanged" "$(cat $PARAMS/default_capacity)" 1024
 check_match "a bad capacity is named in the log" "$(dmesg)" 'foxramdisk: default_capacity=abc blocks is not in'
 
+# The device's controls: empty, negative, huge, non-numeric, over-long.
+A=/sys/block/foxramdisk0
+for v in "" -1 -4096 abc 12abc 1Q "1 2" 0x 4G4 99999999999999999999 20000000000000000000G "$long"; do
+	refused "$v" $A/disksize 'Invalid argument'
+	refused "$v" $A/mem_limit 'Invalid argument'
+done
+refused 0 $A/disksize 'Invalid argument'
+refused 17T $A/disksize 'Invalid argument'
+for v in "" 0 -1 abc 99999999999999999999 "$long"; do
+	refused "$v" $A/reset 'Invalid argument'
+	refused "$v" $A/compact 'Invalid argument'
+done
+for v in "" bogus LZ4 " lz4" "lz4 lz4" -1 "$long"; do
+	refused "$v" $A/comp_algorithm 'Invalid argument'
+done
+for v in "" -1 abc 4294967296 "$long"; do
+	refused "$v" $CONTROL/hot_remove 'Invalid argument'
+done
+check_eq "disksize is unchanged" "$(cat $A/disksize)" $((1024 * BLOCK))
+check_eq "mem_limit is unchanged" "$(cat $A/mem_limit)" 0
+check_match "comp_algorithm is unchanged" "$(cat $A/comp_algorithm)" '\[deflate\]'
+check_match "a bad size is named in the log" "$(dmesg)" "foxramdisk0: disksize: '12abc' is not a size in bytes"
+check_match "a bad reset value is named in the log" "$(dmesg)" "foxramdisk0: reset: write 1, not 'abc'"
+
 # Read-only files: the parameter that only counts at load, hot_add and every statistic.
 refused 3 $PARAMS/initial_devices_count 'Permission denied|Invalid argument'
 refused 1 $CONTROL/hot_add 'Permission denied|Invalid argument'
-for f in /sys/block/foxramdisk0/io_stat/* /sys/block/foxramdisk0/storage_stat/*; do
+for f in $A/io_stat/* $A/storage_stat/* $A/mm_stat; do
 	refused 0 "$f" 'Permission denied|Input/output error'
 done
 

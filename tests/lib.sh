@@ -20,28 +20,30 @@ pass() { T_N=$((T_N + 1)); echo "ok $T_N - $*"; }
 fail() { T_N=$((T_N + 1)); T_FAILED=$((T_FAILED + 1)); echo "not ok $T_N - $*"; }
 skip() { T_N=$((T_N + 1)); echo "ok $T_N - $1 # SKIP $2"; }
 
+# Every check_* returns non-zero when it fails, for `check ... || diag ...`.
+
 # check WHAT CMD...: passes when CMD exits 0.
 check() {
 	local what=$1 out
 	shift
-	if out=$("$@" 2>&1); then pass "$what"; else fail "$what"; diag "\$ $*" "$out"; fi
+	if out=$("$@" 2>&1); then pass "$what"; else fail "$what"; diag "\$ $*" "$out"; return 1; fi
 }
 
 # check_fails WHAT CMD...: passes when CMD exits non-zero.
 check_fails() {
 	local what=$1 out
 	shift
-	if out=$("$@" 2>&1); then fail "$what"; diag "\$ $* (succeeded, must fail)" "$out"; else pass "$what"; fi
+	if out=$("$@" 2>&1); then fail "$what"; diag "\$ $* (succeeded, must fail)" "$out"; return 1; else pass "$what"; fi
 }
 
 # check_eq WHAT GOT WANT
 check_eq() {
-	if [ "$2" = "$3" ]; then pass "$1"; else fail "$1"; diag "got:  '$2'" "want: '$3'"; fi
+	if [ "$2" = "$3" ]; then pass "$1"; else fail "$1"; diag "got:  '$2'" "want: '$3'"; return 1; fi
 }
 
 # check_match WHAT TEXT REGEX (extended)
 check_match() {
-	if printf '%s\n' "$2" | grep -Eq -- "$3"; then pass "$1"; else fail "$1"; diag "no match for /$3/ in:" "$2"; fi
+	if printf '%s\n' "$2" | grep -Eq -- "$3"; then pass "$1"; else fail "$1"; diag "no match for /$3/ in:" "$2"; return 1; fi
 }
 
 finish() {
@@ -70,4 +72,12 @@ st() { cat "/sys/block/foxramdisk$1/$2"; }
 hot_add() { cat $CONTROL/hot_add; }
 # zeros_sha BLOCKS: the sha256 of that many zero blocks.
 zeros_sha() { head -c $(($1 * BLOCK)) /dev/zero | sha256sum | cut -d' ' -f1; }
+# free_kib: free memory in KiB, counting the pages on the per-CPU free lists, which
+# MemFree leaves out (a burst of frees can park tens of MiB there).
+free_kib() {
+	local free pcp
+	free=$(awk '$1 == "MemFree:" { print $2 }' /proc/meminfo)
+	pcp=$(awk '$1 == "count:" { n += $2 } END { print n + 0 }' /proc/zoneinfo)
+	echo $((free + pcp * 4))
+}
 tree_sums() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum) | sha256sum | cut -d' ' -f1; }
