@@ -272,7 +272,7 @@ pub(crate) struct Store {
     table: Table,
     /// The stored objects.
     pool: ZsPool,
-    /// The per-CPU contexts of the device's algorithm.
+    /// The per-CPU contexts, with a codec for each algorithm the store has used.
     compressor: Compressor,
     /// The largest compressed size stored compressed.
     threshold: usize,
