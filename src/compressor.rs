@@ -76,12 +76,11 @@ impl Context {
 
     /// Whether the context can compress with `algorithm`.
     fn has(&self, algorithm: Algorithm) -> bool {
-        algorithm == Algorithm::NoComp || self.codec(algorithm).is_some()
-    }
-
-    /// The codec of `algorithm`, if installed.
-    fn codec(&self, algorithm: Algorithm) -> Option<&AcompRequest> {
-        self.codecs.get(algorithm as usize)?.as_ref()
+        algorithm == Algorithm::NoComp
+            || self
+                .codecs
+                .get(algorithm as usize)
+                .is_some_and(Option::is_some)
     }
 
     /// Compresses [`Context::block`] with `algorithm` into [`Context::compressed`];

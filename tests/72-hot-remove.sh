@@ -5,8 +5,7 @@
 # hot_remove loops beside fio --verify on another device corrupt nothing.
 . "$(dirname "$0")/lib.sh"
 
-# remove N: writes N to hot_remove with bash (dash reports every errno as EIO).
-remove() { bash -c 'echo "$1" >"$2"' bash "$1" $CONTROL/hot_remove 2>&1; }
+remove() { sysfs_write "$1" $CONTROL/hot_remove; }
 devices() { ls /sys/block | grep '^foxramdisk' | sort -V | tr '\n' ' '; }
 
 check "insmod with three devices" load initial_devices_count=3 default_capacity=16384 default_compression=lz4

@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 
 A=/sys/block/foxramdisk0
-set_size() { bash -c 'echo "$1" >"$2"' bash "$1" $A/disksize 2>&1; }
+set_size() { sysfs_write "$1" $A/disksize; }
 size() { blockdev --getsize64 $DEV; }
 seqnum() { cat /sys/kernel/uevent_seqnum; }
 

@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 
 A=/sys/block/foxramdisk0
-set_alg() { bash -c 'echo "$1" >"$2"' bash "$1" $A/comp_algorithm 2>&1; }
+set_alg() { sysfs_write "$1" $A/comp_algorithm; }
 current() { sed -n 's/.*\[\(.*\)\].*/\1/p' $A/comp_algorithm; }
 
 check "insmod (256 MiB, lz4)" load default_capacity=65536 default_compression=lz4

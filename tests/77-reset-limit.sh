@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 
 A=/sys/block/foxramdisk0
-put() { bash -c 'echo "$1" >"$2"' bash "$1" "$A/$2" 2>&1; }
+put() { sysfs_write "$1" "$A/$2"; }
 mm() { awk -v f="$1" '{ print $f }' $A/mm_stat; }
 
 check "insmod (64 MiB, lz4)" load default_capacity=16384 default_compression=lz4

@@ -10,11 +10,10 @@ head -c $((64 * BLOCK)) /dev/urandom >"$data"
 dd if="$data" of=$DEV bs=$BLOCK oflag=direct status=none
 long=$(head -c 5000 /dev/zero | tr '\0' 7)
 
-# refused VALUE FILE ERRNO-TEXT: writing VALUE (echo, so with a newline) fails with it.
-# bash, not sh: dash reports every failed write as "I/O error", whatever the errno.
+# refused VALUE FILE ERRNO-TEXT: writing VALUE (with a newline) fails with it.
 refused() {
 	local out
-	out=$(bash -c 'echo "$1" >"$2"' bash "$1" "$2" 2>&1) && { fail "$1 -> $(basename "$2") is refused"; return; }
+	out=$(sysfs_write "$1" "$2") && { fail "$1 -> $(basename "$2") is refused"; return; }
 	check_match "'${2##*/}' refuses '${1:0:24}'" "$out" "$3"
 }
 

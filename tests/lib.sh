@@ -63,6 +63,11 @@ dev_sha() { # DEV OFFSET_BLOCKS COUNT_BLOCKS
 }
 file_sha() { sha256sum "$1" | cut -d' ' -f1; }
 
+# sysfs_write VALUE FILE: writes VALUE and a newline to FILE, prints the error if any and
+# returns its status. bash, not sh: dash reports every failed write as "I/O error",
+# whatever the errno, and the tests check the errno.
+sysfs_write() { bash -c 'echo "$1" >"$2"' bash "$1" "$2" 2>&1; }
+
 # Device helpers.
 PARAMS=/sys/module/foxramdisk/parameters
 CONTROL=/sys/class/foxramdisk-control
