@@ -31,7 +31,7 @@ ROOT_PACKAGES=(
 )
 # Test tools added since: they key the root but not the kernel build (see toolchain_key),
 # so adding one costs a new root (about 80 s), not a kernel build.
-TOOL_PACKAGES=(shellcheck)
+TOOL_PACKAGES=(shellcheck linux-perf)
 
 log() { printf '[lab] %s\n' "$*" >&2; }
 die() { printf '[lab] error: %s\n' "$*" >&2; exit 1; }
