@@ -21,6 +21,11 @@ status=0
 for t in "${tests[@]}"; do
 	name=$(basename "$t" .sh)
 	echo "# test: $name"
+	if [ ! -f "$t" ]; then
+		echo "not ok - $name: no such test ($t)"
+		status=1
+		continue
+	fi
 	started=$(date +%s)
 	dmesg -C
 	timeout -k 10 "$TEST_TIMEOUT" bash "$t" 2>&1 | sed -u "s/^\(ok\|not ok\) \([0-9]*\) - /\1 \2 - $name: /"
