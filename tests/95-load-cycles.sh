@@ -49,12 +49,15 @@ slabkb1=$(mem Slab)
 check "free memory within 2 MiB ($free0 -> $free1 KiB)" test $((free0 - free1)) -lt 2048
 check "Slab within 2 MiB ($slabkb0 -> $slabkb1 KiB)" test $((slabkb1 - slabkb0)) -lt 2048
 # Taken the same way as slab0, so the same processes (this shell, awk, sort) exist.
-# The 9p caches (p9_*) belong to the VM's root filesystem, whose requests in flight
-# come and go with the test's own file accesses; the driver never uses them.
+# Left out, because the driver never allocates from them and they move with what the
+# test's own processes do: the 9p caches (p9_*) of the VM's root filesystem, whose
+# requests in flight come and go with file accesses, and the caches of process address
+# spaces (maple_node, vm_area_struct, anon_vma*), which one run saw grow by 84 objects.
 slab1=$(slabs)
 # join: cache objs0 perslab0 objs1 perslab1
 grown=$(join <(echo "$slab0") <(echo "$slab1") |
-	awk -v c=$CYCLES '$1 !~ /^p9_/ { t = 2 * $3; if (t < c) t = c } $1 !~ /^p9_/ && $4 - $2 >= t { print $1, $2 " -> " $4 }')
+	awk -v c=$CYCLES '$1 ~ /^(p9_|maple_node$|vm_area_struct$|anon_vma)/ { next }
+		{ t = 2 * $3; if (t < c) t = c } $4 - $2 >= t { print $1, $2 " -> " $4 }')
 check_eq "no slab cache grew by max(2 slabs, $CYCLES) objects" "$grown" ""
 rm -f "$data"
 finish
