@@ -111,7 +111,10 @@ impl fmt::Display for Algorithm {
 #[kunit_tests(foxramdisk_codec)]
 mod tests {
     use super::*;
-    use crate::{ext::crypto::acomp::AcompRequest, store::BLOCK_SIZE};
+    use crate::{
+        ext::{crypto::acomp::AcompRequest, raw_buf::RawBuf},
+        store::BLOCK_SIZE,
+    };
 
     #[test]
     fn names_round_trip() {
@@ -160,16 +163,20 @@ mod tests {
                 continue;
             };
             let mut codec = AcompRequest::new(name)?;
-            let n = codec.compress(&plain, &mut packed)?;
+            let n = codec.compress(&RawBuf::from(&mut plain[..]), &mut packed)?;
             assert!(n > 0 && n < BLOCK_SIZE / 4);
-            assert_eq!(codec.decompress(&packed[..n], &mut back)?, BLOCK_SIZE);
+            let mut out = RawBuf::from(&mut back[..]);
+            assert_eq!(codec.decompress(&packed[..n], &mut out)?, BLOCK_SIZE);
             assert!(back == plain);
             // Output that does not fit is an error, never an overrun.
             let mut tiny = [0u8; 8];
-            assert!(codec.compress(&plain, &mut tiny).is_err());
+            assert!(codec
+                .compress(&RawBuf::from(&mut plain[..]), &mut tiny)
+                .is_err());
             // Garbage input must not crash; whatever comes out stays within the buffer.
             packed[..64].fill(0xA5);
-            if let Ok(len) = codec.decompress(&packed[..64], &mut back) {
+            let mut out = RawBuf::from(&mut back[..]);
+            if let Ok(len) = codec.decompress(&packed[..64], &mut out) {
                 assert!(len <= BLOCK_SIZE);
             }
         }

@@ -16,7 +16,7 @@
 
 use crate::{
     codec::Algorithm,
-    ext::crypto::acomp::AcompRequest,
+    ext::{crypto::acomp::AcompRequest, raw_buf::RawBuf},
     store::BLOCK_SIZE, //
 };
 use kernel::{
@@ -35,27 +35,38 @@ pub(crate) const COMPRESSED_BUFFER_SIZE: usize = 2 * BLOCK_SIZE;
 
 /// What one CPU compresses and decompresses with.
 pub(crate) struct Context {
-    /// The acomp request of each algorithm, by [`Algorithm`] id; `None` for algorithms
-    /// not in use and for [`Algorithm::NoComp`].
-    codecs: [Option<AcompRequest>; Algorithm::ALL.len()],
-    /// A whole block of plain data.
+    /// The codecs, with the buffer compressed data goes through.
+    pub(crate) codecs: Codecs,
+    /// A whole block of plain data, for requests whose segments split a block.
     pub(crate) block: KVec<u8>,
-    /// Compressed data.
-    pub(crate) compressed: KVec<u8>,
 }
 
 impl Context {
     /// Allocates a context with the codec of `algorithm`. May sleep.
     fn new(algorithm: Algorithm) -> Result<Self> {
-        let mut context = Self {
-            codecs: [const { None }; Algorithm::ALL.len()],
-            block: KVec::from_elem(0, BLOCK_SIZE, GFP_KERNEL)?,
+        let mut codecs = Codecs {
+            requests: [const { None }; Algorithm::ALL.len()],
             compressed: KVec::from_elem(0, COMPRESSED_BUFFER_SIZE, GFP_KERNEL)?,
         };
-        drop(context.install(algorithm, codec_for(algorithm)?));
-        Ok(context)
+        drop(codecs.install(algorithm, codec_for(algorithm)?));
+        Ok(Self {
+            codecs,
+            block: KVec::from_elem(0, BLOCK_SIZE, GFP_KERNEL)?,
+        })
     }
+}
 
+/// The acomp requests of one CPU, and its buffer of compressed data.
+pub(crate) struct Codecs {
+    /// The acomp request of each algorithm, by [`Algorithm`] id; `None` for algorithms
+    /// not in use and for [`Algorithm::NoComp`].
+    requests: [Option<AcompRequest>; Algorithm::ALL.len()],
+    /// Compressed data: what [`Codecs::compress`] produced, or a copy of a stored object
+    /// that spans two pages.
+    pub(crate) compressed: KVec<u8>,
+}
+
+impl Codecs {
     /// Installs `codec` as the codec of `algorithm`, unless there is one already; returns
     /// the codec not installed, for the caller to free outside the context's mutex (freeing
     /// a transform takes a crypto lock that allocations are made under).
@@ -65,7 +76,7 @@ impl Context {
         algorithm: Algorithm,
         codec: Option<AcompRequest>,
     ) -> Option<AcompRequest> {
-        match self.codecs.get_mut(algorithm as usize) {
+        match self.requests.get_mut(algorithm as usize) {
             Some(slot) if slot.is_none() => {
                 *slot = codec;
                 None
@@ -78,32 +89,37 @@ impl Context {
     fn has(&self, algorithm: Algorithm) -> bool {
         algorithm == Algorithm::NoComp
             || self
-                .codecs
+                .requests
                 .get(algorithm as usize)
                 .is_some_and(Option::is_some)
     }
 
-    /// Compresses [`Context::block`] with `algorithm` into [`Context::compressed`];
-    /// returns the length, or `None` when the data does not compress into the buffer (or
-    /// the algorithm is `nocomp`, or its codec is missing): the block is then stored raw.
-    pub(crate) fn compress(&mut self, algorithm: Algorithm) -> Option<usize> {
-        let codec = self.codecs.get_mut(algorithm as usize)?.as_mut()?;
-        codec.compress(&self.block, &mut self.compressed).ok()
+    /// Takes out the codec of the algorithm of id `id`, for the caller to free outside the
+    /// context's mutex.
+    fn take(&mut self, id: usize) -> Option<AcompRequest> {
+        self.requests.get_mut(id).and_then(Option::take)
     }
 
-    /// Decompresses the first `len` bytes of [`Context::compressed`] with `algorithm` into
-    /// [`Context::block`], which must fill up exactly.
-    pub(crate) fn decompress(&mut self, algorithm: Algorithm, len: usize) -> Result {
+    /// Compresses `src` with `algorithm` into [`Codecs::compressed`]; returns the length,
+    /// or `None` when the data does not compress into the buffer (or the algorithm is
+    /// `nocomp`, or its codec is missing): the block is then stored raw.
+    pub(crate) fn compress(&mut self, algorithm: Algorithm, src: &RawBuf<'_>) -> Option<usize> {
+        let codec = self.requests.get_mut(algorithm as usize)?.as_mut()?;
+        codec.compress(src, &mut self.compressed).ok()
+    }
+
+    /// The codec of `algorithm` (`EINVAL` if there is none), with [`Codecs::compressed`]
+    /// to read the compressed data into if it must be copied first.
+    pub(crate) fn decompressor(
+        &mut self,
+        algorithm: Algorithm,
+    ) -> Result<(&mut AcompRequest, &mut [u8])> {
         let codec = self
-            .codecs
+            .requests
             .get_mut(algorithm as usize)
             .and_then(Option::as_mut)
             .ok_or(EINVAL)?;
-        let src = self.compressed.get(..len).ok_or(EINVAL)?;
-        match codec.decompress(src, &mut self.block)? {
-            BLOCK_SIZE => Ok(()),
-            _ => Err(EIO),
-        }
+        Ok((codec, &mut self.compressed))
     }
 }
 
@@ -150,14 +166,14 @@ impl Compressor {
     pub(crate) fn set_algorithm(&self, algorithm: Algorithm) -> Result {
         let mut codecs = KVec::with_capacity(self.contexts.len(), GFP_KERNEL)?;
         for context in self.contexts.iter() {
-            let needed = !context.lock().has(algorithm);
+            let needed = !context.lock().codecs.has(algorithm);
             codecs.push(
                 needed.then(|| codec_for(algorithm)).transpose()?.flatten(),
                 GFP_KERNEL,
             )?;
         }
         for (context, codec) in self.contexts.iter().zip(codecs) {
-            let unused = context.lock().install(algorithm, codec);
+            let unused = context.lock().codecs.install(algorithm, codec);
             drop(unused);
         }
         // Release: pairs with the load in `algorithm()`; the codecs are installed.
@@ -175,7 +191,7 @@ impl Compressor {
             for id in 0..Algorithm::ALL.len() {
                 if id != current as usize {
                     // Taken out under the mutex, freed after it is released.
-                    let codec = context.lock().codecs.get_mut(id).and_then(Option::take);
+                    let codec = context.lock().codecs.take(id);
                     drop(codec);
                 }
             }

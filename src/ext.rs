@@ -11,5 +11,6 @@ pub(crate) mod crypto;
 mod ffi;
 pub(crate) mod mm;
 pub(crate) mod module_param;
+pub(crate) mod raw_buf;
 pub(crate) mod sync;
 pub(crate) mod sysfs;

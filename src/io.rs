@@ -19,6 +19,7 @@ use crate::{
             mq::{Operations, ReqOp, Request},
         },
         mm::NoIoScope,
+        raw_buf::RawBuf,
     },
     stats::IoStats,
     store::{Store, BLOCK_SHIFT, BLOCK_SIZE},
@@ -71,53 +72,73 @@ fn for_each_chunk(
     Ok(())
 }
 
-/// Serves a read: each block is loaded into the context once, then copied to the
-/// segments that cover it.
+/// Serves a read. A block that one segment covers whole is decompressed straight into
+/// it; a block split across segments is read into the context, then copied out.
 fn read(store: &Store, rq: &Request, pos: u64) -> Result {
-    let mut ctx = store.context()?;
-    let mut has_data = false;
+    let mut guard = store.context()?;
+    let ctx = &mut *guard;
     for_each_chunk(rq, pos, |c| {
-        if c.offset == 0 {
-            has_data = store.read_block(&mut ctx, c.index)?;
+        if c.len == BLOCK_SIZE {
+            return c
+                .segment
+                .map(c.at, c.len, |dst| {
+                    store.read_block(&mut ctx.codecs, c.index, dst)
+                })
+                .ok_or(EIO)?;
         }
-        let copied = if has_data {
-            let data = ctx.block.get(c.offset..c.offset + c.len).ok_or(EIO)?;
-            c.segment.copy_from_slice(c.at, data)
-        } else {
-            c.segment.zero(c.at, c.len)
-        };
-        copied.then_some(()).ok_or(EIO)
+        if c.offset == 0 {
+            store.read_block(
+                &mut ctx.codecs,
+                c.index,
+                &mut RawBuf::from(&mut ctx.block[..]),
+            )?;
+        }
+        let data = ctx.block.get(c.offset..c.offset + c.len).ok_or(EIO)?;
+        c.segment
+            .copy_from_slice(c.at, data)
+            .then_some(())
+            .ok_or(EIO)
     })
 }
 
-/// Serves a write: the segments that cover a block are gathered in the context, then the
-/// block is stored. Requests are block-aligned (checked by the caller), so every block is
-/// covered whole. A write refused by the memory limit fails with `EIO`, logged once per
-/// limit setting.
+/// Serves a write. A block that one segment covers whole is compressed straight from it;
+/// the segments of a block split across several are gathered in the context first.
+/// Requests are block-aligned (checked by the caller), so every block is covered whole.
+/// A write refused by the memory limit fails with `EIO`, logged once per limit setting.
 fn write(disk: &DiskData, rq: &Request, pos: u64) -> Result {
     let store = &disk.store;
-    let mut ctx = store.context()?;
+    let mut guard = store.context()?;
+    let ctx = &mut *guard;
     for_each_chunk(rq, pos, |c| {
-        let dst = ctx.block.get_mut(c.offset..c.offset + c.len).ok_or(EIO)?;
-        if !c.segment.copy_to_slice(c.at, dst) {
-            return Err(EIO);
-        }
-        if c.offset + c.len == BLOCK_SIZE {
-            store.write_block(&mut ctx, c.index).map_err(|e| {
-                if e != ENOSPC {
-                    return e;
-                }
-                if !disk.limit_hit.xchg(true, Relaxed) {
-                    pr_warn!(
-                        "foxramdisk{}: mem_limit of {} bytes reached: writes fail\n",
-                        disk.id,
-                        store.mem_limit()
-                    );
-                }
-                EIO
-            })?;
-        }
-        Ok(())
+        let stored = if c.len == BLOCK_SIZE {
+            c.segment
+                .map(c.at, c.len, |src| {
+                    store.write_block(&mut ctx.codecs, c.index, src)
+                })
+                .ok_or(EIO)?
+        } else {
+            let dst = ctx.block.get_mut(c.offset..c.offset + c.len).ok_or(EIO)?;
+            if !c.segment.copy_to_slice(c.at, dst) {
+                return Err(EIO);
+            }
+            if c.offset + c.len < BLOCK_SIZE {
+                return Ok(());
+            }
+            store.write_block(&mut ctx.codecs, c.index, &RawBuf::from(&mut ctx.block[..]))
+        };
+        stored.map_err(|e| {
+            if e != ENOSPC {
+                return e;
+            }
+            if !disk.limit_hit.xchg(true, Relaxed) {
+                pr_warn!(
+                    "foxramdisk{}: mem_limit of {} bytes reached: writes fail\n",
+                    disk.id,
+                    store.mem_limit()
+                );
+            }
+            EIO
+        })
     })
 }
 

@@ -35,9 +35,10 @@
 
 use crate::{
     codec::Algorithm,
-    compressor::{Compressor, Context},
+    compressor::{Codecs, Compressor, Context},
     ext::{
         mm::zsmalloc::{Reclaim, ZsPool},
+        raw_buf::RawBuf,
         sync::BitSpinLock,
     },
 };
@@ -214,13 +215,6 @@ impl SpareTable {
             blocks,
         })
     }
-}
-
-/// Whether every byte of `data` is zero.
-fn is_zero(data: &[u8]) -> bool {
-    // SAFETY: any bit pattern is a valid `u64`; `align_to` keeps alignment right.
-    let (head, words, tail) = unsafe { data.align_to::<u64>() };
-    head.iter().all(|&b| b == 0) && words.iter().all(|&w| w == 0) && tail.iter().all(|&b| b == 0)
 }
 
 /// Block counts and sizes of a store; the zeroed count is derived.
@@ -448,57 +442,94 @@ impl Store {
         self.table.get(index).ok_or(EIO)
     }
 
-    /// Reads block `index` into `ctx.block`. Returns `false`, leaving `ctx.block` alone,
-    /// when the block is zeroed.
-    pub(crate) fn read_block(&self, ctx: &mut Context, index: usize) -> Result<bool> {
+    /// Reads block `index` into `dst`, which must be one block long (`EINVAL` otherwise).
+    /// A zeroed block fills it with zeros. Does not sleep.
+    ///
+    /// A compressed block is decompressed straight from its object into `dst`, with the
+    /// entry locked so that no writer frees the object meanwhile.
+    pub(crate) fn read_block(
+        &self,
+        codecs: &mut Codecs,
+        index: usize,
+        dst: &mut RawBuf<'_>,
+    ) -> Result {
+        if dst.len() != BLOCK_SIZE {
+            return Err(EINVAL);
+        }
         let entry = self.entry(index)?;
         let guard = entry.meta.lock();
         let meta = Meta(guard.get());
         let handle = entry.handle.load(Relaxed);
         match meta.state() {
-            State::Zeroed => Ok(false),
+            State::Zeroed => {
+                drop(guard);
+                dst.zero();
+                Ok(())
+            }
             State::Raw => {
-                let dst = ctx.block.get_mut(..BLOCK_SIZE).ok_or(EIO)?;
                 // SAFETY: by the invariant of `Entry` a raw block's handle is a live object
-                // of `BLOCK_SIZE` bytes; the entry lock keeps it from being freed.
-                unsafe { self.pool.read(handle, dst) };
-                Ok(true)
+                // of `BLOCK_SIZE` bytes; the entry lock keeps it from being freed or written.
+                unsafe {
+                    self.pool
+                        .read_with(handle, BLOCK_SIZE, &mut codecs.compressed, |src| {
+                            dst.copy_from_slice(src)
+                        })
+                }
+                .and_then(|copied| copied.then_some(()))
+                .ok_or(EIO)
             }
             State::Compressed => {
-                let size = meta.size();
-                let dst = ctx.compressed.get_mut(..size).ok_or(EIO)?;
-                // SAFETY: a compressed block's handle is a live object of `size` bytes
-                // (invariant of `Entry`); the entry lock keeps it from being freed.
-                unsafe { self.pool.read(handle, dst) };
-                drop(guard);
                 let algorithm = meta.algorithm().ok_or(EIO).inspect_err(|_| {
                     pr_err_once!("block {index}: no algorithm recorded\n");
                 })?;
-                ctx.decompress(algorithm, size).inspect_err(|e| {
-                    pr_err_once!("block {index}: decompression failed ({e:?})\n");
-                })?;
-                Ok(true)
+                let (codec, local_copy) = codecs.decompressor(algorithm)?;
+                // SAFETY: a compressed block's handle is a live object of `meta.size()`
+                // bytes (invariant of `Entry`); the entry lock keeps it from being freed or
+                // written.
+                let decompressed = unsafe {
+                    self.pool.read_with(handle, meta.size(), local_copy, |src| {
+                        codec.decompress(src, dst)
+                    })
+                };
+                drop(guard);
+                match decompressed {
+                    Some(Ok(BLOCK_SIZE)) => Ok(()),
+                    other => {
+                        pr_err_once!("block {index}: decompression failed ({other:?})\n");
+                        Err(EIO)
+                    }
+                }
             }
         }
     }
 
-    /// Stores `ctx.block` as block `index`: zeroed if all zeros, else compressed if that
-    /// saves memory, else raw. May sleep (allocation).
-    pub(crate) fn write_block(&self, ctx: &mut Context, index: usize) -> Result {
+    /// Stores `src`, one block long (`EINVAL` otherwise), as block `index`: zeroed if all
+    /// zeros, else compressed if that saves memory, else raw. May sleep (allocation).
+    ///
+    /// `src` is compressed where it is. Should it change meanwhile (a user page under direct
+    /// I/O, rewritten during its own write), the block holds some mix of the old and new
+    /// data, as with any racing writes; page cache pages stay stable while under write.
+    pub(crate) fn write_block(
+        &self,
+        codecs: &mut Codecs,
+        index: usize,
+        src: &RawBuf<'_>,
+    ) -> Result {
+        if src.len() != BLOCK_SIZE {
+            return Err(EINVAL);
+        }
         let entry = self.entry(index)?;
-        if is_zero(&ctx.block) {
+        if src.is_zero() {
             return self.discard(index);
         }
         let algorithm = self.algorithm();
-        let (meta, data) = match ctx.compress(algorithm) {
-            Some(len) if len <= self.threshold => (
-                Meta::stored(State::Compressed, algorithm, len),
-                ctx.compressed.get(..len).ok_or(EIO)?,
-            ),
-            _ => (
-                Meta::stored(State::Raw, algorithm, BLOCK_SIZE),
-                ctx.block.get(..BLOCK_SIZE).ok_or(EIO)?,
-            ),
+        let compressed;
+        let (meta, data) = match codecs.compress(algorithm, src) {
+            Some(len) if len <= self.threshold => {
+                compressed = RawBuf::from(codecs.compressed.get_mut(..len).ok_or(EIO)?);
+                (Meta::stored(State::Compressed, algorithm, len), &compressed)
+            }
+            _ => (Meta::stored(State::Raw, algorithm, BLOCK_SIZE), src),
         };
         // First without sleeping: this write may be the swap-out that reclaim is waiting
         // for, run by a kblockd worker that, unlike kswapd, may not use the reserves, and
@@ -671,18 +702,24 @@ mod tests {
         Ok(Meta(store.entry(index)?.meta.lock().get()).state())
     }
 
-    /// Writes `data` to block `index`, reads it back and checks it.
-    fn round_trip(store: &Store, index: usize, data: &[u8]) -> Result {
+    /// Writes `data` to block `index`.
+    fn write(store: &Store, index: usize, data: &mut [u8]) -> Result {
         let mut ctx = store.context()?;
-        ctx.block.copy_from_slice(data);
-        store.write_block(&mut ctx, index)?;
-        ctx.block.fill(0xAA);
-        let has_data = store.read_block(&mut ctx, index)?;
-        if has_data {
-            assert!(&ctx.block[..] == data);
-        } else {
-            assert!(is_zero(data));
-        }
+        store.write_block(&mut ctx.codecs, index, &RawBuf::from(data))
+    }
+
+    /// Reads block `index` into `out`.
+    fn read(store: &Store, index: usize, out: &mut [u8]) -> Result {
+        let mut ctx = store.context()?;
+        store.read_block(&mut ctx.codecs, index, &mut RawBuf::from(out))
+    }
+
+    /// Writes `data` to block `index`, reads it back (over other bytes) and checks it.
+    fn round_trip(store: &Store, index: usize, data: &mut [u8]) -> Result {
+        write(store, index, data)?;
+        let mut back = KVec::from_elem(0xAAu8, BLOCK_SIZE, GFP_KERNEL)?;
+        read(store, index, &mut back)?;
+        assert!(back[..] == data[..]);
         Ok(())
     }
 
@@ -692,11 +729,15 @@ mod tests {
         assert_eq!(store.blocks(), 8);
         assert_eq!(store.zeroed_blocks(), 8);
         assert_eq!(store.stored_bytes(), 0);
-        let mut ctx = store.context()?;
+        let mut out = KVec::from_elem(0xAAu8, BLOCK_SIZE, GFP_KERNEL)?;
         for i in 0..8 {
-            assert!(!store.read_block(&mut ctx, i)?);
+            read(&store, i, &mut out)?;
+            assert!(out.iter().all(|&b| b == 0));
             assert_eq!(state_of(&store, i)?, State::Zeroed);
         }
+        // Buffers must be one block long.
+        assert_eq!(read(&store, 0, &mut out[1..]), Err(EINVAL));
+        assert_eq!(write(&store, 0, &mut out[1..]), Err(EINVAL));
         Ok(())
     }
 
@@ -704,16 +745,16 @@ mod tests {
     fn every_algorithm_round_trips() -> Result {
         let mut random = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
         let mut text = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
-        let zero = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
+        let mut zero = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
         fill_random(&mut random, 0x1234_5678_9abc_def1);
         fill_text(&mut text);
         for algorithm in Algorithm::ALL {
             // The lab kernel has every algorithm: a missing one is a configuration bug.
             assert!(algorithm.available());
             let store = Store::new(4, algorithm)?;
-            round_trip(&store, 0, &random)?;
-            round_trip(&store, 1, &text)?;
-            round_trip(&store, 2, &zero)?;
+            round_trip(&store, 0, &mut random)?;
+            round_trip(&store, 1, &mut text)?;
+            round_trip(&store, 2, &mut zero)?;
             assert_eq!(state_of(&store, 0)?, State::Raw);
             let text_state = if algorithm == Algorithm::NoComp {
                 State::Raw
@@ -723,9 +764,9 @@ mod tests {
             assert_eq!(state_of(&store, 1)?, text_state);
             assert_eq!(state_of(&store, 2)?, State::Zeroed);
             // Overwrite compressed with random and back: states follow the data.
-            round_trip(&store, 1, &random)?;
+            round_trip(&store, 1, &mut random)?;
             assert_eq!(state_of(&store, 1)?, State::Raw);
-            round_trip(&store, 1, &text)?;
+            round_trip(&store, 1, &mut text)?;
             assert_eq!(state_of(&store, 1)?, text_state);
         }
         Ok(())
@@ -737,19 +778,16 @@ mod tests {
         let threshold = store.threshold();
         assert!(threshold < BLOCK_SIZE);
         // A block that is half random compresses to about half: stored compressed.
-        let mut ctx = store.context()?;
-        fill_text(&mut ctx.block);
-        fill_random(&mut ctx.block[..BLOCK_SIZE / 2], 7);
-        store.write_block(&mut ctx, 0)?;
-        drop(ctx);
+        let mut data = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
+        fill_text(&mut data);
+        fill_random(&mut data[..BLOCK_SIZE / 2], 7);
+        round_trip(&store, 0, &mut data)?;
         assert_eq!(state_of(&store, 0)?, State::Compressed);
         assert!(store.compressed_bytes() as usize <= threshold);
         // Mostly random: compresses to more than the threshold, stored raw.
-        let mut ctx = store.context()?;
-        fill_text(&mut ctx.block);
-        fill_random(&mut ctx.block[..BLOCK_SIZE - 64], 9);
-        store.write_block(&mut ctx, 0)?;
-        drop(ctx);
+        fill_text(&mut data);
+        fill_random(&mut data[..BLOCK_SIZE - 64], 9);
+        round_trip(&store, 0, &mut data)?;
         assert_eq!(state_of(&store, 0)?, State::Raw);
         assert_eq!(store.compressed_bytes(), 0);
         Ok(())
@@ -764,10 +802,10 @@ mod tests {
         fill_random(&mut random, 3);
         fill_text(&mut text);
         for i in 0..4 {
-            round_trip(&store, i, &random)?;
+            round_trip(&store, i, &mut random)?;
         }
         for i in 4..10 {
-            round_trip(&store, i, &text)?;
+            round_trip(&store, i, &mut text)?;
         }
         assert_eq!(store.raw_blocks(), 4);
         assert_eq!(store.compressed_blocks(), 6);
@@ -792,20 +830,20 @@ mod tests {
         let mut b = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
         fill_random(&mut a, 11);
         fill_random(&mut b, 12);
-        round_trip(&store, 0, &a)?;
+        round_trip(&store, 0, &mut a)?;
         let after_first = store.mem_used_total();
         // Raw over raw: same class, same memory, new data.
-        round_trip(&store, 0, &b)?;
+        round_trip(&store, 0, &mut b)?;
         assert_eq!(store.mem_used_total(), after_first);
         assert_eq!(store.raw_blocks(), 1);
         // Text over raw: another class; the raw object is freed.
         fill_text(&mut a);
-        round_trip(&store, 0, &a)?;
+        round_trip(&store, 0, &mut a)?;
         assert_eq!(state_of(&store, 0)?, State::Compressed);
         assert_eq!(store.raw_blocks(), 0);
         // The same text again: same size, same class, counters unchanged.
         let bytes = store.compressed_bytes();
-        round_trip(&store, 0, &a)?;
+        round_trip(&store, 0, &mut a)?;
         assert_eq!(store.compressed_bytes(), bytes);
         assert_eq!(store.compressed_blocks(), 1);
         Ok(())
@@ -814,9 +852,9 @@ mod tests {
     #[test]
     fn out_of_range_is_rejected() -> Result {
         let store = Store::new(2, Algorithm::NoComp)?;
-        let mut ctx = store.context()?;
-        assert_eq!(store.read_block(&mut ctx, 2), Err(EIO));
-        assert_eq!(store.write_block(&mut ctx, 2), Err(EIO));
+        let mut data = KVec::from_elem(1u8, BLOCK_SIZE, GFP_KERNEL)?;
+        assert_eq!(read(&store, 2, &mut data), Err(EIO));
+        assert_eq!(write(&store, 2, &mut data), Err(EIO));
         assert_eq!(store.discard(usize::MAX), Err(EIO));
         Ok(())
     }
@@ -832,15 +870,15 @@ mod tests {
             assert_eq!(store.algorithm(), algorithm);
             // Each block has different text, written with the algorithm of its turn.
             text[0] = index as u8;
-            round_trip(&store, index, &text)?;
+            round_trip(&store, index, &mut text)?;
             written.push(text[0], GFP_KERNEL)?;
         }
         // Every block, each with another algorithm, reads back after the last change.
-        let mut ctx = store.context()?;
+        let mut out = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
         for (index, &first) in written.iter().enumerate() {
-            assert!(store.read_block(&mut ctx, index)?);
-            assert_eq!(ctx.block[0], first);
-            assert!(ctx.block[1..] == text[1..]);
+            read(&store, index, &mut out)?;
+            assert_eq!(out[0], first);
+            assert!(out[1..] == text[1..]);
         }
         Ok(())
     }
@@ -850,13 +888,13 @@ mod tests {
         let store = Store::new(4, Algorithm::Zstd)?;
         let mut text = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
         fill_text(&mut text);
-        round_trip(&store, 3, &text)?;
+        round_trip(&store, 3, &mut text)?;
         // SAFETY: nothing else uses this store (the test owns it).
         unsafe { store.resize(SpareTable::new(16)?) }?;
         assert_eq!(store.blocks(), 16);
         assert_eq!(store.zeroed_blocks(), 15);
-        round_trip(&store, 3, &text)?;
-        round_trip(&store, 15, &text)?;
+        round_trip(&store, 3, &mut text)?;
+        round_trip(&store, 15, &mut text)?;
         // Block 15 holds data: shrinking to 8 is refused and changes nothing.
         // SAFETY: as above.
         assert_eq!(unsafe { store.resize(SpareTable::new(8)?) }, Err(EBUSY));
@@ -865,9 +903,8 @@ mod tests {
         // SAFETY: as above.
         unsafe { store.resize(SpareTable::new(4)?) }?;
         assert_eq!(store.blocks(), 4);
-        round_trip(&store, 3, &text)?;
-        let mut ctx = store.context()?;
-        assert_eq!(store.read_block(&mut ctx, 4), Err(EIO));
+        round_trip(&store, 3, &mut text)?;
+        assert_eq!(read(&store, 4, &mut text), Err(EIO));
         Ok(())
     }
 
@@ -878,7 +915,7 @@ mod tests {
         let mut random = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
         fill_random(&mut random, 5);
         for i in 0..8 {
-            round_trip(&store, i, &random)?;
+            round_trip(&store, i, &mut random)?;
         }
         store.set_algorithm(Algorithm::Deflate)?;
         assert_eq!(store.raw_writes(), 8);
@@ -891,7 +928,7 @@ mod tests {
         assert_eq!(store.mem_used_total(), empty);
         assert_eq!(store.mem_used_max(), empty);
         assert_eq!(store.algorithm(), Algorithm::Deflate);
-        round_trip(&store, 0, &random)?;
+        round_trip(&store, 0, &mut random)?;
         Ok(())
     }
 
@@ -900,19 +937,16 @@ mod tests {
         let store = Store::new(8, Algorithm::Lz4)?;
         let mut random = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
         fill_random(&mut random, 6);
-        round_trip(&store, 0, &random)?;
+        round_trip(&store, 0, &mut random)?;
         store.set_mem_limit(store.mem_used_total());
-        let mut ctx = store.context()?;
-        ctx.block.copy_from_slice(&random);
         // A new block needs a new object: refused.
-        assert_eq!(store.write_block(&mut ctx, 1), Err(ENOSPC));
+        assert_eq!(write(&store, 1, &mut random), Err(ENOSPC));
         // Overwriting a block in its own object needs nothing: allowed.
-        ctx.block[0] ^= 1;
-        store.write_block(&mut ctx, 0)?;
-        drop(ctx);
+        random[0] ^= 1;
+        round_trip(&store, 0, &mut random)?;
         // Lifting the limit lets writes through.
         store.set_mem_limit(0);
-        round_trip(&store, 1, &random)?;
+        round_trip(&store, 1, &mut random)?;
         Ok(())
     }
 

@@ -5,12 +5,12 @@
 //! C header: [`include/linux/bio.h`](srctree/include/linux/bio.h)
 //!
 //! The Rust form of `rq_for_each_segment()`: [`Segments`] yields one [`Segment`] per
-//! single-page piece of data, and a segment copies to or from a slice through a short-lived
-//! `kmap_local_page()` mapping. Segment memory may be shared with user space (direct I/O),
-//! so it is only ever accessed by copying, never through a Rust reference.
+//! single-page piece of data, and a segment is reached through a short-lived
+//! `kmap_local_page()` mapping as a [`RawBuf`]. Segment memory may be shared with user
+//! space (direct I/O), so it is never accessed through a Rust reference.
 
-use super::super::ffi;
-use core::{marker::PhantomData, ptr};
+use super::super::{ffi, raw_buf::RawBuf};
+use core::marker::PhantomData;
 use kernel::bindings;
 
 /// One single-page data segment: `len` bytes at `offset` within `page`.
@@ -31,10 +31,15 @@ impl Segment<'_> {
         self.len
     }
 
-    /// Runs `f` on a pointer to byte `at` of the segment, with `n` bytes valid behind it.
+    /// Maps bytes `at..at + n` of the segment and runs `f` on them.
     ///
     /// Returns `None` without calling `f` if `[at, at + n)` is not inside the segment.
-    fn with_mapped<R>(&self, at: usize, n: usize, f: impl FnOnce(*mut u8) -> R) -> Option<R> {
+    pub(crate) fn map<R>(
+        &self,
+        at: usize,
+        n: usize,
+        f: impl FnOnce(&mut RawBuf<'_>) -> R,
+    ) -> Option<R> {
         let end = at.checked_add(n)?;
         if end > self.len {
             return None;
@@ -42,8 +47,11 @@ impl Segment<'_> {
         // SAFETY: by the type invariant `page` is valid for `'a`, which outlives `self`.
         let base = unsafe { bindings::kmap_local_page(self.page) }.cast::<u8>();
         // SAFETY: the mapping covers the whole page and `offset + at + n <= PAGE_SIZE` by
-        // the type invariant and the check above.
-        let r = f(unsafe { base.add(self.offset + at) });
+        // the type invariant and the check above; the bytes stay mapped until `f` returns.
+        // The driver never makes references to I/O pages, which others may access only
+        // through pointers (user space, for direct I/O).
+        let mut buf = unsafe { RawBuf::from_raw_parts(base.add(self.offset + at), n) };
+        let r = f(&mut buf);
         // SAFETY: `base` was returned by `kmap_local_page()` just above, in this context.
         unsafe { bindings::kunmap_local(base.cast()) };
         Some(r)
@@ -53,35 +61,14 @@ impl Segment<'_> {
     ///
     /// Returns `false` (and copies nothing) if the range is not inside the segment.
     pub(crate) fn copy_to_slice(&self, at: usize, dst: &mut [u8]) -> bool {
-        self.with_mapped(at, dst.len(), |src| {
-            // SAFETY: `src` is valid for `dst.len()` bytes (see `with_mapped`), and a mapped
-            // I/O page cannot overlap the driver's own buffer `dst`.
-            unsafe { ptr::copy_nonoverlapping(src, dst.as_mut_ptr(), dst.len()) }
-        })
-        .is_some()
+        self.map(at, dst.len(), |src| src.copy_to_slice(dst)) == Some(true)
     }
 
     /// Copies `src` into the segment, starting at byte `at`.
     ///
     /// Returns `false` (and copies nothing) if the range is not inside the segment.
     pub(crate) fn copy_from_slice(&self, at: usize, src: &[u8]) -> bool {
-        self.with_mapped(at, src.len(), |dst| {
-            // SAFETY: `dst` is valid for `src.len()` bytes (see `with_mapped`), and a mapped
-            // I/O page cannot overlap the driver's own buffer `src`.
-            unsafe { ptr::copy_nonoverlapping(src.as_ptr(), dst, src.len()) }
-        })
-        .is_some()
-    }
-
-    /// Fills `n` bytes of the segment, starting at byte `at`, with zeros.
-    ///
-    /// Returns `false` (and writes nothing) if the range is not inside the segment.
-    pub(crate) fn zero(&self, at: usize, n: usize) -> bool {
-        self.with_mapped(at, n, |dst| {
-            // SAFETY: `dst` is valid for `n` bytes (see `with_mapped`).
-            unsafe { ptr::write_bytes(dst, 0, n) }
-        })
-        .is_some()
+        self.map(at, src.len(), |dst| dst.copy_from_slice(src)) == Some(true)
     }
 }
 

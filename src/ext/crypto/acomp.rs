@@ -9,7 +9,7 @@
 //! `CRYPTO_ALG_ASYNC` in the mask, so only synchronous implementations are chosen: an
 //! operation has finished when the call returns, and no completion needs waiting for.
 
-use crate::ext::ffi;
+use crate::ext::{ffi, raw_buf::RawBuf};
 use core::ptr::NonNull;
 use kernel::{bindings, error::to_result, prelude::*};
 
@@ -66,28 +66,37 @@ impl AcompRequest {
         Ok(Self { tfm, req })
     }
 
-    /// Runs `op` from `src` into `dst`, returning the length of the output.
-    fn run(
+    /// Runs `op` from `slen` bytes at `src` into `dlen` bytes at `dst`, returning the
+    /// length of the output.
+    ///
+    /// # Safety
+    ///
+    /// `src` must be valid for reads of `slen` bytes and `dst` for writes of `dlen` bytes
+    /// until the call returns.
+    unsafe fn run(
         &mut self,
         op: unsafe extern "C" fn(*mut ffi::acomp_req) -> kernel::ffi::c_int,
-        src: &[u8],
-        dst: &mut [u8],
+        src: *const u8,
+        slen: usize,
+        dst: *mut u8,
+        dlen: usize,
     ) -> Result<usize> {
-        let slen = u32::try_from(src.len()).map_err(|_| EINVAL)?;
-        let dlen = u32::try_from(dst.len()).map_err(|_| EINVAL)?;
+        let slen32 = u32::try_from(slen).map_err(|_| EINVAL)?;
+        let dlen32 = u32::try_from(dlen).map_err(|_| EINVAL)?;
         let req = self.req.as_ptr();
         // SAFETY: `req` is live (type invariant) and used by this call only (`&mut self`);
-        // `src` and `dst` stay borrowed, so valid and unaliased, until `op` returns, and
-        // the request keeps no use of them after that because the transform is synchronous.
+        // `src` and `dst` are valid for `slen` and `dlen` bytes until `op` returns (safety
+        // requirements), and the request keeps no use of them after that because the
+        // transform is synchronous.
         unsafe {
-            ffi::foxramdisk_helper_acomp_request_set_src_nondma(req, src.as_ptr(), slen);
-            ffi::foxramdisk_helper_acomp_request_set_dst_nondma(req, dst.as_mut_ptr(), dlen);
+            ffi::foxramdisk_helper_acomp_request_set_src_nondma(req, src, slen32);
+            ffi::foxramdisk_helper_acomp_request_set_dst_nondma(req, dst, dlen32);
             to_result(op(req))?;
         }
         // SAFETY: `req` is live and its operation has finished.
         let out = unsafe { ffi::foxramdisk_helper_acomp_request_dlen(req) } as usize;
         // Never trust a codec's length beyond the buffer it was given.
-        if out > dst.len() {
+        if out > dlen {
             return Err(EIO);
         }
         Ok(out)
@@ -95,13 +104,37 @@ impl AcompRequest {
 
     /// Compresses `src` into `dst`; returns the compressed length. Fails (typically with
     /// `ENOSPC`) when the output does not fit in `dst`.
-    pub(crate) fn compress(&mut self, src: &[u8], dst: &mut [u8]) -> Result<usize> {
-        self.run(ffi::crypto_acomp_compress, src, dst)
+    ///
+    /// `src` may change while it is read (a page under direct I/O): the output then stays
+    /// within `dst`, whatever it decompresses to.
+    pub(crate) fn compress(&mut self, src: &RawBuf<'_>, dst: &mut [u8]) -> Result<usize> {
+        // SAFETY: `src` is valid for reads of its length (invariant of `RawBuf`), `dst` is a
+        // slice, valid for writes of its length.
+        unsafe {
+            self.run(
+                ffi::crypto_acomp_compress,
+                src.as_ptr(),
+                src.len(),
+                dst.as_mut_ptr(),
+                dst.len(),
+            )
+        }
     }
 
     /// Decompresses `src` into `dst`; returns the decompressed length.
-    pub(crate) fn decompress(&mut self, src: &[u8], dst: &mut [u8]) -> Result<usize> {
-        self.run(ffi::crypto_acomp_decompress, src, dst)
+    pub(crate) fn decompress(&mut self, src: &[u8], dst: &mut RawBuf<'_>) -> Result<usize> {
+        let dlen = dst.len();
+        // SAFETY: `src` is a slice, valid for reads of its length; `dst` is valid for writes
+        // of its length (invariant of `RawBuf`).
+        unsafe {
+            self.run(
+                ffi::crypto_acomp_decompress,
+                src.as_ptr(),
+                src.len(),
+                dst.as_mut_ptr(),
+                dlen,
+            )
+        }
     }
 }
 

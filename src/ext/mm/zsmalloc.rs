@@ -8,7 +8,7 @@
 //! that allocated it, so the operations that take one are `unsafe`: the caller keeps
 //! track of which handles it owns (a block table does).
 
-use crate::ext::ffi;
+use crate::ext::{ffi, raw_buf::RawBuf};
 use core::ptr::NonNull;
 use kernel::{bindings, prelude::*};
 
@@ -91,9 +91,9 @@ impl ZsPool {
     ///
     /// `handle` must be a live object of `self` whose size class holds at least `src.len()`
     /// bytes (see [`ZsPool::class_index`]) and that nobody else accesses meanwhile.
-    pub(crate) unsafe fn write(&self, handle: usize, src: &[u8]) {
+    pub(crate) unsafe fn write(&self, handle: usize, src: &RawBuf<'_>) {
         // SAFETY: the pool is live; the caller guarantees the handle and its size; `src`
-        // is only read.
+        // is valid for reads of its length and only read.
         unsafe {
             ffi::zs_obj_write(
                 self.pool.as_ptr(),
@@ -104,25 +104,37 @@ impl ZsPool {
         };
     }
 
-    /// Copies the first `dst.len()` bytes of the object `handle` into `dst`. Does not
-    /// sleep, so it may run under a spin lock.
+    /// Runs `f` on the first `len` bytes of the object `handle`, mapped in place, or copied
+    /// into `local_copy` when the object spans two pages. Does not sleep, and `f` must not
+    /// either: the object stays mapped until `f` returns. Returns `None`, without calling
+    /// `f`, if `local_copy` is shorter than `len`.
     ///
     /// # Safety
     ///
-    /// `handle` must be a live object of `self` whose size class holds at least `dst.len()`
-    /// bytes and that is not freed or written meanwhile.
-    pub(crate) unsafe fn read(&self, handle: usize, dst: &mut [u8]) {
-        let len = dst.len();
-        let pool = self.pool.as_ptr();
-        // SAFETY: the pool is live; the caller guarantees the handle; `dst` is a buffer of
-        // `len` bytes zsmalloc may copy into when the object spans two pages.
-        let mem = unsafe { ffi::zs_obj_read_begin(pool, handle, len, dst.as_mut_ptr().cast()) };
-        if mem.cast::<u8>() != dst.as_mut_ptr() {
-            // SAFETY: `mem` maps `len` bytes of the object; it cannot overlap `dst`.
-            unsafe { core::ptr::copy_nonoverlapping(mem.cast::<u8>(), dst.as_mut_ptr(), len) };
+    /// `handle` must be a live object of `self` whose size class holds at least `len` bytes
+    /// and that is not freed or written until this returns.
+    pub(crate) unsafe fn read_with<R>(
+        &self,
+        handle: usize,
+        len: usize,
+        local_copy: &mut [u8],
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> Option<R> {
+        if local_copy.len() < len {
+            return None;
         }
+        let pool = self.pool.as_ptr();
+        // SAFETY: the pool is live; the caller guarantees the handle; `local_copy` is a
+        // buffer of at least `len` bytes zsmalloc may copy into.
+        let mem =
+            unsafe { ffi::zs_obj_read_begin(pool, handle, len, local_copy.as_mut_ptr().cast()) };
+        // SAFETY: `mem` points to `len` bytes of the object (mapped, or copied into
+        // `local_copy`, which is not otherwise used meanwhile), which the caller guarantees
+        // nobody writes until `zs_obj_read_end()`; the slice does not outlive that.
+        let r = f(unsafe { core::slice::from_raw_parts(mem.cast::<u8>(), len) });
         // SAFETY: ends the access begun above, with the pointer it returned.
         unsafe { ffi::zs_obj_read_end(pool, handle, len, mem) };
+        Some(r)
     }
 
     /// The size class that objects of `size` bytes are allocated from. An object's slot is
