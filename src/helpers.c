@@ -123,6 +123,11 @@ void foxramdisk_helper_bit_spin_unlock(int bitnum, unsigned long *addr)
 	bit_spin_unlock(bitnum, addr);
 }
 
+void foxramdisk_helper_copy_page(void *to, void *from)
+{
+	copy_page(to, from);
+}
+
 unsigned int foxramdisk_helper_memalloc_noio_save(void)
 {
 	return memalloc_noio_save();

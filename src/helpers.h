@@ -45,6 +45,9 @@ unsigned long foxramdisk_helper_zs_pages_compacted(struct zs_pool *pool);
 void foxramdisk_helper_bit_spin_lock(int bitnum, unsigned long *addr);
 void foxramdisk_helper_bit_spin_unlock(int bitnum, unsigned long *addr);
 
+/* memory */
+void foxramdisk_helper_copy_page(void *to, void *from);
+
 /* memory allocation scope */
 unsigned int foxramdisk_helper_memalloc_noio_save(void);
 void foxramdisk_helper_memalloc_noio_restore(unsigned int flags);

@@ -8,7 +8,8 @@
 //!   discarded or write-zeroed;
 //! - **compressed**: its data, compressed, is a zsmalloc object;
 //! - **raw**: its data did not compress below the threshold (or the algorithm is
-//!   `nocomp`) and is stored as it is, a page-sized zsmalloc object.
+//!   `nocomp`) and is stored as it is, in a page of its own ([`PageBox`]; a zsmalloc
+//!   object where a page is larger than a block).
 //!
 //! A block is stored compressed only when that saves memory: when the compressed size is
 //! at most zsmalloc's huge class size. Larger objects take a whole page in zsmalloc, so
@@ -37,7 +38,7 @@ use crate::{
     codec::Algorithm,
     compressor::{Codecs, Compressor, Context},
     ext::{
-        mm::zsmalloc::{Reclaim, ZsPool},
+        mm::{page::PageBox, zsmalloc::ZsPool, Reclaim},
         raw_buf::RawBuf,
         sync::BitSpinLock,
     },
@@ -58,6 +59,10 @@ use kernel::{
 pub(crate) const BLOCK_SIZE: usize = 4096;
 /// `log2(BLOCK_SIZE)`.
 pub(crate) const BLOCK_SHIFT: u32 = 12;
+
+/// Whether raw blocks are pages of their own ([`PageBox`]) rather than zsmalloc objects:
+/// when a block is exactly a page.
+const RAW_PAGES: bool = bindings::PAGE_SIZE == BLOCK_SIZE;
 
 /// The state of a block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -401,10 +406,9 @@ impl Store {
         let table = unsafe { self.table.entries_mut() };
         for entry in table.iter_mut() {
             let meta = Meta(entry.meta.get_mut());
-            if meta.state() != State::Zeroed {
-                // SAFETY: the entry owns its object (type invariant) and is cleared next.
-                unsafe { self.pool.free(entry.handle.load(Relaxed)) };
-            }
+            // SAFETY: the entry owns its object, if any (type invariant), and is cleared
+            // next.
+            unsafe { Self::free_object(&self.pool, meta, entry.handle.load(Relaxed)) };
             // INVARIANT: a new entry is zeroed and owns nothing.
             *entry = Entry::new();
         }
@@ -465,6 +469,13 @@ impl Store {
                 drop(guard);
                 dst.zero();
                 Ok(())
+            }
+            State::Raw if Self::is_page(meta) => {
+                // SAFETY: by the invariant of `Entry` the handle is an owned page; the entry
+                // lock keeps it from being freed or written.
+                unsafe { PageBox::read_raw(handle, dst) }
+                    .then_some(())
+                    .ok_or(EIO)
             }
             State::Raw => {
                 // SAFETY: by the invariant of `Entry` a raw block's handle is a live object
@@ -531,21 +542,16 @@ impl Store {
             }
             _ => (Meta::stored(State::Raw, algorithm, BLOCK_SIZE), src),
         };
-        // First without sleeping: this write may be the swap-out that reclaim is waiting
-        // for, run by a kblockd worker that, unlike kswapd, may not use the reserves, and
-        // an object is smaller than the page the write frees. Then with direct reclaim.
-        // An overwrite whose data falls in the size class of the block's object reuses the
-        // object: no allocation, no free, and the pool's layout stays as it is.
+        // An overwrite whose data fits the block's object (same size class, or a page over
+        // a page) reuses it: no allocation, no free, and the pool's layout stays as it is.
         let mut guard = entry.meta.lock();
         let old = Meta(guard.get());
-        if old.state() != State::Zeroed
-            && self.pool.class_index(old.size()) == self.pool.class_index(data.len())
-        {
+        if self.reusable(old, meta) {
             let handle = entry.handle.load(Relaxed);
-            // SAFETY: the entry owns `handle` (type invariant), whose size class holds
-            // `data.len()` bytes (checked above); the entry lock keeps readers out.
-            unsafe { self.pool.write(handle, data) };
-            // INVARIANT: the object's class holds `meta.size()` bytes, checked above.
+            // SAFETY: the entry owns `handle` (type invariant), which can take the data
+            // (checked above); the entry lock keeps readers out.
+            unsafe { self.write_object(old, handle, data) }?;
+            // INVARIANT: the object can hold `meta.size()` bytes, checked above.
             guard.replace(meta.0);
             drop(guard);
             self.counters.account(old, false);
@@ -555,21 +561,18 @@ impl Store {
         }
         drop(guard);
 
-        if self.over_limit(data.len()) {
+        // A new object: first without sleeping, since this write may be the swap-out that
+        // reclaim is waiting for, and an object is no larger than the page the write frees.
+        if self.over_limit(Self::object_bytes(meta)) {
             return Err(ENOSPC);
         }
-        let handle = match self.pool.malloc(data.len(), Reclaim::No) {
-            Ok(handle) => handle,
-            Err(_) => self.pool.malloc(data.len(), Reclaim::Direct)?,
-        };
+        let handle = self.alloc_object(meta, data)?;
         self.note_mem_used();
-        // SAFETY: `handle` was just allocated with `data.len()` bytes and is not shared.
-        unsafe { self.pool.write(handle, data) };
 
         let mut guard = entry.meta.lock();
         let old_handle = entry.handle.load(Relaxed);
         entry.handle.store(handle, Relaxed);
-        // INVARIANT: the entry now owns `handle`, of `meta.size()` bytes, and gives up the
+        // INVARIANT: the entry now owns `handle`, an object for `meta`, and gives up the
         // old object, freed below.
         let old = Meta(guard.replace(meta.0));
         drop(guard);
@@ -603,9 +606,97 @@ impl Store {
     fn release(&self, old: Meta, handle: usize) {
         if old.state() != State::Zeroed {
             self.counters.account(old, false);
-            // SAFETY: the entry owned `handle` while in state `old` and no longer refers to
-            // it; nobody else does.
-            unsafe { self.pool.free(handle) };
+        }
+        // SAFETY: the entry owned `handle` while in state `old` and no longer refers to it;
+        // nobody else does.
+        unsafe { Self::free_object(&self.pool, old, handle) };
+    }
+
+    /// Whether the blocks of state `meta` are pages of their own (raw blocks, when a block
+    /// is a page) rather than zsmalloc objects. A page holds a raw block exactly, without
+    /// zsmalloc's locking, mapping and metadata.
+    fn is_page(meta: Meta) -> bool {
+        RAW_PAGES && meta.state() == State::Raw
+    }
+
+    /// Whether the object of a block in state `old` can take the data of state `new` in
+    /// place: both are pages, or zsmalloc objects of the same size class.
+    fn reusable(&self, old: Meta, new: Meta) -> bool {
+        old.state() != State::Zeroed
+            && Self::is_page(old) == Self::is_page(new)
+            && (Self::is_page(old)
+                || self.pool.class_index(old.size()) == self.pool.class_index(new.size()))
+    }
+
+    /// The memory a new object for state `meta` takes, in bytes, for the limit.
+    fn object_bytes(meta: Meta) -> usize {
+        if Self::is_page(meta) {
+            bindings::PAGE_SIZE
+        } else {
+            meta.size()
+        }
+    }
+
+    /// Allocates an object for a block in state `meta` and copies `data` into it; returns
+    /// its handle, owned by the caller. Tries without sleeping first, then with direct
+    /// reclaim. May sleep.
+    fn alloc_object(&self, meta: Meta, data: &RawBuf<'_>) -> Result<usize> {
+        if Self::is_page(meta) {
+            let mut page = match PageBox::alloc(Reclaim::No) {
+                Ok(page) => page,
+                Err(_) => PageBox::alloc(Reclaim::Direct)?,
+            };
+            return if page.write(data) {
+                Ok(page.into_raw())
+            } else {
+                Err(EIO)
+            };
+        }
+        let handle = match self.pool.malloc(data.len(), Reclaim::No) {
+            Ok(handle) => handle,
+            Err(_) => self.pool.malloc(data.len(), Reclaim::Direct)?,
+        };
+        // SAFETY: `handle` was just allocated with `data.len()` bytes and is not shared.
+        unsafe { self.pool.write(handle, data) };
+        Ok(handle)
+    }
+
+    /// Copies `data` into the object `handle` of a block in state `meta`.
+    ///
+    /// # Safety
+    ///
+    /// `handle` must be an object of a block in state `meta` that can take `data`
+    /// ([`Store::reusable`] for the data's state), owned by the caller, which keeps every
+    /// other user out meanwhile.
+    unsafe fn write_object(&self, meta: Meta, handle: usize, data: &RawBuf<'_>) -> Result {
+        if Self::is_page(meta) {
+            // SAFETY: a page block's handle is an owned page (safety requirements).
+            return unsafe { PageBox::write_raw(handle, data) }
+                .then_some(())
+                .ok_or(EIO);
+        }
+        // SAFETY: guaranteed by the caller.
+        unsafe { self.pool.write(handle, data) };
+        Ok(())
+    }
+
+    /// Frees the object `handle` of a block in state `meta`, from `pool` if it is a zsmalloc
+    /// object; nothing for a zeroed block.
+    ///
+    /// # Safety
+    ///
+    /// `handle` must be the object of a block in state `meta`, owned by the caller and not
+    /// used after this.
+    unsafe fn free_object(pool: &ZsPool, meta: Meta, handle: usize) {
+        if meta.state() == State::Zeroed {
+            return;
+        }
+        if Self::is_page(meta) {
+            // SAFETY: a page block's handle came from `PageBox::into_raw` and is owned.
+            drop(unsafe { PageBox::from_raw(handle) });
+        } else {
+            // SAFETY: the handle is a live, owned object of the pool.
+            unsafe { pool.free(handle) };
         }
     }
 
@@ -657,7 +748,8 @@ impl Store {
     /// Every byte the store holds: zsmalloc pages (objects and their fragmentation), the
     /// block table and the compression buffers.
     pub(crate) fn mem_used_total(&self) -> u64 {
-        self.pool.total_pages() * bindings::PAGE_SIZE as u64
+        let raw_pages = if RAW_PAGES { self.raw_blocks() } else { 0 };
+        (self.pool.total_pages() + raw_pages) * bindings::PAGE_SIZE as u64
             + (self.table.len() * size_of::<Entry>()) as u64
             + self.compressor.buffer_bytes()
     }
@@ -665,12 +757,12 @@ impl Store {
 
 impl Drop for Store {
     fn drop(&mut self) {
+        let pool = &self.pool;
         for entry in self.table.entries.get_mut().iter_mut() {
             let meta = Meta(entry.meta.get_mut());
-            if meta.state() != State::Zeroed {
-                // SAFETY: the entry owns its object (type invariant) and is dropped next.
-                unsafe { self.pool.free(entry.handle.load(Relaxed)) };
-            }
+            // SAFETY: the entry owns its object, if any (type invariant), and is dropped
+            // next.
+            unsafe { Self::free_object(pool, meta, entry.handle.load(Relaxed)) };
         }
     }
 }

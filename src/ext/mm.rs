@@ -4,11 +4,39 @@
 //!
 //! C header: [`include/linux/sched/mm.h`](srctree/include/linux/sched/mm.h)
 
+pub(crate) mod page;
 pub(crate) mod zsmalloc;
 
 use super::ffi;
 use core::marker::PhantomData;
-use kernel::ffi::c_uint;
+use kernel::{bindings, ffi::c_uint};
+
+/// `__GFP_NORETRY` (pinned by `static_assert` in `src/helpers.c`): one round of direct
+/// reclaim, then fail, instead of looping forever (a `GFP_NOIO` order-0 allocation
+/// otherwise never fails) or thrashing the page cache.
+const GFP_NORETRY: bindings::gfp_t = 0x10000;
+
+/// Whether an allocation may wait for memory to be reclaimed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Reclaim {
+    /// Never sleep: wake kswapd, use the atomic reserves, fail if that is not enough.
+    No,
+    /// Sleep in one round of direct reclaim if needed, then give up; the caller decides
+    /// how reclaim may proceed, for example with a [`NoIoScope`].
+    Direct,
+}
+
+impl Reclaim {
+    /// The allocation flags: `GFP_ATOMIC` or `GFP_KERNEL | __GFP_NORETRY`, without
+    /// warnings on failure (the caller handles it).
+    fn gfp(self) -> bindings::gfp_t {
+        let base = match self {
+            Reclaim::No => bindings::GFP_ATOMIC,
+            Reclaim::Direct => bindings::GFP_KERNEL | GFP_NORETRY,
+        };
+        base | bindings::__GFP_NOWARN
+    }
+}
 
 /// While alive, every allocation of the current task behaves as `GFP_NOIO`.
 ///

@@ -12,8 +12,27 @@
 //! A [`RawBuf`] can also be made from a `&mut [u8]` of the driver's own, so that code
 //! which takes one serves both kinds of memory.
 
+use super::ffi;
 use core::{marker::PhantomData, ptr};
 use kernel::bindings;
+
+/// Copies `len` bytes from `src` to `dst`: with `copy_page()` when that is one whole,
+/// page-aligned page (a block read or written whole), else with `memcpy()`.
+///
+/// # Safety
+///
+/// `src` must be valid for reads and `dst` for writes of `len` bytes, and they must not
+/// overlap.
+unsafe fn copy(dst: *mut u8, src: *const u8, len: usize) {
+    let page = bindings::PAGE_SIZE;
+    if len == page && (dst as usize | src as usize) & (page - 1) == 0 {
+        // SAFETY: both are page-aligned and valid for one page (safety requirements).
+        unsafe { ffi::foxramdisk_helper_copy_page(dst.cast(), src.cast_mut().cast()) };
+    } else {
+        // SAFETY: guaranteed by the caller.
+        unsafe { ptr::copy_nonoverlapping(src, dst, len) };
+    }
+}
 
 /// `len` bytes at `ptr`, valid for reads and writes for `'a`.
 ///
@@ -66,7 +85,7 @@ impl<'a> RawBuf<'a> {
         }
         // SAFETY: `ptr` is valid for writes of `len` bytes (type invariant) and cannot
         // overlap `src`, to which no reference may exist.
-        unsafe { ptr::copy_nonoverlapping(src.as_ptr(), self.ptr, self.len) };
+        unsafe { copy(self.ptr, src.as_ptr(), self.len) };
         true
     }
 
@@ -77,7 +96,24 @@ impl<'a> RawBuf<'a> {
         }
         // SAFETY: `ptr` is valid for reads of `len` bytes (type invariant) and cannot
         // overlap `dst`, to which no reference may exist.
-        unsafe { ptr::copy_nonoverlapping(self.ptr, dst.as_mut_ptr(), self.len) };
+        unsafe { copy(dst.as_mut_ptr(), self.ptr, self.len) };
+        true
+    }
+
+    /// Copies `src` into the buffer; `false` (and nothing copied) unless the lengths match.
+    pub(crate) fn copy_from(&mut self, src: &RawBuf<'_>) -> bool {
+        if src.len != self.len {
+            return false;
+        }
+        let (dst_at, src_at) = (self.ptr as usize, src.ptr as usize);
+        if dst_at < src_at + self.len && src_at < dst_at + self.len {
+            // Two mappings of the same memory: copy as `memmove()` does.
+            // SAFETY: both are valid for `len` bytes (type invariant).
+            unsafe { ptr::copy(src.ptr, self.ptr, self.len) };
+        } else {
+            // SAFETY: both are valid for `len` bytes (type invariant) and do not overlap.
+            unsafe { copy(self.ptr, src.ptr, self.len) };
+        }
         true
     }
 
@@ -106,6 +142,7 @@ impl<'a> From<&'a mut [u8]> for RawBuf<'a> {
 #[kernel::prelude::kunit_tests(foxramdisk_raw_buf)]
 mod tests {
     use super::*;
+    use kernel::prelude::*;
 
     #[test]
     fn copies_zeroes_and_tests_for_zero() {
@@ -130,5 +167,23 @@ mod tests {
         data[3] = 7;
         assert!(buf.copy_from_slice(&data));
         assert!(!buf.is_zero());
+    }
+
+    #[test]
+    fn whole_pages_copy_both_ways() -> Result {
+        let page = bindings::PAGE_SIZE;
+        // kmalloc() aligns power-of-two sizes to themselves: both are page-aligned.
+        let mut a = KVec::from_elem(0u8, page, GFP_KERNEL)?;
+        let mut b = KVec::from_elem(0u8, page, GFP_KERNEL)?;
+        assert_eq!((a.as_ptr() as usize | b.as_ptr() as usize) & (page - 1), 0);
+        for (i, x) in a.iter_mut().enumerate() {
+            *x = (i * 7 + i / 256) as u8;
+        }
+        assert!(RawBuf::from(&mut b[..]).copy_from_slice(&a));
+        assert!(a == b);
+        b.fill(0);
+        assert!(RawBuf::from(&mut a[..]).copy_to_slice(&mut b));
+        assert!(a == b);
+        Ok(())
     }
 }

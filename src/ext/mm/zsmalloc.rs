@@ -8,6 +8,7 @@
 //! that allocated it, so the operations that take one are `unsafe`: the caller keeps
 //! track of which handles it owns (a block table does).
 
+use super::Reclaim;
 use crate::ext::{ffi, raw_buf::RawBuf};
 use core::ptr::NonNull;
 use kernel::{bindings, prelude::*};
@@ -15,20 +16,6 @@ use kernel::{bindings, prelude::*};
 /// `__GFP_MOVABLE` (pinned by `static_assert` in `src/helpers.c`): zsmalloc pages may be
 /// migrated, which keeps them out of the way of compaction.
 const GFP_MOVABLE: bindings::gfp_t = 0x08;
-
-/// `__GFP_NORETRY` (pinned by `static_assert` in `src/helpers.c`): one round of direct
-/// reclaim, then fail, instead of looping forever (a `GFP_NOIO` order-0 allocation
-/// otherwise never fails) or thrashing the page cache.
-const GFP_NORETRY: bindings::gfp_t = 0x10000;
-
-/// Whether an allocation may wait for memory to be reclaimed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Reclaim {
-    /// Never sleep: wake kswapd, use the atomic reserves, fail if that is not enough.
-    No,
-    /// Sleep in one round of direct reclaim if needed, then give up.
-    Direct,
-}
 
 /// A zsmalloc pool.
 ///
@@ -63,11 +50,7 @@ impl ZsPool {
     /// decides how reclaim may proceed, for example with a [`super::NoIoScope`]. Objects of
     /// more than the huge class size take a whole page.
     pub(crate) fn malloc(&self, size: usize, reclaim: Reclaim) -> Result<usize> {
-        let base = match reclaim {
-            Reclaim::No => bindings::GFP_ATOMIC,
-            Reclaim::Direct => bindings::GFP_KERNEL | GFP_NORETRY,
-        };
-        let gfp = base | bindings::__GFP_NOWARN | bindings::__GFP_HIGHMEM | GFP_MOVABLE;
+        let gfp = reclaim.gfp() | bindings::__GFP_HIGHMEM | GFP_MOVABLE;
         // SAFETY: the pool is live by the type invariant.
         let handle =
             unsafe { ffi::zs_malloc(self.pool.as_ptr(), size, gfp, bindings::NUMA_NO_NODE) };

@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Single pages owned through their address, so that a table can keep them in a word.
+//!
+//! C header: [`include/linux/gfp.h`](srctree/include/linux/gfp.h)
+//!
+//! `kernel::page::Page` cannot be turned into a raw pointer and back, which a table of
+//! atomic words needs; [`PageBox`] can. Its contents are reached only as [`RawBuf`]s
+//! through short-lived `kmap_local_page()` mappings.
+
+use super::Reclaim;
+use crate::ext::raw_buf::RawBuf;
+use core::ptr::NonNull;
+use kernel::{bindings, prelude::*};
+
+/// An order-0 page, owned.
+///
+/// # Invariants
+///
+/// `page` was allocated by `alloc_pages(_, 0)`, is owned by this value and is freed when
+/// it is dropped.
+pub(crate) struct PageBox {
+    page: NonNull<bindings::page>,
+}
+
+// SAFETY: a page may be used and freed from any thread.
+unsafe impl Send for PageBox {}
+
+impl PageBox {
+    /// Allocates a page, as [`Reclaim`] allows. Its contents are undefined.
+    pub(crate) fn alloc(reclaim: Reclaim) -> Result<Self> {
+        // SAFETY: `alloc_pages()` may be called with any flags; order 0 is one page.
+        let page = unsafe { bindings::alloc_pages(reclaim.gfp() | bindings::__GFP_HIGHMEM, 0) };
+        // INVARIANT: the page was just allocated, with order 0, and is owned here.
+        Ok(Self {
+            page: NonNull::new(page).ok_or(ENOMEM)?,
+        })
+    }
+
+    /// Gives up ownership: the page's address as a word, for [`PageBox::from_raw`].
+    pub(crate) fn into_raw(self) -> usize {
+        let raw = self.page.as_ptr() as usize;
+        core::mem::forget(self);
+        raw
+    }
+
+    /// Takes back ownership of a page given up by [`PageBox::into_raw`].
+    ///
+    /// # Safety
+    ///
+    /// `raw` must come from [`PageBox::into_raw`] and not have been taken back yet.
+    pub(crate) unsafe fn from_raw(raw: usize) -> Self {
+        // INVARIANT: by the safety requirements `raw` is an owned order-0 page, non-null.
+        Self {
+            // SAFETY: `into_raw` returned the address of a non-null page.
+            page: unsafe { NonNull::new_unchecked(raw as *mut bindings::page) },
+        }
+    }
+
+    /// Maps page `raw` and runs `f` on its contents.
+    ///
+    /// # Safety
+    ///
+    /// `raw` must come from [`PageBox::into_raw`] and not be taken back before this returns.
+    unsafe fn map_raw<R>(raw: usize, f: impl FnOnce(&mut RawBuf<'_>) -> R) -> R {
+        let page = raw as *mut bindings::page;
+        // SAFETY: `page` is a live page (safety requirements).
+        let base = unsafe { bindings::kmap_local_page(page) }.cast::<u8>();
+        // SAFETY: the mapping covers the page until `kunmap_local()` below; the page's
+        // contents are never referenced from Rust.
+        let mut buf = unsafe { RawBuf::from_raw_parts(base, bindings::PAGE_SIZE) };
+        let r = f(&mut buf);
+        // SAFETY: `base` was returned by `kmap_local_page()` just above, in this context.
+        unsafe { bindings::kunmap_local(base.cast()) };
+        r
+    }
+
+    /// Copies the contents of page `raw` to `dst`; `false` (and nothing copied) unless
+    /// `dst` is one page long.
+    ///
+    /// # Safety
+    ///
+    /// `raw` must come from [`PageBox::into_raw`] and not be taken back before this returns;
+    /// nobody may write the page meanwhile.
+    pub(crate) unsafe fn read_raw(raw: usize, dst: &mut RawBuf<'_>) -> bool {
+        // SAFETY: guaranteed by the caller.
+        unsafe { Self::map_raw(raw, |page| dst.copy_from(page)) }
+    }
+
+    /// Copies `src` into page `raw`; `false` (and nothing copied) unless `src` is one page
+    /// long.
+    ///
+    /// # Safety
+    ///
+    /// `raw` must come from [`PageBox::into_raw`] and not be taken back before this returns;
+    /// nobody else may access the page meanwhile.
+    pub(crate) unsafe fn write_raw(raw: usize, src: &RawBuf<'_>) -> bool {
+        // SAFETY: guaranteed by the caller.
+        unsafe { Self::map_raw(raw, |page| page.copy_from(src)) }
+    }
+
+    /// Copies `src` into the page; `false` (and nothing copied) unless `src` is one page
+    /// long.
+    pub(crate) fn write(&mut self, src: &RawBuf<'_>) -> bool {
+        // SAFETY: `self` owns the page and is borrowed mutably, so nobody else uses it.
+        unsafe { Self::write_raw(self.page.as_ptr() as usize, src) }
+    }
+}
+
+impl Drop for PageBox {
+    fn drop(&mut self) {
+        // SAFETY: the page is owned (type invariant), of order 0, and not used after this.
+        unsafe { bindings::__free_pages(self.page.as_ptr(), 0) };
+    }
+}
