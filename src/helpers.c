@@ -128,6 +128,11 @@ void foxramdisk_helper_copy_page(void *to, void *from)
 	copy_page(to, from);
 }
 
+void foxramdisk_helper_clear_page(void *page)
+{
+	clear_page(page);
+}
+
 unsigned int foxramdisk_helper_memalloc_noio_save(void)
 {
 	return memalloc_noio_save();

@@ -108,6 +108,8 @@ extern "C" {
     pub(crate) fn foxramdisk_helper_bit_spin_unlock(bitnum: c_int, addr: *mut c_ulong);
     /// `copy_page()`: copies a page-aligned page (an architecture's macro or function).
     pub(crate) fn foxramdisk_helper_copy_page(to: *mut c_void, from: *mut c_void);
+    /// `clear_page()`: zeroes a page-aligned page.
+    pub(crate) fn foxramdisk_helper_clear_page(page: *mut c_void);
     /// `memalloc_noio_save()`.
     pub(crate) fn foxramdisk_helper_memalloc_noio_save() -> c_uint;
     /// `memalloc_noio_restore()`.
