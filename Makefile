@@ -7,6 +7,7 @@
 #   make check          build everything and run the whole test suite in the VM
 #   make demo           build everything, boot the VM and show the driver at work
 #   make bench          the same fio jobs on foxramdisk, zram and brd in one VM run
+#   make profile        one fio job per device under perf in the VM (PROFILE_* settings)
 #   make vm [RUN=cmd]   a shell in the VM, or run one command there and exit with its status
 #   make clippy         the module built with CLIPPY=1 (warnings are errors)
 #   make fmt            rustfmt src/ (fmt-check: only check)
@@ -15,7 +16,7 @@
 
 KDIR ?=
 
-.PHONY: all modules check demo bench vm clippy fmt fmt-check lab clean
+.PHONY: all modules check demo bench profile vm clippy fmt fmt-check lab clean
 
 all: modules
 
@@ -39,6 +40,9 @@ demo:
 
 bench:
 	@bash scripts/bench.sh
+
+profile:
+	@bash scripts/profile.sh
 
 # $(value RUN) is the command exactly as given: make must not expand the $(...) and $VAR
 # of shell syntax in it. It is passed to the shell in single quotes.

@@ -6,7 +6,7 @@
 # Environment: BENCH_RUNTIME (seconds per fio job, default 5), BENCH_SIZE_MIB (device size,
 # default 256), BENCH_DEVICES (space-separated subset of the list below), BENCH_TREE.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 OUT=${OUT:-results/bench}
 RUNTIME=${BENCH_RUNTIME:-5}
 SIZE=${BENCH_SIZE_MIB:-256}
@@ -19,33 +19,11 @@ raw=$OUT/raw.jsonl
 : >"$raw"
 mnt=$(mktemp -d)
 
+. scripts/bench-devices.sh
 log() { printf '[bench] %s\n' "$*" >&2; }
 meminfo() { awk -v k="$1:" '$1 == k { print $2 * 1024 }' /proc/meminfo; }
 settle() { sync; echo 3 >/proc/sys/vm/drop_caches; sleep 1; }
 emit() { printf '%s\n' "$1" >>"$raw"; }
-
-setup() { # KIND ALG -> prints the device path
-	case "$1" in
-	foxramdisk)
-		insmod foxramdisk.ko default_capacity=$((SIZE * 256)) default_compression="$2" && echo /dev/foxramdisk0 ;;
-	zram)
-		modprobe zram num_devices=1 &&
-			echo "$2" >/sys/block/zram0/comp_algorithm &&
-			echo "${SIZE}M" >/sys/block/zram0/disksize && echo /dev/zram0 ;;
-	brd)
-		modprobe brd rd_nr=1 rd_size=$((SIZE * 1024)) && echo /dev/ram0 ;;
-	esac
-}
-teardown() { case "$1" in foxramdisk) rmmod foxramdisk ;; zram) rmmod zram ;; brd) rmmod brd ;; esac; }
-
-# The device's own account of the memory it uses, in bytes (brd has none).
-device_mem() {
-	case "$1" in
-	foxramdisk) cat /sys/block/foxramdisk0/storage_stat/mem_used_total ;;
-	zram) awk '{ print $3 }' /sys/block/zram0/mm_stat ;;
-	brd) echo null ;;
-	esac
-}
 
 fio_common=(--direct=1 --ioengine=psync --time_based --runtime="$RUNTIME" --group_reporting
 	--buffer_compress_percentage=50 --refill_buffers --randrepeat=0 --output-format=json)
@@ -67,8 +45,7 @@ for dev_spec in $DEVICES; do
 	fi
 	log "$label on $d"
 	# Fill the whole device with 50%-compressible data, then account memory.
-	fio --name=prefill --filename="$d" --rw=write --bs=1M --size="${SIZE}M" \
-		--direct=1 --buffer_compress_percentage=50 --refill_buffers --output-format=json >/dev/null
+	prefill "$d"
 	settle
 	free1=$(meminfo MemFree) slab1=$(meminfo Slab)
 	emit "{\"device\": \"$label\", \"memory\": {\"stored_bytes\": $((SIZE << 20)), \"device_mem_used\": $(device_mem "$kind"), \"memfree_delta\": $((free0 - free1)), \"slab_delta\": $((slab1 - slab0))}}"
