@@ -517,9 +517,10 @@ impl Store {
     /// Stores `src`, one block long (`EINVAL` otherwise), as block `index`: zeroed if all
     /// zeros, else compressed if that saves memory, else raw. May sleep (allocation).
     ///
-    /// `src` is compressed where it is. Should it change meanwhile (a user page under direct
-    /// I/O, rewritten during its own write), the block holds some mix of the old and new
-    /// data, as with any racing writes; page cache pages stay stable while under write.
+    /// `src` is compressed where it is. Page cache pages stay stable while under write; a
+    /// user buffer rewritten during its own direct-I/O write leaves the block undefined, as
+    /// with zram: some mix of old and new data, or, with algorithms whose output then no
+    /// longer decodes, a block that reads as `EIO` until it is written again.
     pub(crate) fn write_block(
         &self,
         codecs: &mut Codecs,
