@@ -6,28 +6,25 @@
 # is split across two pages: the path that gathers and scatters through the context.
 . "$(dirname "$0")/lib.sh"
 
-for alg in lz4 zstd deflate; do
-	check "$alg: insmod (64 MiB)" load default_capacity=16384 default_compression=$alg
-	out=$(fio --name=verify --filename=$DEV --direct=1 --ioengine=psync --rw=randwrite \
-		--bs=4k --numjobs=2 --size=32M --offset_increment=32M --verify=crc32c \
-		--do_verify=1 --verify_fatal=1 --buffer_compress_percentage=50 --refill_buffers \
-		--group_reporting --verify_state_save=0 2>&1)
+# verify LABEL MIB ALG FIO-OPTION...: loads a device of MIB MiB, writes it whole with fio
+# and the given options, verifying every block, and unloads it.
+verify() {
+	local label=$1 mib=$2 alg=$3 out rc
+	shift 3
+	check "$label: insmod ($mib MiB, $alg)" load default_capacity=$((mib * 256)) default_compression="$alg"
+	out=$(fio --name=verify --filename="$DEV" --direct=1 --ioengine=psync --rw=randwrite \
+		--verify=crc32c --do_verify=1 --verify_fatal=1 --buffer_compress_percentage=50 \
+		--refill_buffers --group_reporting --verify_state_save=0 "$@" 2>&1)
 	rc=$?
-	check_eq "$alg: fio randwrite + verify exits 0" "$rc" 0
-	check_fails "$alg: fio reports no verify error" grep -qiE 'verify.*(bad|fail)|crc32c: (wanted|got)' <<<"$out"
-	check_match "$alg: fio wrote the whole device" "$out" 'WRITE: bw=.*io=64\.0MiB'
-	check_eq "$alg: no failed reads or writes" "$(st 0 io_stat/failed_reads) $(st 0 io_stat/failed_writes)" "0 0"
-	check "$alg: rmmod" unload
-done
+	check_eq "$label: fio randwrite + verify exits 0" "$rc" 0
+	check_fails "$label: fio reports no verify error" grep -qiE 'verify.*(bad|fail)|crc32c: (wanted|got)' <<<"$out"
+	check_match "$label: fio wrote the whole device" "$out" "WRITE: bw=.*io=$mib\\.0MiB"
+	check_eq "$label: no failed reads or writes" "$(st 0 io_stat/failed_reads) $(st 0 io_stat/failed_writes)" "0 0"
+	check "$label: rmmod" unload
+}
 
-check "split blocks: insmod (16 MiB, lz4)" load default_capacity=4096 default_compression=lz4
-out=$(fio --name=split --filename=$DEV --direct=1 --ioengine=psync --rw=randwrite --bs=8k \
-	--mem_align=512 --size=16M --verify=crc32c --do_verify=1 --verify_fatal=1 \
-	--buffer_compress_percentage=50 --refill_buffers --verify_state_save=0 2>&1)
-rc=$?
-check_eq "split blocks: fio randwrite + verify exits 0" "$rc" 0
-check_fails "split blocks: fio reports no verify error" grep -qiE 'verify.*(bad|fail)|crc32c: (wanted|got)' <<<"$out"
-check_match "split blocks: fio wrote the whole device" "$out" 'WRITE: bw=.*io=16\.0MiB'
-check_eq "split blocks: no failed reads or writes" "$(st 0 io_stat/failed_reads) $(st 0 io_stat/failed_writes)" "0 0"
-check "split blocks: rmmod" unload
+for alg in lz4 zstd deflate; do
+	verify "$alg" 64 "$alg" --bs=4k --numjobs=2 --size=32M --offset_increment=32M
+done
+verify "split blocks" 16 lz4 --bs=8k --mem_align=512 --size=16M
 finish
