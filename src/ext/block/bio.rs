@@ -46,10 +46,10 @@ impl Segment<'_> {
         }
         // SAFETY: by the type invariant `page` is valid for `'a`, which outlives `self`.
         let base = unsafe { bindings::kmap_local_page(self.page) }.cast::<u8>();
-        // SAFETY: the mapping covers the whole page and `offset + at + n <= PAGE_SIZE` by
-        // the type invariant and the check above; the bytes stay mapped until `f` returns.
-        // The driver never makes references to I/O pages, which others may access only
-        // through pointers (user space, for direct I/O).
+        // I/O pages may be accessed by others (user space, for direct I/O), only through
+        // pointers; the driver never makes references to them.
+        // SAFETY: the mapping covers the whole page, `offset + at + n <= PAGE_SIZE` (type
+        // invariant and the check above), and the bytes stay mapped until `f` returns.
         let mut buf = unsafe { RawBuf::from_raw_parts(base.add(self.offset + at), n) };
         let r = f(&mut buf);
         // SAFETY: `base` was returned by `kmap_local_page()` just above, in this context.

@@ -84,10 +84,10 @@ impl AcompRequest {
         let slen32 = u32::try_from(slen).map_err(|_| EINVAL)?;
         let dlen32 = u32::try_from(dlen).map_err(|_| EINVAL)?;
         let req = self.req.as_ptr();
+        // The request keeps no use of `src` and `dst` after `op` returns: the transform is
+        // synchronous.
         // SAFETY: `req` is live (type invariant) and used by this call only (`&mut self`);
-        // `src` and `dst` are valid for `slen` and `dlen` bytes until `op` returns (safety
-        // requirements), and the request keeps no use of them after that because the
-        // transform is synchronous.
+        // `src` and `dst` are valid for `slen` and `dlen` bytes until `op` returns.
         unsafe {
             ffi::foxramdisk_helper_acomp_request_set_src_nondma(req, src, slen32);
             ffi::foxramdisk_helper_acomp_request_set_dst_nondma(req, dst, dlen32);
