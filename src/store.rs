@@ -530,10 +530,10 @@ impl Store {
         if src.len() != BLOCK_SIZE {
             return Err(EINVAL);
         }
-        let entry = self.entry(index)?;
         if src.is_zero() {
             return self.discard(index);
         }
+        let entry = self.entry(index)?;
         let algorithm = self.algorithm();
         let compressed;
         let (meta, data) = match codecs.compress(algorithm, src) {
@@ -643,20 +643,14 @@ impl Store {
     /// reclaim. May sleep.
     fn alloc_object(&self, meta: Meta, data: &RawBuf<'_>) -> Result<usize> {
         if Self::is_page(meta) {
-            let mut page = match PageBox::alloc(Reclaim::No) {
-                Ok(page) => page,
-                Err(_) => PageBox::alloc(Reclaim::Direct)?,
-            };
+            let mut page = Reclaim::no_then_direct(PageBox::alloc)?;
             return if page.write(data) {
                 Ok(page.into_raw())
             } else {
                 Err(EIO)
             };
         }
-        let handle = match self.pool.malloc(data.len(), Reclaim::No) {
-            Ok(handle) => handle,
-            Err(_) => self.pool.malloc(data.len(), Reclaim::Direct)?,
-        };
+        let handle = Reclaim::no_then_direct(|reclaim| self.pool.malloc(data.len(), reclaim))?;
         // SAFETY: `handle` was just allocated with `data.len()` bytes and is not shared.
         unsafe { self.pool.write(handle, data) };
         Ok(handle)

@@ -9,7 +9,7 @@ pub(crate) mod zsmalloc;
 
 use super::ffi;
 use core::marker::PhantomData;
-use kernel::{bindings, ffi::c_uint};
+use kernel::{bindings, error::Result, ffi::c_uint};
 
 /// `__GFP_NORETRY` (pinned by `static_assert` in `src/helpers.c`): one round of direct
 /// reclaim, then fail, instead of looping forever (a `GFP_NOIO` order-0 allocation
@@ -27,6 +27,12 @@ pub(crate) enum Reclaim {
 }
 
 impl Reclaim {
+    /// Runs the allocation `alloc` without sleeping first, then, if that fails, with direct
+    /// reclaim: the policy of an I/O path whose write may be the one that reclaim waits for.
+    pub(crate) fn no_then_direct<T>(alloc: impl Fn(Reclaim) -> Result<T>) -> Result<T> {
+        alloc(Reclaim::No).or_else(|_| alloc(Reclaim::Direct))
+    }
+
     /// The allocation flags: `GFP_ATOMIC` or `GFP_KERNEL | __GFP_NORETRY`, without
     /// warnings on failure (the caller handles it).
     fn gfp(self) -> bindings::gfp_t {
