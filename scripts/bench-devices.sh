@@ -2,11 +2,12 @@
 # shellcheck shell=bash
 # Sourced by the benchmark and profile scripts inside the lab VM: setting up and tearing
 # down one device under test of $SIZE MiB, and its own account of its memory.
+# $FOXRAMDISK_KO is the module built for the running kernel (default: foxramdisk.ko).
 
 setup() { # KIND ALG -> prints the device path
 	case "$1" in
 	foxramdisk)
-		insmod foxramdisk.ko default_capacity=$((SIZE * 256)) default_compression="$2" && echo /dev/foxramdisk0 ;;
+		insmod "${FOXRAMDISK_KO:-foxramdisk.ko}" default_capacity=$((SIZE * 256)) default_compression="$2" && echo /dev/foxramdisk0 ;;
 	zram)
 		modprobe zram num_devices=1 &&
 			echo "$2" >/sys/block/zram0/comp_algorithm &&
@@ -22,6 +23,19 @@ device_mem() {
 	case "$1" in
 	foxramdisk) cat /sys/block/foxramdisk0/storage_stat/mem_used_total ;;
 	zram) awk '{ print $3 }' /sys/block/zram0/mm_stat ;;
+	brd) echo null ;;
+	esac
+}
+
+# Memory the device uses that its own account leaves out, in bytes, so that every device is
+# charged alike. zram's mem_used_total leaves out its block table (vzalloc'ed at disksize,
+# 16 bytes per page: struct zram_table_entry on 64-bit without CONFIG_ZRAM_TRACK_ENTRY_ACTIME)
+# and its per-CPU stream buffers (3 vzalloc'ed pages per online CPU); foxramdisk's counts
+# both of its own.
+not_counted() {
+	case "$1" in
+	foxramdisk) echo 0 ;;
+	zram) echo $(($(cat /sys/block/zram0/disksize) * 16 / 4096 + $(nproc) * 3 * 4096)) ;;
 	brd) echo null ;;
 	esac
 }

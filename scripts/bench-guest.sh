@@ -18,6 +18,11 @@ mkdir -p "$OUT"
 raw=$OUT/raw.jsonl
 : >"$raw"
 mnt=$(mktemp -d)
+# The kernel measured on: its release and whether it has lockdep (make bench uses the bench
+# kernel, without; FOXRAMDISK_KERNEL=lab measures on the tests' debug kernel).
+lockdep=false
+zcat /proc/config.gz 2>/dev/null | grep -qx CONFIG_PROVE_LOCKING=y && lockdep=true
+printf '{"kernel": "%s", "flavour": "%s", "lockdep": %s}\n' "$(uname -r)" "${KERNEL_FLAVOUR:-lab}" "$lockdep" >>"$raw"
 
 . scripts/bench-devices.sh
 log() { printf '[bench] %s\n' "$*" >&2; }
@@ -48,7 +53,7 @@ for dev_spec in $DEVICES; do
 	prefill "$d"
 	settle
 	free1=$(meminfo MemFree) slab1=$(meminfo Slab)
-	emit "{\"device\": \"$label\", \"memory\": {\"stored_bytes\": $((SIZE << 20)), \"device_mem_used\": $(device_mem "$kind"), \"memfree_delta\": $((free0 - free1)), \"slab_delta\": $((slab1 - slab0))}}"
+	emit "{\"device\": \"$label\", \"memory\": {\"stored_bytes\": $((SIZE << 20)), \"device_mem_used\": $(device_mem "$kind"), \"not_counted\": $(not_counted "$kind"), \"memfree_delta\": $((free0 - free1)), \"slab_delta\": $((slab1 - slab0))}}"
 
 	for job in $JOBS; do
 		IFS=: read -r name rw bs mix <<<"$job"
@@ -84,7 +89,7 @@ print(json.dumps({"read_iops": j["read"]["iops"], "write_iops": j["write"]["iops
 	zram) stored=$(awk '{ print $1 }' /sys/block/zram0/mm_stat) ;;
 	*) stored=null ;;
 	esac
-	emit "{\"device\": \"$label\", \"realdata\": {\"tree\": \"$TREE\", \"tree_bytes\": $tree_bytes, \"copy_s\": $(echo "$t1 - $t0" | bc), \"read_s\": $(echo "$t3 - $t2" | bc), \"stored_bytes\": $stored, \"device_mem_used\": $(device_mem "$kind")}}"
+	emit "{\"device\": \"$label\", \"realdata\": {\"tree\": \"$TREE\", \"tree_bytes\": $tree_bytes, \"copy_s\": $(echo "$t1 - $t0" | bc), \"read_s\": $(echo "$t3 - $t2" | bc), \"stored_bytes\": $stored, \"device_mem_used\": $(device_mem "$kind"), \"not_counted\": $(not_counted "$kind")}}"
 	umount "$mnt"
 	teardown "$kind"
 done

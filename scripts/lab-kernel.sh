@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # Builds (once per key) the lab kernel: tinyconfig + scripts/kernel.config, LLVM=1,
-# bzImage and modules, installed into <kernel dir>/../modroot for the guest.
+# bzImage and modules, installed into <kernel dir>/../modroot for the guest. With
+# FOXRAMDISK_KERNEL=bench, the bench kernel: scripts/kernel-bench.config on top.
 . "$(dirname "$0")/lib.sh"
 
 bash "$REPO/scripts/lab-root.sh"
@@ -9,7 +10,11 @@ kdir=$(KERNEL_DIR)
 top=$(dirname "$kdir")
 [ -f "$top/.foxramdisk-ready" ] && exit 0
 
-for old in "$CACHE"/kernel-*; do
+# Stale builds of this flavour only: keys are hex, so another flavour's kernel-<flavour>-<key>
+# never matches <prefix>-<key>.
+prefix=$(kernel_prefix)
+for old in "$CACHE/$prefix"-*; do
+	case "${old##*/"$prefix"-}" in *-*) continue ;; esac
 	[ -e "$old" ] && [ "$old" != "$top" ] && { log "removing stale $old"; rm -rf "$old"; }
 done
 mkdir -p "$top"
@@ -20,15 +25,21 @@ if [ ! -f "$kdir/Makefile" ]; then
 	mv "$kdir.tmp" "$kdir"
 fi
 
-log "configuring (tinyconfig + scripts/kernel.config)"
+# The flavour's fragments as one, each option at its last value.
+mapfile -t fragments < <(kernel_fragments)
+fragment="$top/fragment.config"
+awk '/^CONFIG_/ { split($0, kv, "="); if (!(kv[1] in v)) order[n++] = kv[1]; v[kv[1]] = $0 }
+	END { for (i = 0; i < n; i++) print v[order[i]] }' "${fragments[@]}" >"$fragment"
+
+log "configuring $KERNEL_FLAVOUR kernel (tinyconfig + ${fragments[*]##*/})"
 in_root bash -c '
 	set -e; cd "$1"
 	make -s LLVM=1 tinyconfig
 	scripts/kconfig/merge_config.sh -m -O . .config "$2" >/dev/null
 	make -s LLVM=1 olddefconfig
-' bash "$kdir" "$REPO/scripts/kernel.config"
+' bash "$kdir" "$fragment"
 
-# Every option of the fragment must have survived olddefconfig.
+# Every option of the fragments must have survived olddefconfig.
 missing=0
 while IFS= read -r line; do
 	case "$line" in "" | \#*) continue ;; esac
@@ -38,8 +49,8 @@ while IFS= read -r line; do
 	else
 		grep -qx "$line" "$kdir/.config" || { log "option lost: $line (have: $(grep "^$opt=\|# $opt " "$kdir/.config"))"; missing=1; }
 	fi
-done <"$REPO/scripts/kernel.config"
-[ "$missing" = 0 ] || die "kconfig dropped options of scripts/kernel.config (dependencies missing)"
+done <"$fragment"
+[ "$missing" = 0 ] || die "kconfig dropped options of ${fragments[*]##*/} (dependencies missing)"
 
 [ -n "${LAB_CONFIG_ONLY:-}" ] && exit 0
 log "building the kernel: about 8-10 min on 2 cores (log: $top/build.log)"

@@ -5,6 +5,7 @@
 # directories named after a hash of the inputs that built them:
 #   root-<key>/    Debian trixie root: toolchain, linux-source, QEMU and the guest's tools.
 #   kernel-<key>/  the kernel tree built from tinyconfig + scripts/kernel.config.
+#   kernel-bench-<key>/  the bench kernel: the same with scripts/kernel-bench.config on top.
 # Changing an input changes the key, so the next run builds a new directory and removes
 # the stale one.
 
@@ -58,17 +59,42 @@ ROOT_DIR() { printf '%s/root-%s' "$CACHE" "$(root_key)"; }
 # The version of linux-source installed in the root.
 lab_kernel_version() { cat "$(ROOT_DIR)/.foxramdisk-linux-source-version"; }
 
-# Key of the kernel build: the toolchain, the exact source version, the fragment and recipe.
+# The kernel flavour ($FOXRAMDISK_KERNEL): `lab` (default), the kernel every test runs on,
+# built from scripts/kernel.config with its debugging options; or `bench`, the same kernel
+# with scripts/kernel-bench.config on top (those options off), that `make bench` and
+# `make profile` measure on. Each flavour has its own cache directory and module build.
+KERNEL_FLAVOUR=${FOXRAMDISK_KERNEL:-lab}
+case "$KERNEL_FLAVOUR" in lab | bench) ;; *) die "FOXRAMDISK_KERNEL must be lab or bench" ;; esac
+
+# The config fragments of the flavour, in merge order (a later value wins).
+kernel_fragments() {
+	echo "$REPO/scripts/kernel.config"
+	[ "$KERNEL_FLAVOUR" = lab ] || echo "$REPO/scripts/kernel-$KERNEL_FLAVOUR.config"
+}
+
+# Key of the kernel build: the toolchain, the exact source version, the fragments and recipe.
+# (The lab flavour hashes exactly what it did before flavours existed.)
 kernel_key() {
 	{
 		toolchain_key
 		lab_kernel_version
 		echo "$KERNEL_RECIPE"
 		cat "$REPO/scripts/kernel.config"
+		if [ "$KERNEL_FLAVOUR" != lab ]; then
+			echo "$KERNEL_FLAVOUR"
+			cat "$REPO/scripts/kernel-$KERNEL_FLAVOUR.config"
+		fi
 	} | sha256sum | cut -c1-16
 }
 
-KERNEL_DIR() { printf '%s/kernel-%s/linux' "$CACHE" "$(kernel_key)"; }
+# Cache directory name prefix of the flavour's kernels.
+kernel_prefix() { [ "$KERNEL_FLAVOUR" = lab ] && echo kernel || echo "kernel-$KERNEL_FLAVOUR"; }
+
+KERNEL_DIR() { printf '%s/%s-%s/linux' "$CACHE" "$(kernel_prefix)" "$(kernel_key)"; }
+
+# Where the module is built for the flavour: the repository for the lab kernel (tests load
+# $REPO/foxramdisk.ko), results/module-<flavour>/ for another.
+MODULE_DIR() { [ "$KERNEL_FLAVOUR" = lab ] && echo "$REPO" || echo "$REPO/results/module-$KERNEL_FLAVOUR"; }
 
 # Runs a command inside the toolchain root, in a private mount namespace so that nothing
 # stays mounted when it ends. The repository and the cache appear at the same paths as
