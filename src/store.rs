@@ -45,12 +45,12 @@ use crate::{
 };
 use core::{cell::UnsafeCell, mem::size_of};
 use kernel::{
-    alloc::VVec,
+    alloc::KVVec,
     bindings,
     pr_err_once,
     prelude::*,
     sync::{
-        atomic::{Atomic, Relaxed},
+        atomic::{Acquire, Atomic, Full, Relaxed},
         MutexGuard,
     }, //
 };
@@ -152,71 +152,190 @@ impl Entry {
     }
 }
 
-/// The block table: one [`Entry`] per block.
+/// Entries per chunk of the block table: a page's worth (256 entries, 1 MiB of blocks,
+/// with 4 KiB pages).
+const CHUNK_ENTRIES: usize = bindings::PAGE_SIZE / size_of::<Entry>();
+
+/// The entries of [`CHUNK_ENTRIES`] consecutive blocks.
+type Chunk = [Entry; CHUNK_ENTRIES];
+
+/// Allocates a chunk of zeroed entries.
+fn alloc_chunk(reclaim: Reclaim) -> Result<KBox<Chunk>> {
+    KBox::init(
+        pin_init::init_array_from_fn(|_| Entry::new()),
+        reclaim.flags(),
+    )
+}
+
+/// Takes back a chunk installed by [`Table::entry_or_alloc`].
+///
+/// # Safety
+///
+/// `ptr` must come from `KBox::into_raw` on a chunk and be owned by the caller.
+unsafe fn chunk_from_raw(ptr: *mut Chunk) -> KBox<Chunk> {
+    // SAFETY: guaranteed by the caller.
+    unsafe { KBox::from_raw(ptr) }
+}
+
+/// The block table: one [`Entry`] per block, in chunks of [`CHUNK_ENTRIES`] allocated on
+/// the first write to one of their blocks. A block whose chunk is missing is zeroed, so a
+/// device costs 8 bytes per 1 MiB until it is written to (zram allocates its whole table
+/// up front).
 ///
 /// # Invariants
 ///
-/// `entries` is only changed through a `&mut` taken by [`Table::entries_mut`], whose
-/// callers guarantee that nothing else uses the table meanwhile; `len` is its length.
+/// - `chunks` is only resized or emptied through [`Table::chunks_mut`], whose callers
+///   guarantee that nothing else uses the table meanwhile; `len`, the number of blocks,
+///   is at most `chunks.len() * CHUNK_ENTRIES`.
+/// - A non-null chunk pointer came from `KBox::into_raw` and is owned by the table. While
+///   the table is shared, a pointer only goes from null to a chunk, once.
+/// - `allocated` is the number of non-null chunk pointers.
 struct Table {
-    entries: UnsafeCell<VVec<Entry>>,
+    chunks: UnsafeCell<KVVec<Atomic<*mut Chunk>>>,
     len: Atomic<usize>,
+    allocated: Atomic<usize>,
 }
 
-// SAFETY: shared use only reads entries (`Entry` is `Sync`: atomics and a bit lock); the
-// vector itself changes only in `entries_mut`, whose callers exclude every other user.
+// SAFETY: shared use only reads chunk pointers and installs new chunks atomically (the
+// entries are `Sync`: atomics and a bit lock); the vector itself changes only in
+// `chunks_mut`, whose callers exclude every other user.
 unsafe impl Sync for Table {}
 
-// SAFETY: the table owns its entries, which are plain data.
+// SAFETY: the table owns its chunks, which are plain data.
 unsafe impl Send for Table {}
 
 impl Table {
-    /// A table of `entries`.
-    fn new(entries: VVec<Entry>) -> Self {
-        let len = entries.len();
-        Self {
-            entries: UnsafeCell::new(entries),
-            len: Atomic::new(len),
+    /// A table of `blocks` zeroed blocks, without any chunk. May sleep.
+    fn new(blocks: usize) -> Result<Self> {
+        // INVARIANT: room for `blocks` entries, and no chunk yet.
+        Ok(Self {
+            chunks: UnsafeCell::new(Self::null_chunks(blocks)?),
+            len: Atomic::new(blocks),
+            allocated: Atomic::new(0),
+        })
+    }
+
+    /// Chunk pointers for `blocks` blocks, all null. May sleep.
+    fn null_chunks(blocks: usize) -> Result<KVVec<Atomic<*mut Chunk>>> {
+        let n = blocks.div_ceil(CHUNK_ENTRIES);
+        let mut chunks = KVVec::with_capacity(n, GFP_KERNEL | __GFP_NOWARN)?;
+        for _ in 0..n {
+            // Cannot fail: the capacity is reserved above.
+            chunks.push(Atomic::new(core::ptr::null_mut()), GFP_KERNEL)?;
         }
+        Ok(chunks)
     }
 
-    /// The entry of block `index`.
-    fn get(&self, index: usize) -> Option<&Entry> {
-        // SAFETY: the vector is only changed by `entries_mut`, whose callers guarantee that
+    /// The chunk pointers.
+    fn chunks(&self) -> &KVVec<Atomic<*mut Chunk>> {
+        // SAFETY: the vector is only changed by `chunks_mut`, whose callers guarantee that
         // no other user (so no reference from here) exists meanwhile.
-        unsafe { &*self.entries.get() }.get(index)
+        unsafe { &*self.chunks.get() }
     }
 
-    /// The number of entries; may be read while the table is being changed.
+    /// The entry of block `index`: `EIO` past the end, `None` if its chunk is missing (the
+    /// block is zeroed).
+    fn entry(&self, index: usize) -> Result<Option<&Entry>> {
+        if index >= self.len() {
+            return Err(EIO);
+        }
+        let slot = self.chunks().get(index / CHUNK_ENTRIES).ok_or(EIO)?;
+        // Acquire: pairs with the installation in `entry_or_alloc`; the chunk's zeroed
+        // entries are seen.
+        let chunk = slot.load(Acquire);
+        // SAFETY: a non-null pointer is a chunk owned by the table (type invariant), which
+        // stays until `chunks_mut`, whose callers exclude this borrow.
+        Ok(unsafe { chunk.as_ref() }.and_then(|c| c.get(index % CHUNK_ENTRIES)))
+    }
+
+    /// The entry of block `index`, allocating its chunk if it is missing, with `alloc`.
+    fn entry_or_alloc(
+        &self,
+        index: usize,
+        alloc: impl FnOnce() -> Result<KBox<Chunk>>,
+    ) -> Result<&Entry> {
+        if let Some(entry) = self.entry(index)? {
+            return Ok(entry);
+        }
+        let slot = self.chunks().get(index / CHUNK_ENTRIES).ok_or(EIO)?;
+        let new = KBox::into_raw(alloc()?);
+        // Full: on success, releases the zeroed entries to readers of the pointer; on
+        // failure, acquires the chunk another writer installed.
+        let chunk = match slot.cmpxchg(core::ptr::null_mut(), new, Full) {
+            Ok(_) => {
+                // INVARIANT: one more chunk, installed once, owned by the table.
+                self.allocated.fetch_add(1, Relaxed);
+                new
+            }
+            Err(installed) => {
+                // SAFETY: `new` came from `KBox::into_raw` above and was not installed.
+                drop(unsafe { chunk_from_raw(new) });
+                installed
+            }
+        };
+        // SAFETY: `chunk` is non-null (installed by one writer or the other) and owned by
+        // the table until `chunks_mut`, whose callers exclude this borrow.
+        unsafe { &*chunk }.get(index % CHUNK_ENTRIES).ok_or(EIO)
+    }
+
+    /// The number of blocks; may be read while the table is being changed.
     fn len(&self) -> usize {
         self.len.load(Relaxed)
     }
 
-    /// The entries, to change them.
+    /// The memory the table holds, in bytes: its chunks and the pointers to them.
+    fn bytes(&self) -> usize {
+        self.allocated.load(Relaxed) * size_of::<Chunk>()
+            + self.len().div_ceil(CHUNK_ENTRIES) * size_of::<*mut Chunk>()
+    }
+
+    /// The chunk pointers, to change them.
     ///
     /// # Safety
     ///
     /// Nothing else may use the table while the returned reference lives: no other call
-    /// of a method of `self` except [`Table::len`].
+    /// of a method of `self` except [`Table::len`] and [`Table::bytes`]. The caller keeps
+    /// the invariants of `Table`.
     #[allow(clippy::mut_from_ref)]
-    unsafe fn entries_mut(&self) -> &mut VVec<Entry> {
+    unsafe fn chunks_mut(&self) -> &mut KVVec<Atomic<*mut Chunk>> {
         // SAFETY: exclusive use, guaranteed by the caller.
-        unsafe { &mut *self.entries.get() }
+        unsafe { &mut *self.chunks.get() }
+    }
+
+    /// Calls `f` on every entry of every chunk, then frees the chunks.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Table::chunks_mut`]: nothing else may use the table during the call.
+    unsafe fn free_chunks(&self, mut f: impl FnMut(&mut Entry)) {
+        // SAFETY: exclusive use, guaranteed by the caller.
+        let chunks = unsafe { self.chunks_mut() };
+        for slot in chunks.iter_mut() {
+            let ptr = core::mem::replace(slot.get_mut(), core::ptr::null_mut());
+            if !ptr.is_null() {
+                // SAFETY: a non-null pointer is a chunk owned by the table (type
+                // invariant), taken out of it above.
+                let mut chunk = unsafe { chunk_from_raw(ptr) };
+                chunk.iter_mut().for_each(&mut f);
+            }
+        }
+        // INVARIANT: every pointer is null again.
+        self.allocated.store(0, Relaxed);
     }
 }
 
-/// A block table allocated ahead of [`Store::resize`], so that the resize itself does
-/// not allocate.
+/// The chunk pointers of a resized block table, allocated ahead of [`Store::resize`] so
+/// that the resize itself does not allocate.
 pub(crate) struct SpareTable {
-    entries: VVec<Entry>,
+    chunks: KVVec<Atomic<*mut Chunk>>,
     blocks: usize,
 }
 
 impl SpareTable {
-    /// Allocates room for `blocks` entries. May sleep.
+    /// Allocates the table's chunk pointers for `blocks` blocks. May sleep.
     pub(crate) fn new(blocks: usize) -> Result<Self> {
         Ok(Self {
-            entries: VVec::with_capacity(blocks, GFP_KERNEL | __GFP_NOWARN)?,
+            chunks: Table::null_chunks(blocks)?,
             blocks,
         })
     }
@@ -284,15 +403,11 @@ pub(crate) struct Store {
 impl Store {
     /// Creates a store of `blocks` zeroed blocks that compresses with `algorithm`.
     pub(crate) fn new(blocks: usize, algorithm: Algorithm) -> Result<Self> {
-        let mut table = VVec::with_capacity(blocks, GFP_KERNEL | __GFP_NOWARN)?;
-        for _ in 0..blocks {
-            // Cannot fail: the capacity is reserved above.
-            table.push(Entry::new(), GFP_KERNEL)?;
-        }
+        let table = Table::new(blocks)?;
         let pool = ZsPool::new(c"foxramdisk")?;
         let threshold = pool.huge_class_size().min(BLOCK_SIZE);
         let store = Self {
-            table: Table::new(table),
+            table,
             pool,
             compressor: Compressor::new(algorithm)?,
             threshold,
@@ -362,35 +477,46 @@ impl Store {
     /// queue is frozen), nor another `resize` or [`Store::reset`].
     pub(crate) unsafe fn resize(&self, spare: SpareTable) -> Result {
         // SAFETY: nothing else uses the table, by the safety requirements.
-        let table = unsafe { self.table.entries_mut() };
+        let chunks = unsafe { self.table.chunks_mut() };
         let blocks = spare.blocks;
-        if let Some(i) = table
-            .iter_mut()
-            .skip(blocks)
-            .position(|e| Meta(e.meta.get_mut()).state() != State::Zeroed)
-        {
-            pr_warn!(
-                "cannot shrink to {blocks} blocks: block {} holds data\n",
-                blocks + i
-            );
-            return Err(EBUSY);
-        }
-        let mut entries = spare.entries;
-        for entry in table.iter_mut().take(blocks) {
-            let moved = Entry {
-                handle: Atomic::new(entry.handle.load(Relaxed)),
-                meta: BitSpinLock::new(entry.meta.get_mut()),
+        // The blocks past the new end, in the chunks that hold them, must be zeroed.
+        for (c, slot) in chunks.iter_mut().enumerate() {
+            let first = c * CHUNK_ENTRIES;
+            // SAFETY: a non-null pointer is a chunk owned by the table (type invariant).
+            let Some(chunk) = (unsafe { slot.get_mut().as_mut() }) else {
+                continue;
             };
-            // Cannot fail (nor allocate): the spare table has room for `blocks` entries.
-            entries.push(moved, GFP_NOWAIT)?;
+            let skip = blocks.saturating_sub(first).min(CHUNK_ENTRIES);
+            if let Some(i) = chunk[skip..]
+                .iter_mut()
+                .position(|e| Meta(e.meta.get_mut()).state() != State::Zeroed)
+            {
+                pr_warn!(
+                    "cannot shrink to {blocks} blocks: block {} holds data\n",
+                    first + skip + i
+                );
+                return Err(EBUSY);
+            }
         }
-        while entries.len() < blocks {
-            entries.push(Entry::new(), GFP_NOWAIT)?;
+        let mut new = spare.chunks;
+        let keep = new.len().min(chunks.len());
+        let (kept, cut) = chunks.split_at_mut(keep);
+        for (to, from) in new.iter_mut().zip(kept.iter_mut()) {
+            *to.get_mut() = core::mem::replace(from.get_mut(), core::ptr::null_mut());
         }
-        // INVARIANT: every object moved to the entry of the same block in the new table;
-        // the entries left behind were zeroed. The old vector is freed without its
-        // entries owning anything.
-        *table = entries;
+        for slot in cut.iter_mut() {
+            let ptr = core::mem::replace(slot.get_mut(), core::ptr::null_mut());
+            if !ptr.is_null() {
+                // SAFETY: a chunk owned by the table, past the new end, whose entries are
+                // all zeroed (checked above): it owns nothing.
+                drop(unsafe { chunk_from_raw(ptr) });
+                self.table.allocated.fetch_sub(1, Relaxed);
+            }
+        }
+        // INVARIANT: every chunk moved to the same place in the new pointers, or was freed
+        // (and uncounted) past the new end; the old pointers are all null, and `blocks`
+        // entries fit the new ones.
+        *chunks = new;
         self.table.len.store(blocks, Relaxed);
         Ok(())
     }
@@ -403,15 +529,10 @@ impl Store {
     /// As for [`Store::resize`]: nothing else may use the store's blocks during the call.
     pub(crate) unsafe fn reset(&self) {
         // SAFETY: nothing else uses the table, by the safety requirements.
-        let table = unsafe { self.table.entries_mut() };
-        for entry in table.iter_mut() {
-            let meta = Meta(entry.meta.get_mut());
-            // SAFETY: the entry owns its object, if any (type invariant), and is cleared
-            // next.
-            unsafe { Self::free_object(&self.pool, meta, entry.handle.load(Relaxed)) };
-            // INVARIANT: a new entry is zeroed and owns nothing.
-            *entry = Entry::new();
-        }
+        unsafe {
+            self.table
+                .free_chunks(|entry| Self::free_entry(&self.pool, entry))
+        };
         let counters = &self.counters;
         for counter in [
             &counters.raw_blocks,
@@ -441,9 +562,23 @@ impl Store {
         self.compressor.retain_only_current();
     }
 
-    /// The entry of block `index`, or `EIO` past the end.
-    fn entry(&self, index: usize) -> Result<&Entry> {
-        self.table.get(index).ok_or(EIO)
+    /// The entry of block `index` for a write, allocating its table chunk if needed (which
+    /// counts against the memory limit like an object); `EIO` past the end. May sleep.
+    fn entry_for_write(&self, index: usize) -> Result<&Entry> {
+        self.table.entry_or_alloc(index, || {
+            if self.over_limit(size_of::<Chunk>()) {
+                return Err(ENOSPC);
+            }
+            Reclaim::no_then_direct(alloc_chunk)
+        })
+    }
+
+    /// Frees the object of `entry`, which is going away with its chunk.
+    fn free_entry(pool: &ZsPool, entry: &mut Entry) {
+        let meta = Meta(entry.meta.get_mut());
+        // SAFETY: the entry owns its object, if any (type invariant), and is not used after
+        // this.
+        unsafe { Self::free_object(pool, meta, entry.handle.load(Relaxed)) };
     }
 
     /// Reads block `index` into `dst`, which must be one block long (`EINVAL` otherwise).
@@ -460,7 +595,10 @@ impl Store {
         if dst.len() != BLOCK_SIZE {
             return Err(EINVAL);
         }
-        let entry = self.entry(index)?;
+        let Some(entry) = self.table.entry(index)? else {
+            dst.zero();
+            return Ok(());
+        };
         let guard = entry.meta.lock();
         let meta = Meta(guard.get());
         let handle = entry.handle.load(Relaxed);
@@ -533,7 +671,7 @@ impl Store {
         if src.is_zero() {
             return self.discard(index);
         }
-        let entry = self.entry(index)?;
+        let entry = self.entry_for_write(index)?;
         let algorithm = self.algorithm();
         let compressed;
         let (meta, data) = match codecs.compress(algorithm, src) {
@@ -593,7 +731,9 @@ impl Store {
 
     /// Makes block `index` zeroed and frees its memory.
     pub(crate) fn discard(&self, index: usize) -> Result {
-        let entry = self.entry(index)?;
+        let Some(entry) = self.table.entry(index)? else {
+            return Ok(());
+        };
         let mut guard = entry.meta.lock();
         let old_handle = entry.handle.load(Relaxed);
         // INVARIANT: a zeroed entry owns no object; the old one is freed below.
@@ -740,12 +880,12 @@ impl Store {
         self.pool.compact()
     }
 
-    /// Every byte the store holds: zsmalloc pages (objects and their fragmentation), the
-    /// block table and the compression buffers.
+    /// Every byte the store holds: zsmalloc pages (objects and their fragmentation), raw
+    /// block pages, the block table (the chunks written to) and the compression buffers.
     pub(crate) fn mem_used_total(&self) -> u64 {
         let raw_pages = if RAW_PAGES { self.raw_blocks() } else { 0 };
         (self.pool.total_pages() + raw_pages) * bindings::PAGE_SIZE as u64
-            + (self.table.len() * size_of::<Entry>()) as u64
+            + self.table.bytes() as u64
             + self.compressor.buffer_bytes()
     }
 }
@@ -753,12 +893,11 @@ impl Store {
 impl Drop for Store {
     fn drop(&mut self) {
         let pool = &self.pool;
-        for entry in self.table.entries.get_mut().iter_mut() {
-            let meta = Meta(entry.meta.get_mut());
-            // SAFETY: the entry owns its object, if any (type invariant), and is dropped
-            // next.
-            unsafe { Self::free_object(pool, meta, entry.handle.load(Relaxed)) };
-        }
+        // SAFETY: `&mut self`: nothing else uses the table.
+        unsafe {
+            self.table
+                .free_chunks(|entry| Self::free_entry(pool, entry))
+        };
     }
 }
 
@@ -786,7 +925,10 @@ mod tests {
 
     /// The state of block `index` (the store has no such query outside tests).
     fn state_of(store: &Store, index: usize) -> Result<State> {
-        Ok(Meta(store.entry(index)?.meta.lock().get()).state())
+        Ok(match store.table.entry(index)? {
+            Some(entry) => Meta(entry.meta.lock().get()).state(),
+            None => State::Zeroed,
+        })
     }
 
     /// Writes `data` to block `index`.
@@ -906,7 +1048,50 @@ mod tests {
         }
         assert_eq!(store.zeroed_blocks(), 16);
         assert_eq!(store.compressed_bytes(), 0);
+        // Every object is freed; the table chunk written to stays until a reset.
+        assert_eq!(store.mem_used_total(), empty + size_of::<Chunk>() as u64);
+        Ok(())
+    }
+
+    #[test]
+    fn table_chunks_are_allocated_on_first_write_only() -> Result {
+        let blocks = 4 * CHUNK_ENTRIES + 1;
+        let store = Store::new(blocks, Algorithm::Lz4)?;
+        let empty = store.mem_used_total();
+        let chunk = size_of::<Chunk>() as u64;
+        let mut data = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
+        // Reads, zero writes and discards of unwritten blocks allocate nothing.
+        read(&store, 2 * CHUNK_ENTRIES, &mut data)?;
+        assert!(data.iter().all(|&b| b == 0));
+        write(&store, 2 * CHUNK_ENTRIES, &mut data)?;
+        store.discard(3 * CHUNK_ENTRIES)?;
         assert_eq!(store.mem_used_total(), empty);
+        // The first write to a chunk allocates it; a second write to the chunk does not.
+        fill_random(&mut data, 21);
+        let table = store.table.bytes() as u64;
+        round_trip(&store, 2 * CHUNK_ENTRIES + 1, &mut data)?;
+        assert_eq!(store.table.bytes() as u64, table + chunk);
+        round_trip(&store, 3 * CHUNK_ENTRIES - 1, &mut data)?;
+        assert_eq!(store.table.bytes() as u64, table + chunk);
+        // The last block, alone in its chunk, and the blocks around it stay zeroed.
+        round_trip(&store, blocks - 1, &mut data)?;
+        assert_eq!(state_of(&store, 2 * CHUNK_ENTRIES)?, State::Zeroed);
+        assert_eq!(state_of(&store, blocks - 2)?, State::Zeroed);
+        assert_eq!(store.table.allocated.load(Relaxed), 2);
+        // Shrinking frees the chunks past the new end once they hold no data.
+        store.discard(blocks - 1)?;
+        // SAFETY: nothing else uses this store (the test owns it).
+        unsafe { store.resize(SpareTable::new(3 * CHUNK_ENTRIES)?) }?;
+        assert_eq!(store.table.allocated.load(Relaxed), 1);
+        read(&store, 3 * CHUNK_ENTRIES - 1, &mut data)?;
+        // A reset frees the chunks, and the memory is what a new store of that size takes.
+        // SAFETY: as above.
+        unsafe { store.reset() };
+        assert_eq!(store.table.allocated.load(Relaxed), 0);
+        assert_eq!(
+            store.mem_used_total(),
+            Store::new(3 * CHUNK_ENTRIES, Algorithm::Lz4)?.mem_used_total()
+        );
         Ok(())
     }
 

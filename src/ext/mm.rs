@@ -33,6 +33,16 @@ impl Reclaim {
         alloc(Reclaim::No).or_else(|_| alloc(Reclaim::Direct))
     }
 
+    /// The allocation flags of `kernel::alloc`: `GFP_ATOMIC`, or `GFP_KERNEL` (which cannot
+    /// add `__GFP_NORETRY`, so direct reclaim may retry), without warnings on failure.
+    pub(crate) fn flags(self) -> kernel::alloc::Flags {
+        use kernel::alloc::flags::{GFP_ATOMIC, GFP_KERNEL, __GFP_NOWARN};
+        match self {
+            Reclaim::No => GFP_ATOMIC | __GFP_NOWARN,
+            Reclaim::Direct => GFP_KERNEL | __GFP_NOWARN,
+        }
+    }
+
     /// The allocation flags: `GFP_ATOMIC` or `GFP_KERNEL | __GFP_NORETRY`, without
     /// warnings on failure (the caller handles it).
     fn gfp(self) -> bindings::gfp_t {
