@@ -16,7 +16,7 @@
 
 use crate::{
     codec::Algorithm,
-    ext::{crypto::acomp::AcompRequest, raw_buf::RawBuf},
+    ext::{crypto::acomp::AcompRequest, raw_buf::RawBuf, zstd::ZstdCodec},
     store::BLOCK_SIZE, //
 };
 use kernel::{
@@ -56,11 +56,55 @@ impl Context {
     }
 }
 
-/// The acomp requests of one CPU, and its buffer of compressed data.
+/// One CPU's codec of one algorithm.
+pub(crate) enum Codec {
+    /// A crypto acomp transform and request: every algorithm but `zstd`.
+    Acomp(AcompRequest),
+    /// The zstd library with parameters for one block, as zram's zstd backend (the crypto
+    /// API's `zstd` is set up for 256 KiB inputs on every call; see [`ZstdCodec`]).
+    Zstd(ZstdCodec),
+}
+
+impl Codec {
+    /// A new codec of `algorithm`; `None` for `nocomp`. May sleep.
+    fn new(algorithm: Algorithm) -> Result<Option<Self>> {
+        Ok(match algorithm {
+            Algorithm::NoComp => None,
+            Algorithm::Zstd => Some(Self::Zstd(ZstdCodec::new(
+                ZstdCodec::default_level(),
+                BLOCK_SIZE,
+            )?)),
+            _ => algorithm
+                .crypto_name()
+                .map(AcompRequest::new)
+                .transpose()?
+                .map(Self::Acomp),
+        })
+    }
+
+    /// Compresses `src` into `dst`; returns the compressed length. Fails (typically with
+    /// `ENOSPC`) when the output does not fit in `dst`.
+    fn compress(&mut self, src: &RawBuf<'_>, dst: &mut [u8]) -> Result<usize> {
+        match self {
+            Self::Acomp(codec) => codec.compress(src, dst),
+            Self::Zstd(codec) => codec.compress(src, dst),
+        }
+    }
+
+    /// Decompresses `src` into `dst`; returns the decompressed length.
+    pub(crate) fn decompress(&mut self, src: &[u8], dst: &mut RawBuf<'_>) -> Result<usize> {
+        match self {
+            Self::Acomp(codec) => codec.decompress(src, dst),
+            Self::Zstd(codec) => codec.decompress(src, dst),
+        }
+    }
+}
+
+/// The codecs of one CPU, and its buffer of compressed data.
 pub(crate) struct Codecs {
-    /// The acomp request of each algorithm, by [`Algorithm`] id; `None` for algorithms
-    /// not in use and for [`Algorithm::NoComp`].
-    requests: [Option<AcompRequest>; Algorithm::ALL.len()],
+    /// The codec of each algorithm, by [`Algorithm`] id; `None` for algorithms not in use
+    /// and for [`Algorithm::NoComp`].
+    requests: [Option<Codec>; Algorithm::ALL.len()],
     /// Compressed data: what [`Codecs::compress`] produced, or a copy of a stored object
     /// that spans two pages.
     pub(crate) compressed: KVec<u8>,
@@ -71,11 +115,7 @@ impl Codecs {
     /// the codec not installed, for the caller to free outside the context's mutex (freeing
     /// a transform takes a crypto lock that allocations are made under).
     #[must_use]
-    fn install(
-        &mut self,
-        algorithm: Algorithm,
-        codec: Option<AcompRequest>,
-    ) -> Option<AcompRequest> {
+    fn install(&mut self, algorithm: Algorithm, codec: Option<Codec>) -> Option<Codec> {
         match self.requests.get_mut(algorithm as usize) {
             Some(slot) if slot.is_none() => {
                 *slot = codec;
@@ -96,7 +136,7 @@ impl Codecs {
 
     /// Takes out the codec of the algorithm of id `id`, for the caller to free outside the
     /// context's mutex.
-    fn take(&mut self, id: usize) -> Option<AcompRequest> {
+    fn take(&mut self, id: usize) -> Option<Codec> {
         self.requests.get_mut(id).and_then(Option::take)
     }
 
@@ -110,10 +150,7 @@ impl Codecs {
 
     /// The codec of `algorithm` (`EINVAL` if there is none), with [`Codecs::compressed`]
     /// to read the compressed data into if it must be copied first.
-    pub(crate) fn decompressor(
-        &mut self,
-        algorithm: Algorithm,
-    ) -> Result<(&mut AcompRequest, &mut [u8])> {
+    pub(crate) fn decompressor(&mut self, algorithm: Algorithm) -> Result<(&mut Codec, &mut [u8])> {
         let codec = self
             .requests
             .get_mut(algorithm as usize)
@@ -124,8 +161,8 @@ impl Codecs {
 }
 
 /// A new codec of `algorithm`; `None` for `nocomp`. May sleep.
-fn codec_for(algorithm: Algorithm) -> Result<Option<AcompRequest>> {
-    algorithm.crypto_name().map(AcompRequest::new).transpose()
+fn codec_for(algorithm: Algorithm) -> Result<Option<Codec>> {
+    Codec::new(algorithm)
 }
 
 /// One [`Context`] per possible CPU, and the algorithm of new writes.

@@ -14,3 +14,4 @@ pub(crate) mod module_param;
 pub(crate) mod raw_buf;
 pub(crate) mod sync;
 pub(crate) mod sysfs;
+pub(crate) mod zstd;

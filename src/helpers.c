@@ -10,6 +10,8 @@
 #include <linux/bit_spinlock.h>
 #include <linux/blkdev.h>
 #include <linux/sched/mm.h>
+#include <linux/stddef.h>
+#include <linux/zstd.h>
 
 #include "helpers.h"
 
@@ -20,6 +22,11 @@ static_assert(__GFP_MOVABLE == 0x08 && __GFP_NORETRY == 0x10000);
 /* Mirrored in src/ext/block/mq/gen_disk.rs (`Features`). */
 static_assert(BLK_FEAT_STABLE_WRITES == (1u << 5));
 static_assert(BLK_FEAT_SYNCHRONOUS == (1u << 6));
+/* Mirrored in src/ext/ffi.rs (`zstd_parameters`, `zstd_compression_parameters`). */
+static_assert(sizeof(zstd_compression_parameters) == 7 * sizeof(unsigned int));
+static_assert(offsetof(zstd_compression_parameters, strategy) == 6 * sizeof(unsigned int));
+static_assert(sizeof(zstd_parameters) == 10 * sizeof(int));
+static_assert(offsetof(zstd_parameters, fParams) == sizeof(zstd_compression_parameters));
 /* Mirrored in src/ext/block/mq/request.rs (`ReqOp`). */
 static_assert(REQ_OP_READ == 0 && REQ_OP_WRITE == 1 && REQ_OP_FLUSH == 2);
 static_assert(REQ_OP_DISCARD == 3 && REQ_OP_WRITE_ZEROES == 9);

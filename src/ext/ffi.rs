@@ -31,6 +31,33 @@ opaque_types! {
     acomp_req,
     /// `struct zs_pool`: a zsmalloc pool.
     zs_pool,
+    /// `zstd_cctx`: a zstd compression context.
+    zstd_cctx,
+    /// `zstd_dctx`: a zstd decompression context.
+    zstd_dctx,
+}
+
+/// `zstd_compression_parameters` (`ZSTD_compressionParameters`): window, chain, hash and
+/// search logs, minimum match, target length and strategy. Size and field offsets pinned by
+/// `static_assert` in `src/helpers.c`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+#[allow(non_camel_case_types, non_snake_case)]
+pub(crate) struct zstd_compression_parameters {
+    /// The seven fields, in C order; the last is the `ZSTD_strategy` enum.
+    pub(crate) fields: [c_uint; 7],
+}
+
+/// `zstd_parameters` (`ZSTD_parameters`): compression and frame parameters. Size and field
+/// offsets pinned by `static_assert` in `src/helpers.c`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+#[allow(non_camel_case_types, non_snake_case)]
+pub(crate) struct zstd_parameters {
+    /// `cParams`.
+    pub(crate) cParams: zstd_compression_parameters,
+    /// `fParams`: content size, checksum and no-dictionary-id flags.
+    pub(crate) fParams: [c_int; 3],
 }
 
 /// `crypto_completion_t`.
@@ -159,6 +186,39 @@ extern "C" {
         mem_len: usize,
         handle_mem: *mut c_void,
     );
+    /// `zstd_get_params()` (`lib/zstd/zstd_compress_module.c`).
+    pub(crate) fn zstd_get_params(level: c_int, estimated_src_size: u64) -> zstd_parameters;
+    /// `zstd_cctx_workspace_bound()`.
+    pub(crate) fn zstd_cctx_workspace_bound(
+        parameters: *const zstd_compression_parameters,
+    ) -> usize;
+    /// `zstd_init_cctx()`.
+    pub(crate) fn zstd_init_cctx(workspace: *mut c_void, workspace_size: usize) -> *mut zstd_cctx;
+    /// `zstd_compress_cctx()`.
+    pub(crate) fn zstd_compress_cctx(
+        cctx: *mut zstd_cctx,
+        dst: *mut c_void,
+        dst_capacity: usize,
+        src: *const c_void,
+        src_size: usize,
+        parameters: *const zstd_parameters,
+    ) -> usize;
+    /// `zstd_default_clevel()`.
+    pub(crate) fn zstd_default_clevel() -> c_int;
+    /// `zstd_is_error()` (`lib/zstd/common/zstd_common.c` via `zstd_common_module.c`).
+    pub(crate) fn zstd_is_error(code: usize) -> c_uint;
+    /// `zstd_dctx_workspace_bound()` (`lib/zstd/zstd_decompress_module.c`).
+    pub(crate) fn zstd_dctx_workspace_bound() -> usize;
+    /// `zstd_init_dctx()`.
+    pub(crate) fn zstd_init_dctx(workspace: *mut c_void, workspace_size: usize) -> *mut zstd_dctx;
+    /// `zstd_decompress_dctx()`.
+    pub(crate) fn zstd_decompress_dctx(
+        dctx: *mut zstd_dctx,
+        dst: *mut c_void,
+        dst_capacity: usize,
+        src: *const c_void,
+        src_size: usize,
+    ) -> usize;
     /// `zs_obj_write()`.
     pub(crate) fn zs_obj_write(
         pool: *mut zs_pool,
