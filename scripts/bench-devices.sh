@@ -28,14 +28,18 @@ device_mem() {
 }
 
 # Memory the device uses that its own account leaves out, in bytes, so that every device is
-# charged alike. zram's mem_used_total leaves out its block table (vzalloc'ed at disksize,
-# 16 bytes per page: struct zram_table_entry on 64-bit without CONFIG_ZRAM_TRACK_ENTRY_ACTIME)
-# and its per-CPU stream buffers (3 vzalloc'ed pages per online CPU); foxramdisk's counts
-# both of its own.
+# charged alike. zram's mem_used_total leaves out its block table, vzalloc'ed at disksize:
+# 16 bytes per page (struct zram_table_entry on 64-bit without
+# CONFIG_ZRAM_TRACK_ENTRY_ACTIME) in whole pages, plus vmalloc's array of 8-byte pointers to
+# those pages; and its per-CPU stream buffers, 3 vzalloc'ed pages per online CPU.
+# foxramdisk's mem_used_total counts its table (chunks and their pointers) and buffers.
 not_counted() {
+	local table_pages
 	case "$1" in
 	foxramdisk) echo 0 ;;
-	zram) echo $(($(cat /sys/block/zram0/disksize) * 16 / 4096 + $(nproc) * 3 * 4096)) ;;
+	zram)
+		table_pages=$((($(cat /sys/block/zram0/disksize) * 16 / 4096 + 4095) / 4096))
+		echo $((table_pages * (4096 + 8) + $(nproc) * 3 * 4096)) ;;
 	brd) echo null ;;
 	esac
 }

@@ -93,8 +93,9 @@ lines.append("## Memory after filling the device")
 lines.append("")
 lines.append("Device's own account (foxramdisk `mem_used_total`, zram `mm_stat` mem_used_total); the same "
              "with what an account leaves out, so that both are charged alike (\"all in\": zram's account "
-             "omits its block table, 16 bytes per page, and its per-CPU stream buffers, 12 KiB per CPU; "
-             "foxramdisk's counts both); and the guest's view (drop in MemFree, change in Slab), "
+             "omits its block table, 16 bytes per page and vmalloc's 8-byte pointer per table page, and "
+             "its per-CPU stream buffers, 12 KiB per CPU; foxramdisk's counts its table, chunks and "
+             "their pointers, and its buffers); and the guest's view (drop in MemFree, change in Slab), "
              "per byte stored.")
 lines.append("")
 lines.append("| device | stored MiB | device says MiB | all in MiB | MemFree drop MiB | Slab change MiB "
