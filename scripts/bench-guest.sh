@@ -10,7 +10,9 @@ cd "$(dirname "$0")/.." || exit 1
 OUT=${OUT:-results/bench}
 RUNTIME=${BENCH_RUNTIME:-5}
 SIZE=${BENCH_SIZE_MIB:-256}
-DEVICES=${BENCH_DEVICES:-"foxramdisk:nocomp foxramdisk:lz4 foxramdisk:zstd foxramdisk:deflate foxramdisk:842 zram:lz4 zram:zstd zram:deflate zram:842 brd"}
+# Each pair runs back to back, so that drift in the host's speed during the run (the VM
+# shares its machine) weighs on both sides alike.
+DEVICES=${BENCH_DEVICES:-"foxramdisk:nocomp brd foxramdisk:lz4 zram:lz4 foxramdisk:zstd zram:zstd foxramdisk:deflate zram:deflate foxramdisk:842 zram:842"}
 # The real-data tree: the C headers of the guest's root, 24 MiB of real source text, small
 # enough to copy ten times under TCG. BENCH_TREE picks another.
 TREE=${BENCH_TREE:-/usr/include}
@@ -29,6 +31,8 @@ log() { printf '[bench] %s\n' "$*" >&2; }
 meminfo() { awk -v k="$1:" '$1 == k { print $2 * 1024 }' /proc/meminfo; }
 settle() { sync; echo 3 >/proc/sys/vm/drop_caches; sleep 1; }
 emit() { printf '%s\n' "$1" >>"$raw"; }
+# Seconds from $1 to $2 (date +%s.%N), as a JSON number (bc would print .5 for 0.5).
+seconds() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 
 fio_common=(--direct=1 --ioengine=psync --time_based --runtime="$RUNTIME" --group_reporting
 	--buffer_compress_percentage=50 --refill_buffers --randrepeat=0 --output-format=json)
@@ -89,7 +93,7 @@ print(json.dumps({"read_iops": j["read"]["iops"], "write_iops": j["write"]["iops
 	zram) stored=$(awk '{ print $1 }' /sys/block/zram0/mm_stat) ;;
 	*) stored=null ;;
 	esac
-	emit "{\"device\": \"$label\", \"realdata\": {\"tree\": \"$TREE\", \"tree_bytes\": $tree_bytes, \"copy_s\": $(echo "$t1 - $t0" | bc), \"read_s\": $(echo "$t3 - $t2" | bc), \"stored_bytes\": $stored, \"device_mem_used\": $(device_mem "$kind"), \"not_counted\": $(not_counted "$kind")}}"
+	emit "{\"device\": \"$label\", \"realdata\": {\"tree\": \"$TREE\", \"tree_bytes\": $tree_bytes, \"copy_s\": $(seconds "$t0" "$t1"), \"read_s\": $(seconds "$t2" "$t3"), \"stored_bytes\": $stored, \"device_mem_used\": $(device_mem "$kind"), \"not_counted\": $(not_counted "$kind")}}"
 	umount "$mnt"
 	teardown "$kind"
 done
