@@ -39,6 +39,7 @@ enum Id {
     ZeroedBlocksCount,
     RawBlocksCount,
     CompressedBlocksCount,
+    SameBlocksCount,
     CompressedDataSize,
     CompressionName,
     BlockSize,
@@ -70,6 +71,7 @@ impl DiskAttributeOperations for DiskOps {
             x if is(x, Id::ZeroedBlocksCount) => store.zeroed_blocks(),
             x if is(x, Id::RawBlocksCount) => store.raw_blocks(),
             x if is(x, Id::CompressedBlocksCount) => store.compressed_blocks(),
+            x if is(x, Id::SameBlocksCount) => store.same_blocks(),
             x if is(x, Id::CompressedDataSize) => store.compressed_bytes(),
             x if is(x, Id::BlockSize) => BLOCK_SIZE as u64,
             x if is(x, Id::MemUsedTotal) => store.mem_used_total(),
@@ -125,9 +127,8 @@ fn show_mm_stat(disk: &DiskData, out: &mut Formatter<'_>) -> Result {
         store.mem_used_total(),
         store.mem_limit(),
         store.mem_used_max(),
-        // Same-filled blocks other than zero are stored like any other; zero blocks are
-        // not data (`zeroed_blocks_count`).
-        0,
+        // Unlike zram's, without zero-filled blocks: those are zeroed, not data.
+        store.same_blocks(),
         store.pages_compacted(),
         store.raw_blocks(),
         store.raw_writes(),
@@ -284,16 +285,17 @@ static IO_ATTRS: [DiskAttribute; 6] = [
 static IO_LIST: AttributeList<7> = AttributeList::of_disk(&IO_ATTRS);
 static IO_GROUP: AttributeGroup = AttributeGroup::new(Some(c"io_stat"), &IO_LIST);
 
-static STORAGE_ATTRS: [DiskAttribute; 7] = [
+static STORAGE_ATTRS: [DiskAttribute; 8] = [
     attr!(c"zeroed_blocks_count", 0o444, ZeroedBlocksCount),
     attr!(c"raw_blocks_count", 0o444, RawBlocksCount),
     attr!(c"compressed_blocks_count", 0o444, CompressedBlocksCount),
+    attr!(c"same_blocks_count", 0o444, SameBlocksCount),
     attr!(c"compressed_data_size", 0o444, CompressedDataSize),
     attr!(c"compression_name", 0o444, CompressionName),
     attr!(c"block_size", 0o444, BlockSize),
     attr!(c"mem_used_total", 0o444, MemUsedTotal),
 ];
-static STORAGE_LIST: AttributeList<8> = AttributeList::of_disk(&STORAGE_ATTRS);
+static STORAGE_LIST: AttributeList<9> = AttributeList::of_disk(&STORAGE_ATTRS);
 static STORAGE_GROUP: AttributeGroup = AttributeGroup::new(Some(c"storage_stat"), &STORAGE_LIST);
 
 /// Every attribute group of a device.

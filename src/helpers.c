@@ -140,6 +140,11 @@ void foxramdisk_helper_clear_page(void *page)
 	clear_page(page);
 }
 
+void foxramdisk_helper_memset_l(unsigned long *p, unsigned long v, size_t n)
+{
+	memset_l(p, v, n);
+}
+
 unsigned int foxramdisk_helper_memalloc_noio_save(void)
 {
 	return memalloc_noio_save();

@@ -48,6 +48,7 @@ void foxramdisk_helper_bit_spin_unlock(int bitnum, unsigned long *addr);
 /* memory */
 void foxramdisk_helper_copy_page(void *to, void *from);
 void foxramdisk_helper_clear_page(void *page);
+void foxramdisk_helper_memset_l(unsigned long *p, unsigned long v, size_t n);
 
 /* memory allocation scope */
 unsigned int foxramdisk_helper_memalloc_noio_save(void);

@@ -2,10 +2,12 @@
 
 //! The storage engine: a table of block states over a zsmalloc pool.
 //!
-//! Each 4096-byte block is in one of three states:
+//! Each 4096-byte block is in one of four states:
 //!
 //! - **zeroed**: reads as zeros and holds no memory: never written, written with zeros,
 //!   discarded or write-zeroed;
+//! - **same-filled**: every machine word of its data is the same non-zero word, kept in
+//!   the table entry instead of an object: no memory (zram's `same_pages`);
 //! - **compressed**: its data, compressed, is a zsmalloc object;
 //! - **raw**: its data did not compress below the threshold (or the algorithm is
 //!   `nocomp`) and is stored as it is, in a page of its own ([`PageBox`]; a zsmalloc
@@ -73,6 +75,8 @@ pub(crate) enum State {
     Compressed,
     /// Stored as it is.
     Raw,
+    /// One machine word repeated, kept in the entry.
+    Same,
 }
 
 /// The metadata word of an entry, without its lock bit:
@@ -94,6 +98,7 @@ impl Meta {
             State::Zeroed => 0,
             State::Compressed => 1,
             State::Raw => 2,
+            State::Same => 3,
         };
         Self(
             (state << Self::STATE_SHIFT)
@@ -102,11 +107,17 @@ impl Meta {
         )
     }
 
+    /// Whether a block in this state owns an object (a zsmalloc object or a page).
+    fn has_object(self) -> bool {
+        matches!(self.state(), State::Compressed | State::Raw)
+    }
+
     /// The block's state.
     fn state(self) -> State {
         match (self.0 >> Self::STATE_SHIFT) & 0b11 {
             1 => State::Compressed,
             2 => State::Raw,
+            3 => State::Same,
             _ => State::Zeroed,
         }
     }
@@ -132,7 +143,9 @@ const _: () = assert!(BLOCK_SIZE < 1 << 16);
 /// # Invariants
 ///
 /// While `meta` says the block is compressed or raw, `handle` is a live object of the
-/// store's pool whose size class holds `meta.size()` bytes, owned by this entry. `handle` is only read or
+/// store's pool whose size class holds `meta.size()` bytes (or, for a raw block where
+/// blocks are pages, an owned page), owned by this entry; while it says same-filled,
+/// `handle` is the word that fills the block. `handle` is only read or
 /// written with the `meta` lock held (or with exclusive access).
 struct Entry {
     handle: Atomic<usize>,
@@ -344,6 +357,7 @@ impl SpareTable {
 /// Block counts and sizes of a store; the zeroed count is derived.
 struct Counters {
     raw_blocks: Atomic<u64>,
+    same_blocks: Atomic<u64>,
     compressed_blocks: Atomic<u64>,
     compressed_bytes: Atomic<u64>,
     /// Blocks stored raw since the store was created or reset.
@@ -357,6 +371,7 @@ impl Counters {
     const fn new() -> Self {
         Self {
             raw_blocks: Atomic::new(0),
+            same_blocks: Atomic::new(0),
             compressed_blocks: Atomic::new(0),
             compressed_bytes: Atomic::new(0),
             raw_writes: Atomic::new(0),
@@ -376,6 +391,7 @@ impl Counters {
         match meta.state() {
             State::Zeroed => {}
             State::Raw => update(&self.raw_blocks, 1),
+            State::Same => update(&self.same_blocks, 1),
             State::Compressed => {
                 update(&self.compressed_blocks, 1);
                 update(&self.compressed_bytes, meta.size() as u64);
@@ -536,6 +552,7 @@ impl Store {
         let counters = &self.counters;
         for counter in [
             &counters.raw_blocks,
+            &counters.same_blocks,
             &counters.compressed_blocks,
             &counters.compressed_bytes,
             &counters.raw_writes,
@@ -608,6 +625,10 @@ impl Store {
                 dst.zero();
                 Ok(())
             }
+            State::Same => {
+                drop(guard);
+                dst.fill_words(handle).then_some(()).ok_or(EIO)
+            }
             State::Raw if Self::is_page(meta) => {
                 // SAFETY: by the invariant of `Entry` the handle is an owned page; the entry
                 // lock keeps it from being freed or written.
@@ -668,8 +689,16 @@ impl Store {
         if src.len() != BLOCK_SIZE {
             return Err(EINVAL);
         }
-        if src.is_zero() {
-            return self.discard(index);
+        match src.same_filled() {
+            Some(0) => return self.discard(index),
+            Some(word) => {
+                let entry = self.entry_for_write(index)?;
+                let meta = Meta::stored(State::Same, Algorithm::NoComp, 0);
+                // INVARIANT: a same-filled entry's handle is its word.
+                self.set_without_object(entry, meta, word);
+                return Ok(());
+            }
+            None => {}
         }
         let entry = self.entry_for_write(index)?;
         let algorithm = self.algorithm();
@@ -731,23 +760,28 @@ impl Store {
 
     /// Makes block `index` zeroed and frees its memory.
     pub(crate) fn discard(&self, index: usize) -> Result {
-        let Some(entry) = self.table.entry(index)? else {
-            return Ok(());
-        };
+        if let Some(entry) = self.table.entry(index)? {
+            self.set_without_object(entry, Meta::ZEROED, 0);
+        }
+        Ok(())
+    }
+
+    /// Puts `entry` in state `meta`, one that owns no object (zeroed or same-filled), with
+    /// `word` as its handle, and frees the object it had.
+    fn set_without_object(&self, entry: &Entry, meta: Meta, word: usize) {
         let mut guard = entry.meta.lock();
         let old_handle = entry.handle.load(Relaxed);
-        // INVARIANT: a zeroed entry owns no object; the old one is freed below.
-        let old = Meta(guard.replace(Meta::ZEROED.0));
+        entry.handle.store(word, Relaxed);
+        // INVARIANT: the new state owns no object; the old one is freed below.
+        let old = Meta(guard.replace(meta.0));
         drop(guard);
+        self.counters.account(meta, true);
         self.release(old, old_handle);
-        Ok(())
     }
 
     /// Frees the object of a block that left state `old`, and accounts for it.
     fn release(&self, old: Meta, handle: usize) {
-        if old.state() != State::Zeroed {
-            self.counters.account(old, false);
-        }
+        self.counters.account(old, false);
         // SAFETY: the entry owned `handle` while in state `old` and no longer refers to it;
         // nobody else does.
         unsafe { Self::free_object(&self.pool, old, handle) };
@@ -763,7 +797,7 @@ impl Store {
     /// Whether the object of a block in state `old` can take the data of state `new` in
     /// place: both are pages, or zsmalloc objects of the same size class.
     fn reusable(&self, old: Meta, new: Meta) -> bool {
-        old.state() != State::Zeroed
+        old.has_object()
             && Self::is_page(old) == Self::is_page(new)
             && (Self::is_page(old)
                 || self.pool.class_index(old.size()) == self.pool.class_index(new.size()))
@@ -823,7 +857,7 @@ impl Store {
     /// `handle` must be the object of a block in state `meta`, owned by the caller and not
     /// used after this.
     unsafe fn free_object(pool: &ZsPool, meta: Meta, handle: usize) {
-        if meta.state() == State::Zeroed {
+        if !meta.has_object() {
             return;
         }
         if Self::is_page(meta) {
@@ -845,9 +879,15 @@ impl Store {
         self.counters.compressed_blocks.load(Relaxed)
     }
 
+    /// Same-filled blocks.
+    pub(crate) fn same_blocks(&self) -> u64 {
+        self.counters.same_blocks.load(Relaxed)
+    }
+
     /// Zeroed blocks.
     pub(crate) fn zeroed_blocks(&self) -> u64 {
-        (self.blocks() as u64).saturating_sub(self.raw_blocks() + self.compressed_blocks())
+        (self.blocks() as u64)
+            .saturating_sub(self.raw_blocks() + self.compressed_blocks() + self.same_blocks())
     }
 
     /// The compressed size of the compressed blocks, in bytes.
@@ -857,7 +897,7 @@ impl Store {
 
     /// The data the device holds, in bytes, before compression.
     pub(crate) fn stored_bytes(&self) -> u64 {
-        (self.raw_blocks() + self.compressed_blocks()) * BLOCK_SIZE as u64
+        (self.raw_blocks() + self.compressed_blocks() + self.same_blocks()) * BLOCK_SIZE as u64
     }
 
     /// Blocks stored raw since the store was created or reset.
@@ -1050,6 +1090,42 @@ mod tests {
         assert_eq!(store.compressed_bytes(), 0);
         // Every object is freed; the table chunk written to stays until a reset.
         assert_eq!(store.mem_used_total(), empty + size_of::<Chunk>() as u64);
+        Ok(())
+    }
+
+    #[test]
+    fn same_filled_blocks_hold_no_memory() -> Result {
+        let store = Store::new(4, Algorithm::Lz4)?;
+        let mut same = KVec::from_elem(0x5au8, BLOCK_SIZE, GFP_KERNEL)?;
+        let mut random = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
+        fill_random(&mut random, 31);
+        round_trip(&store, 0, &mut same)?;
+        let one = store.mem_used_total();
+        round_trip(&store, 1, &mut same)?;
+        assert_eq!(state_of(&store, 1)?, State::Same);
+        assert_eq!(store.same_blocks(), 2);
+        assert_eq!(store.stored_bytes(), 2 * BLOCK_SIZE as u64);
+        assert_eq!(store.zeroed_blocks(), 2);
+        assert_eq!(store.mem_used_total(), one);
+        // Data over a same-filled block, and a same-filled block over data.
+        round_trip(&store, 1, &mut random)?;
+        assert_eq!(store.same_blocks(), 1);
+        assert_eq!(store.raw_blocks(), 1);
+        assert!(store.mem_used_total() > one);
+        same[..8].copy_from_slice(&[1, 2, 3, 4, 5, 6, 7, 8]);
+        for i in 1..BLOCK_SIZE / 8 {
+            same.copy_within(..8, i * 8);
+        }
+        round_trip(&store, 1, &mut same)?;
+        assert_eq!(state_of(&store, 1)?, State::Same);
+        assert_eq!(store.raw_blocks(), 0);
+        assert_eq!(store.mem_used_total(), one);
+        // A same-filled block is data: it cannot be cut off, and a discard zeroes it.
+        // SAFETY: nothing else uses this store (the test owns it).
+        assert_eq!(unsafe { store.resize(SpareTable::new(1)?) }, Err(EBUSY));
+        store.discard(1)?;
+        assert_eq!(state_of(&store, 1)?, State::Zeroed);
+        assert_eq!(store.same_blocks(), 1);
         Ok(())
     }
 

@@ -63,6 +63,23 @@ check "blkdiscard -z (write-zeroes) of 8 blocks" blkdiscard -z -o $((200 * BLOCK
 check_eq "write-zeroes blocks read as zeros" "$(dev_sha $DEV 200 8)" \
 	"$(head -c $((8 * BLOCK)) /dev/zero | sha256sum | cut -d' ' -f1)"
 
+# A block filled with one repeated word holds no memory: it is same-filled (zram's
+# same_pages). Blocks 64-67 were discarded above, and their table chunk is there.
+head -c $((4 * BLOCK)) /dev/zero | tr '\0' '\245' >"$work/same"
+used=$(st 0 storage_stat/mem_used_total)
+same=$(st 0 storage_stat/same_blocks_count)
+check "write 4 same-filled blocks" dd if="$work/same" of=$DEV bs=$BLOCK seek=64 oflag=direct status=none
+check_eq "they count as same-filled" "$(st 0 storage_stat/same_blocks_count)" $((same + 4))
+check_eq "  in mm_stat same_pages too" "$(awk '{ print $6 }' /sys/block/foxramdisk0/mm_stat)" $((same + 4))
+check_eq "they take no memory" "$(st 0 storage_stat/mem_used_total)" "$used"
+check_eq "they read back" "$(dev_sha $DEV 64 4)" "$(sha256sum <"$work/same" | cut -d' ' -f1)"
+check "one is overwritten with data" dd if="$work/full" of=$DEV bs=$BLOCK seek=65 count=1 oflag=direct status=none
+check_eq "  and is no longer same-filled" "$(st 0 storage_stat/same_blocks_count)" $((same + 3))
+check "one is discarded" blkdiscard -o $((66 * BLOCK)) -l $BLOCK $DEV
+check_eq "  and is zeroed" "$(st 0 storage_stat/same_blocks_count)" $((same + 2))
+check_eq "the others still read back" "$(dev_sha $DEV 64 1)$(dev_sha $DEV 67 1)" \
+	"$(head -c $BLOCK "$work/same" | sha256sum | cut -d' ' -f1)$(head -c $BLOCK "$work/same" | sha256sum | cut -d' ' -f1)"
+
 check "rmmod" unload
 rm -rf "$work"
 finish

@@ -137,6 +137,8 @@ extern "C" {
     pub(crate) fn foxramdisk_helper_copy_page(to: *mut c_void, from: *mut c_void);
     /// `clear_page()`: zeroes a page-aligned page.
     pub(crate) fn foxramdisk_helper_clear_page(page: *mut c_void);
+    /// `memset_l()`: fills `n` longs at `p` with `v`.
+    pub(crate) fn foxramdisk_helper_memset_l(p: *mut c_ulong, v: c_ulong, n: usize);
     /// `memalloc_noio_save()`.
     pub(crate) fn foxramdisk_helper_memalloc_noio_save() -> c_uint;
     /// `memalloc_noio_restore()`.

@@ -13,7 +13,7 @@
 //! which takes one serves both kinds of memory.
 
 use super::ffi;
-use core::{marker::PhantomData, ptr};
+use core::{marker::PhantomData, mem::size_of, ptr};
 use kernel::bindings;
 
 /// Whether `len` bytes at `ptr` are exactly one page-aligned page.
@@ -139,6 +139,48 @@ impl<'a> RawBuf<'a> {
         // only reads them.
         unsafe { bindings::memchr_inv(self.ptr.cast(), 0, self.len) }.is_null()
     }
+
+    /// Whether the buffer is whole, aligned machine words (`unsigned long`).
+    fn is_words(&self) -> bool {
+        let word = size_of::<usize>();
+        self.len > 0 && self.len % word == 0 && (self.ptr as usize) % word == 0
+    }
+
+    /// The word that fills the whole buffer, if one does (a same-filled block, as zram
+    /// calls it): every aligned `unsigned long` holds it. Buffers that are not whole aligned
+    /// words are only tested for zeros. Each word is read once, as with `READ_ONCE()`: the
+    /// memory may change meanwhile (a page under direct I/O), and the answer is then about
+    /// some mix of old and new data.
+    pub(crate) fn same_filled(&self) -> Option<usize> {
+        if !self.is_words() {
+            return self.is_zero().then_some(0);
+        }
+        let words = self.ptr.cast::<usize>();
+        let n = self.len / size_of::<usize>();
+        // SAFETY: `ptr` is word-aligned and valid for reads of `n` words (type invariant,
+        // checked above; `i < n`); a volatile read reads the word once, as `READ_ONCE()`.
+        let read = |i: usize| unsafe { words.add(i).read_volatile() };
+        let first = read(0);
+        // The last word first, as zram does: most data differs there already.
+        if read(n - 1) != first {
+            return None;
+        }
+        (1..n - 1).all(|i| read(i) == first).then_some(first)
+    }
+
+    /// Fills the buffer with `word` repeated (`memset_l()`); `false`, with nothing written,
+    /// if the buffer is not whole aligned words.
+    pub(crate) fn fill_words(&mut self, word: usize) -> bool {
+        if !self.is_words() {
+            return false;
+        }
+        // SAFETY: `ptr` is word-aligned and valid for writes of `len` bytes, whole words
+        // (type invariant, checked above).
+        unsafe {
+            ffi::foxramdisk_helper_memset_l(self.ptr.cast(), word, self.len / size_of::<usize>())
+        };
+        true
+    }
 }
 
 impl<'a> From<&'a mut [u8]> for RawBuf<'a> {
@@ -177,6 +219,35 @@ mod tests {
         data[3] = 7;
         assert!(buf.copy_from_slice(&data));
         assert!(!buf.is_zero());
+    }
+
+    #[test]
+    fn same_filled_words_are_found_and_filled() -> Result {
+        let word = size_of::<usize>();
+        let mut block = KVec::from_elem(0u8, 4096, GFP_KERNEL)?;
+        let pattern = usize::from_ne_bytes([0xa5; size_of::<usize>()]) ^ 0x0102;
+        {
+            let mut buf = RawBuf::from(&mut block[..]);
+            assert_eq!(buf.same_filled(), Some(0));
+            assert!(buf.fill_words(pattern));
+            assert_eq!(buf.same_filled(), Some(pattern));
+        }
+        assert!(block
+            .chunks(word)
+            .all(|w| w == pattern.to_ne_bytes().as_slice()));
+        // One different byte, first, in the middle or last, and it is not same-filled.
+        for at in [0, 2048 + 3, 4095] {
+            block[at] ^= 1;
+            assert_eq!(RawBuf::from(&mut block[..]).same_filled(), None);
+            block[at] ^= 1;
+        }
+        // A buffer that is not whole aligned words is only tested for zeros, never filled.
+        let mut odd = RawBuf::from(&mut block[1..4096 - word + 1]);
+        assert_eq!(odd.same_filled(), None);
+        assert!(!odd.fill_words(0));
+        let mut zeros = [0u8; 37];
+        assert_eq!(RawBuf::from(&mut zeros[..]).same_filled(), Some(0));
+        Ok(())
     }
 
     #[test]
