@@ -90,10 +90,9 @@ impl ZstdCodec {
     /// `src` may change while it is read (a page under direct I/O): the output then stays
     /// within `dst`, whatever it decompresses to.
     pub(crate) fn compress(&mut self, src: &RawBuf<'_>, dst: &mut [u8]) -> Result<usize> {
-        // SAFETY: `cctx` is a live context (type invariant) used by this call only
-        // (`&mut self`); `src` is valid for reads of its length (invariant of `RawBuf`) and
-        // `dst`, a slice, for writes of its length; `params` is what the context was sized
-        // for.
+        // SAFETY: `cctx` is live and sized for `params` (type invariant), used by this call
+        // only (`&mut self`); `src` is valid for reads of its length (invariant of `RawBuf`),
+        // and `dst`, a slice, for writes of its length.
         let ret = unsafe {
             ffi::zstd_compress_cctx(
                 self.cctx.as_ptr(),
