@@ -3,9 +3,9 @@
 //! The compression algorithms a device can use, by name.
 //!
 //! `nocomp` stores blocks as they are; `zstd` is the kernel's zstd library, with parameters
-//! for one block (the crypto API cannot be given them); every other algorithm is the
-//! kernel crypto acomp algorithm of the same `cra_name`, used only if the running kernel
-//! has it.
+//! for one block (the crypto API cannot be given them); `lz4` is the kernel's LZ4 library,
+//! called without the crypto API's scomp layer; every other algorithm is the kernel crypto
+//! acomp algorithm of the same `cra_name`, used only if the running kernel has it.
 
 use crate::{ext::crypto::acomp, params::shown};
 use kernel::{fmt, prelude::*};
@@ -84,10 +84,10 @@ impl Algorithm {
         Self::ALL.into_iter().find(|a| a.name().as_bytes() == name)
     }
 
-    /// Whether the running kernel can use this algorithm. The zstd library is linked into
-    /// the module, so `zstd` always is.
+    /// Whether the running kernel can use this algorithm. The LZ4 and zstd libraries are
+    /// linked into the module, so `lz4` and `zstd` always are.
     pub(crate) fn available(self) -> bool {
-        self == Self::Zstd || self.crypto_name().is_none_or(acomp::available)
+        matches!(self, Self::Lz4 | Self::Zstd) || self.crypto_name().is_none_or(acomp::available)
     }
 
     /// Parses a user's algorithm name: `EINVAL` for an unknown name, `ENOENT` for one the
@@ -115,7 +115,8 @@ impl fmt::Display for Algorithm {
 mod tests {
     use super::*;
     use crate::{
-        ext::{crypto::acomp::AcompRequest, raw_buf::RawBuf, zstd::ZstdCodec},
+        compressor::Codec,
+        ext::{crypto::acomp::AcompRequest, raw_buf::RawBuf},
         store::BLOCK_SIZE,
     };
 
@@ -187,59 +188,74 @@ mod tests {
     }
 
     #[test]
-    fn zstd_library_round_trips_and_speaks_crypto_zstd() -> Result {
-        let text = b"zstd tuned for one block compresses this line well; ";
+    fn library_codecs_round_trip_and_speak_the_crypto_format() -> Result {
+        let text = b"a codec called directly compresses this line well; ";
         let mut plain = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
         for (i, b) in plain.iter_mut().enumerate() {
             *b = text[i % text.len()];
         }
         let mut packed = KVec::from_elem(0u8, 2 * BLOCK_SIZE, GFP_KERNEL)?;
         let mut back = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
-        let mut zstd = ZstdCodec::new(ZstdCodec::default_level(), BLOCK_SIZE)?;
-        let n = zstd.compress(&RawBuf::from(&mut plain[..]), &mut packed)?;
-        assert!(n > 0 && n < BLOCK_SIZE / 4);
-        assert_eq!(
-            zstd.decompress(&packed[..n], &mut RawBuf::from(&mut back[..]))?,
-            BLOCK_SIZE
-        );
-        assert!(back == plain);
-        // The same frame format as the crypto API's zstd, both ways.
-        let mut crypto = AcompRequest::new(c"zstd")?;
-        back.fill(0);
-        assert_eq!(
-            crypto.decompress(&packed[..n], &mut RawBuf::from(&mut back[..]))?,
-            BLOCK_SIZE
-        );
-        assert!(back == plain);
-        let m = crypto.compress(&RawBuf::from(&mut plain[..]), &mut packed)?;
-        back.fill(0);
-        assert_eq!(
-            zstd.decompress(&packed[..m], &mut RawBuf::from(&mut back[..]))?,
-            BLOCK_SIZE
-        );
-        assert!(back == plain);
-        // No room: an error, never an overrun.
-        let mut tiny = [0u8; 8];
-        assert_eq!(
-            zstd.compress(&RawBuf::from(&mut plain[..]), &mut tiny),
-            Err(ENOSPC)
-        );
-        // Garbage and truncated frames are refused.
-        assert_eq!(
-            zstd.decompress(&packed[..m / 2], &mut RawBuf::from(&mut back[..])),
-            Err(EIO)
-        );
-        packed[..64].fill(0xA5);
-        assert_eq!(
-            zstd.decompress(&packed[..64], &mut RawBuf::from(&mut back[..])),
-            Err(EIO)
-        );
-        // A frame larger than the output buffer is refused, not cut.
         let mut half = KVec::from_elem(0u8, BLOCK_SIZE / 2, GFP_KERNEL)?;
-        let n = zstd.compress(&RawBuf::from(&mut plain[..]), &mut packed)?;
+        for algorithm in [Algorithm::Lz4, Algorithm::Zstd] {
+            let mut codec = Codec::new(algorithm)?.ok_or(EINVAL)?;
+            assert!(matches!(codec, Codec::Lz4(_) | Codec::Zstd(_)));
+            let n = codec.compress(&RawBuf::from(&mut plain[..]), &mut packed)?;
+            assert!(n > 0 && n < BLOCK_SIZE / 4);
+            assert_eq!(
+                codec.decompress(&packed[..n], &mut RawBuf::from(&mut back[..]))?,
+                BLOCK_SIZE
+            );
+            assert!(back == plain);
+            // The same format as the crypto API's algorithm of the same name, both ways.
+            let mut crypto = AcompRequest::new(algorithm.crypto_name().ok_or(EINVAL)?)?;
+            back.fill(0);
+            assert_eq!(
+                crypto.decompress(&packed[..n], &mut RawBuf::from(&mut back[..]))?,
+                BLOCK_SIZE
+            );
+            assert!(back == plain);
+            let m = crypto.compress(&RawBuf::from(&mut plain[..]), &mut packed)?;
+            back.fill(0);
+            assert_eq!(
+                codec.decompress(&packed[..m], &mut RawBuf::from(&mut back[..]))?,
+                BLOCK_SIZE
+            );
+            assert!(back == plain);
+            // No room: an error, never an overrun.
+            let mut tiny = [0u8; 8];
+            assert_eq!(
+                codec.compress(&RawBuf::from(&mut plain[..]), &mut tiny),
+                Err(ENOSPC)
+            );
+            // Garbage and truncated input are refused.
+            assert_eq!(
+                codec.decompress(&packed[..m / 2], &mut RawBuf::from(&mut back[..])),
+                Err(EIO)
+            );
+            // Output larger than the buffer is refused, not cut.
+            assert_eq!(
+                codec.decompress(&packed[..m], &mut RawBuf::from(&mut half[..])),
+                Err(EIO)
+            );
+            packed[..64].fill(0xA5);
+            assert_eq!(
+                codec.decompress(&packed[..64], &mut RawBuf::from(&mut back[..])),
+                Err(EIO)
+            );
+        }
+        // Data that does not shrink is refused, to be stored uncompressed.
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for b in plain.iter_mut() {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            *b = seed as u8;
+        }
+        let mut lz4 = Codec::new(Algorithm::Lz4)?.ok_or(EINVAL)?;
         assert_eq!(
-            zstd.decompress(&packed[..n], &mut RawBuf::from(&mut half[..])),
-            Err(EIO)
+            lz4.compress(&RawBuf::from(&mut plain[..]), &mut packed),
+            Err(ENOSPC)
         );
         Ok(())
     }

@@ -3,7 +3,7 @@
 //! Per-CPU compression contexts.
 //!
 //! A [`Compressor`] has one [`Context`] per possible CPU: the buffers a block passes
-//! through and an acomp request (transform, request and their state) for each algorithm
+//! through and a codec (an acomp request, or a library's work memory) for each algorithm
 //! the device has used, all allocated off the I/O path. A request takes the context of the
 //! CPU it runs on, under that context's mutex; if the task migrates meanwhile, another task
 //! on the same CPU waits for the mutex rather than sharing the buffers. Two CPUs compress
@@ -16,7 +16,7 @@
 
 use crate::{
     codec::Algorithm,
-    ext::{crypto::acomp::AcompRequest, raw_buf::RawBuf, zstd::ZstdCodec},
+    ext::{crypto::acomp::AcompRequest, lz4::Lz4Codec, raw_buf::RawBuf, zstd::ZstdCodec},
     store::BLOCK_SIZE, //
 };
 use kernel::{
@@ -58,8 +58,11 @@ impl Context {
 
 /// One CPU's codec of one algorithm.
 pub(crate) enum Codec {
-    /// A crypto acomp transform and request: every algorithm but `zstd`.
+    /// A crypto acomp transform and request: every algorithm but `lz4` and `zstd`.
     Acomp(AcompRequest),
+    /// The LZ4 library called directly, as zram's lz4 backend (the crypto API's `lz4`
+    /// reaches the same functions through the scomp layer; see [`Lz4Codec`]).
+    Lz4(Lz4Codec),
     /// The zstd library with parameters for one block, as zram's zstd backend (the crypto
     /// API's `zstd` is set up for 256 KiB inputs on every call; see [`ZstdCodec`]).
     Zstd(ZstdCodec),
@@ -67,9 +70,10 @@ pub(crate) enum Codec {
 
 impl Codec {
     /// A new codec of `algorithm`; `None` for `nocomp`. May sleep.
-    fn new(algorithm: Algorithm) -> Result<Option<Self>> {
+    pub(crate) fn new(algorithm: Algorithm) -> Result<Option<Self>> {
         Ok(match algorithm {
             Algorithm::NoComp => None,
+            Algorithm::Lz4 => Some(Self::Lz4(Lz4Codec::new()?)),
             Algorithm::Zstd => Some(Self::Zstd(ZstdCodec::new(
                 ZstdCodec::default_level(),
                 BLOCK_SIZE,
@@ -84,9 +88,10 @@ impl Codec {
 
     /// Compresses `src` into `dst`; returns the compressed length. Fails (typically with
     /// `ENOSPC`) when the output does not fit in `dst`.
-    fn compress(&mut self, src: &RawBuf<'_>, dst: &mut [u8]) -> Result<usize> {
+    pub(crate) fn compress(&mut self, src: &RawBuf<'_>, dst: &mut [u8]) -> Result<usize> {
         match self {
             Self::Acomp(codec) => codec.compress(src, dst),
+            Self::Lz4(codec) => codec.compress(src, dst),
             Self::Zstd(codec) => codec.compress(src, dst),
         }
     }
@@ -95,6 +100,7 @@ impl Codec {
     pub(crate) fn decompress(&mut self, src: &[u8], dst: &mut RawBuf<'_>) -> Result<usize> {
         match self {
             Self::Acomp(codec) => codec.decompress(src, dst),
+            Self::Lz4(codec) => codec.decompress(src, dst),
             Self::Zstd(codec) => codec.decompress(src, dst),
         }
     }

@@ -9,6 +9,7 @@
 pub(crate) mod block;
 pub(crate) mod crypto;
 mod ffi;
+pub(crate) mod lz4;
 pub(crate) mod mm;
 pub(crate) mod module_param;
 pub(crate) mod raw_buf;

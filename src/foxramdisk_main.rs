@@ -2,8 +2,8 @@
 
 //! foxramdisk: RAM-backed block devices `/dev/foxramdiskN` that store blocks compressed.
 //!
-//! Blocks of 4096 bytes are compressed with a kernel crypto acomp algorithm and kept in a
-//! zsmalloc pool; blocks that were never written, were written with zeros or were
+//! Blocks of 4096 bytes are compressed with a kernel crypto acomp algorithm or the zstd or
+//! LZ4 library, and kept in a zsmalloc pool; blocks that were never written, were written with zeros or were
 //! discarded cost no memory. See `Documentation/foxramdisk.rst`.
 //!
 //! Files: `params` (module parameters), `control` (device registry and `hot_add`),

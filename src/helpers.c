@@ -9,6 +9,7 @@
 #include <crypto/acompress.h>
 #include <linux/bit_spinlock.h>
 #include <linux/blkdev.h>
+#include <linux/lz4.h>
 #include <linux/sched/mm.h>
 #include <linux/stddef.h>
 #include <linux/zstd.h>
@@ -27,6 +28,8 @@ static_assert(sizeof(zstd_compression_parameters) == 7 * sizeof(unsigned int));
 static_assert(offsetof(zstd_compression_parameters, strategy) == 6 * sizeof(unsigned int));
 static_assert(sizeof(zstd_parameters) == 10 * sizeof(int));
 static_assert(offsetof(zstd_parameters, fParams) == sizeof(zstd_compression_parameters));
+/* Mirrored in src/ext/lz4.rs. */
+static_assert(LZ4_MEM_COMPRESS == 16416 && LZ4_ACCELERATION_DEFAULT == 1);
 /* Mirrored in src/ext/block/mq/request.rs (`ReqOp`). */
 static_assert(REQ_OP_READ == 0 && REQ_OP_WRITE == 1 && REQ_OP_FLUSH == 2);
 static_assert(REQ_OP_DISCARD == 3 && REQ_OP_WRITE_ZEROES == 9);

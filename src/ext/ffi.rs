@@ -221,6 +221,22 @@ extern "C" {
         src: *const c_void,
         src_size: usize,
     ) -> usize;
+    /// `LZ4_compress_fast()` (`lib/lz4/lz4_compress.c`).
+    pub(crate) fn LZ4_compress_fast(
+        source: *const c_char,
+        dest: *mut c_char,
+        input_size: c_int,
+        max_output_size: c_int,
+        acceleration: c_int,
+        wrkmem: *mut c_void,
+    ) -> c_int;
+    /// `LZ4_decompress_safe()` (`lib/lz4/lz4_decompress.c`).
+    pub(crate) fn LZ4_decompress_safe(
+        source: *const c_char,
+        dest: *mut c_char,
+        compressed_size: c_int,
+        max_decompressed_size: c_int,
+    ) -> c_int;
     /// `zs_obj_write()`.
     pub(crate) fn zs_obj_write(
         pool: *mut zs_pool,
