@@ -153,13 +153,18 @@ mod tests {
         assert_eq!(Algorithm::parse(b"zstd\n"), Ok(Algorithm::Zstd));
     }
 
+    /// A block of `text` repeated.
+    fn repeated(text: &[u8]) -> Result<KVec<u8>> {
+        let mut block = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
+        for (b, t) in block.iter_mut().zip(text.iter().cycle()) {
+            *b = *t;
+        }
+        Ok(block)
+    }
+
     #[test]
     fn acomp_round_trips_and_refuses_overflow() -> Result {
-        let text = b"a compressed RAM disk keeps repeated text small; ";
-        let mut plain = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
-        for (i, b) in plain.iter_mut().enumerate() {
-            *b = text[i % text.len()];
-        }
+        let mut plain = repeated(b"a compressed RAM disk keeps repeated text small; ")?;
         let mut packed = KVec::from_elem(0u8, 2 * BLOCK_SIZE, GFP_KERNEL)?;
         let mut back = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
         for algorithm in Algorithm::ALL {
@@ -189,11 +194,7 @@ mod tests {
 
     #[test]
     fn library_codecs_round_trip_and_speak_the_crypto_format() -> Result {
-        let text = b"a codec called directly compresses this line well; ";
-        let mut plain = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
-        for (i, b) in plain.iter_mut().enumerate() {
-            *b = text[i % text.len()];
-        }
+        let mut plain = repeated(b"a codec called directly compresses this line well; ")?;
         let mut packed = KVec::from_elem(0u8, 2 * BLOCK_SIZE, GFP_KERNEL)?;
         let mut back = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
         let mut half = KVec::from_elem(0u8, BLOCK_SIZE / 2, GFP_KERNEL)?;
