@@ -1,25 +1,32 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # `make bench`, inside the lab VM: the same fio jobs and data against foxramdisk, zram and
-# brd, one device at a time, then a report. Results go to $OUT (results/bench/).
+# brd, a pair of devices at a time. Results go to $OUT (results/bench/): raw.jsonl, and fio's
+# own JSON output of every run in fio/; scripts/bench.sh then runs bench-report.py on them.
 #
-# Environment: BENCH_RUNTIME (seconds per fio job, default 5), BENCH_SIZE_MIB (device size,
-# default 256), BENCH_DEVICES (space-separated subset of the list below), BENCH_TREE.
+# Environment: BENCH_RUNTIME (fio's runtime of each job, default 1500ms), BENCH_ROUNDS (runs of each
+# job per device, default 3), BENCH_SIZE_MIB (device size, default 128), BENCH_DEVICES
+# (space-separated, in pairs compared with each other), BENCH_TREE.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 OUT=${OUT:-results/bench}
-RUNTIME=${BENCH_RUNTIME:-5}
-SIZE=${BENCH_SIZE_MIB:-256}
-# Each pair runs back to back, so that drift in the host's speed during the run (the VM
-# shares its machine) weighs on both sides alike.
+RUNTIME=${BENCH_RUNTIME:-1500ms}
+ROUNDS=${BENCH_ROUNDS:-3}
+SIZE=${BENCH_SIZE_MIB:-128}
+# Pairs: each foxramdisk device and the device it is compared with (see bench_group).
 DEVICES=${BENCH_DEVICES:-"foxramdisk:nocomp brd foxramdisk:lz4 zram:lz4 foxramdisk:zstd zram:zstd foxramdisk:deflate zram:deflate foxramdisk:842 zram:842"}
 # The real-data tree: the C headers of the guest's root, 24 MiB of real source text, small
 # enough to copy ten times under TCG. BENCH_TREE picks another.
 TREE=${BENCH_TREE:-/usr/include}
-mkdir -p "$OUT"
+mkdir -p "$OUT/fio"
 raw=$OUT/raw.jsonl
 : >"$raw"
 mnt=$(mktemp -d)
+# The tree is copied once into the guest's tmpfs /tmp, so that each device's copy reads RAM,
+# not the 9p root (which would be most of the time, and cached differently for each run).
+stage=$(mktemp -d)
+cp -a "$TREE" "$stage/" || exit 1
+tree_bytes=$(du -sb "$TREE" | cut -f1)
 # The kernel measured on: its release and whether it has lockdep (make bench uses the bench
 # kernel, without; FOXRAMDISK_KERNEL=lab measures on the tests' debug kernel).
 lockdep=false
@@ -27,67 +34,103 @@ zcat /proc/config.gz 2>/dev/null | grep -qx CONFIG_PROVE_LOCKING=y && lockdep=tr
 printf '{"kernel": "%s", "flavour": "%s", "lockdep": %s}\n' "$(uname -r)" "${KERNEL_FLAVOUR:-lab}" "$lockdep" >>"$raw"
 
 . scripts/bench-devices.sh
-log() { printf '[bench] %s\n' "$*" >&2; }
+log() { printf '[bench] %s %s\n' "$(date +%T)" "$*" >&2; }
 meminfo() { awk -v k="$1:" '$1 == k { print $2 * 1024 }' /proc/meminfo; }
+# Free memory in bytes: MemFree, plus the free pages held on per-CPU lists ("count:" of each
+# pageset in /proc/zoneinfo), which MemFree leaves out. Those lists grow under a burst of
+# allocation (up to an eighth of a zone) and shrink slowly, so MemFree alone would charge
+# the first device filled after a quiet spell tens of MiB that the next one does not pay.
+free_bytes() {
+	echo $(($(meminfo MemFree) + $(awk '$1 == "count:" { n += $2 } END { print n + 0 }' /proc/zoneinfo) * $(getconf PAGESIZE)))
+}
 settle() { sync; echo 3 >/proc/sys/vm/drop_caches; sleep 1; }
 emit() { printf '%s\n' "$1" >>"$raw"; }
 # Seconds from $1 to $2 (date +%s.%N), as a JSON number (bc would print .5 for 0.5).
 seconds() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 
 fio_common=(--direct=1 --ioengine=psync --time_based --runtime="$RUNTIME" --group_reporting
-	--buffer_compress_percentage=50 --refill_buffers --randrepeat=0 --output-format=json)
+	--buffer_compress_percentage=50 --refill_buffers --randrepeat=0 --output-format=json --eta=never)
 # name rw bs [rwmixread]
 JOBS="randread:randread:4k randwrite:randwrite:4k randrw70:randrw:4k:70 seqread:read:128k seqwrite:write:128k"
+# Every job at 1 and 2 jobs, one after the other (stonewall), as one fio invocation per
+# device and round: fio takes about two seconds to start under TCG.
+fio_jobs=()
+for job in $JOBS; do
+	IFS=: read -r name rw bs mix <<<"$job"
+	for n in 1 2; do
+		fio_jobs+=(--name="$name-$n" --stonewall --rw="$rw" --bs="$bs" --numjobs="$n")
+		[ -n "${mix:-}" ] && fio_jobs+=(--rwmixread="$mix")
+	done
+done
 
-for dev_spec in $DEVICES; do
-	kind=${dev_spec%%:*}
-	alg=${dev_spec#*:}
-	[ "$kind" = "$alg" ] && alg=none
-	label=$kind${alg:+-$alg}
-	[ "$alg" = none ] && label=$kind
-	settle
-	free0=$(meminfo MemFree) slab0=$(($(meminfo Slab)))
-	if ! d=$(setup "$kind" "$alg"); then
-		log "$label: cannot set up, skipped"
-		emit "{\"device\": \"$label\", \"error\": \"setup failed\"}"
-		continue
-	fi
-	log "$label on $d"
-	# Fill the whole device with 50%-compressible data, then account memory.
-	prefill "$d"
-	settle
-	free1=$(meminfo MemFree) slab1=$(meminfo Slab)
-	emit "{\"device\": \"$label\", \"memory\": {\"stored_bytes\": $((SIZE << 20)), \"device_mem_used\": $(device_mem "$kind"), \"not_counted\": $(not_counted "$kind"), \"memfree_delta\": $((free0 - free1)), \"slab_delta\": $((slab1 - slab0))}}"
-
-	for job in $JOBS; do
-		IFS=: read -r name rw bs mix <<<"$job"
-		for n in 1 2; do
-			extra=()
-			[ -n "${mix:-}" ] && extra=(--rwmixread="$mix")
-			res=$(fio --name="$name" --filename="$d" --rw="$rw" --bs="$bs" --numjobs="$n" \
-				--size="${SIZE}M" "${extra[@]}" "${fio_common[@]}" 2>/dev/null)
-			r=$(printf '%s' "$res" | python3 -c '
-import json, sys
-j = json.load(sys.stdin)["jobs"][0]
-print(json.dumps({"read_iops": j["read"]["iops"], "write_iops": j["write"]["iops"],
-                  "read_bw_kib": j["read"]["bw"], "write_bw_kib": j["write"]["bw"]}))' 2>/dev/null) ||
-				r='{"error": "fio failed"}'
-			emit "{\"device\": \"$label\", \"job\": \"$name\", \"numjobs\": $n, \"result\": $r}"
+# Devices are set up and filled two by two, in the order listed (a foxramdisk device and the
+# device it is compared with): set up and filled one after the other, then all fio jobs run
+# ROUNDS times on each, alternating between the two, and the report takes the median. Drift
+# in the host's speed (the VM shares its machine) then weighs on both sides alike, and one
+# slow moment does not decide a row.
+bench_group() { # DEVICE-SPEC...
+	local spec kind alg label d free0 slab0 free1 slab1 job n round file i
+	local -a labels=() paths=() kinds=()
+	for spec in "$@"; do
+		kind=${spec%%:*}
+		alg=${spec#*:}
+		[ "$kind" = "$alg" ] && alg=none
+		label=$kind
+		[ "$alg" = none ] || label=$kind-$alg
+		settle
+		free0=$(free_bytes) slab0=$(meminfo Slab)
+		if ! d=$(setup "$kind" "$alg"); then
+			log "$label: cannot set up, skipped"
+			emit "{\"device\": \"$label\", \"error\": \"setup failed\"}"
+			continue
+		fi
+		log "$label on $d: filling"
+		# Fill the whole device with 50%-compressible data, then account memory.
+		prefill "$d"
+		settle
+		free1=$(free_bytes) slab1=$(meminfo Slab)
+		emit "{\"device\": \"$label\", \"memory\": {\"stored_bytes\": $((SIZE << 20)), \"device_mem_used\": $(device_mem "$kind"), \"not_counted\": $(not_counted "$kind"), \"free_delta\": $((free0 - free1)), \"slab_delta\": $((slab1 - slab0))}}"
+		labels+=("$label") paths+=("$d") kinds+=("$kind")
+	done
+	log "${labels[*]}: fio, $ROUNDS rounds of $RUNTIME a job"
+	for round in $(seq "$ROUNDS"); do
+		for i in "${!paths[@]}"; do
+			file=fio/${labels[i]}.$round.json
+			# A job that fails is marked failed in fio's output; the report skips it.
+			fio --filename="${paths[i]}" --size="${SIZE}M" "${fio_common[@]}" \
+				--output="$OUT/$file" "${fio_jobs[@]}" 2>/dev/null ||
+				log "${labels[i]}: fio reported a failure in round $round"
+			for job in $JOBS; do
+				for n in 1 2; do
+					emit "{\"device\": \"${labels[i]}\", \"job\": \"${job%%:*}\", \"numjobs\": $n, \"round\": $round, \"fio_output\": \"$file\", \"fio_job\": \"${job%%:*}-$n\"}"
+				done
+			done
 		done
 	done
 
-	# Real data: copy a tree onto ext4 on the device, then read it all back.
+	log "${labels[*]}: real data"
+	for i in "${!paths[@]}"; do
+		realdata "${kinds[i]}" "${labels[i]}" "${paths[i]}"
+	done
+	for kind in "${kinds[@]}"; do
+		teardown "$kind"
+	done
+}
+
+# Real data: copy a tree onto ext4 on the device, then read it all back.
+realdata() { # KIND LABEL DEVICE
+	local kind=$1 label=$2 d=$3 t0 t1 t2 t3 stored
 	blkdiscard -f "$d" 2>/dev/null
 	mkfs.ext4 -q -F "$d" && mount "$d" "$mnt"
 	settle
 	t0=$(date +%s.%N)
-	cp -a "$TREE" "$mnt/" && sync
+	cp -a "$stage/." "$mnt/" 2>/dev/null || log "$label: the tree does not fit on the device"
+	sync
 	t1=$(date +%s.%N)
 	settle
 	t2=$(date +%s.%N)
 	tar -cf - -C "$mnt" . | wc -c >/dev/null
 	t3=$(date +%s.%N)
-	tree_bytes=$(du -sb "$TREE" | cut -f1)
 	case "$kind" in
 	foxramdisk) stored=$(($(cat /sys/block/foxramdisk0/storage_stat/compressed_blocks_count) + $(cat /sys/block/foxramdisk0/storage_stat/raw_blocks_count))); stored=$((stored * 4096)) ;;
 	zram) stored=$(awk '{ print $1 }' /sys/block/zram0/mm_stat) ;;
@@ -95,6 +138,10 @@ print(json.dumps({"read_iops": j["read"]["iops"], "write_iops": j["write"]["iops
 	esac
 	emit "{\"device\": \"$label\", \"realdata\": {\"tree\": \"$TREE\", \"tree_bytes\": $tree_bytes, \"copy_s\": $(seconds "$t0" "$t1"), \"read_s\": $(seconds "$t2" "$t3"), \"stored_bytes\": $stored, \"device_mem_used\": $(device_mem "$kind"), \"not_counted\": $(not_counted "$kind")}}"
 	umount "$mnt"
-	teardown "$kind"
+}
+
+read -ra devices <<<"$DEVICES"
+for ((i = 0; i < ${#devices[@]}; i += 2)); do
+	bench_group "${devices[@]:i:2}"
 done
-python3 scripts/bench-report.py "$raw" "$OUT"
+log "done; the report is made on the host (scripts/bench-report.py)"

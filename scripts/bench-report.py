@@ -11,6 +11,24 @@ import sys
 raw_path, out = sys.argv[1], sys.argv[2]
 rows = [json.loads(line) for line in open(raw_path) if line.strip()]
 
+
+def fio_result(path, name):
+    """The figures of job `name` (group reporting: one entry a job) in fio's JSON output."""
+    try:
+        jobs = json.load(open(f"{out}/{path}"))["jobs"]
+        j = next(j for j in jobs if j["jobname"] == name)
+        if j["error"]:
+            return {"error": f"fio: job failed with error {j['error']}"}
+        return {"read_iops": j["read"]["iops"], "write_iops": j["write"]["iops"],
+                "read_bw_kib": j["read"]["bw"], "write_bw_kib": j["write"]["bw"]}
+    except (OSError, ValueError, KeyError, StopIteration) as e:
+        return {"error": f"fio output unreadable or without job {name}: {e!r}"}
+
+
+for row in rows:
+    if "fio_output" in row:
+        row["result"] = fio_result(row["fio_output"], row["fio_job"])
+
 JOBS = ["randread", "randwrite", "randrw70", "seqread", "seqwrite"]
 UNIT = {"randread": "IOPS", "randwrite": "IOPS", "randrw70": "IOPS", "seqread": "MiB/s", "seqwrite": "MiB/s"}
 
@@ -35,11 +53,23 @@ for row in rows:
     if dev not in devices:
         devices.append(dev)
     if "job" in row:
-        perf[(dev, row["job"], row["numjobs"])] = value(row["job"], row["result"])
+        perf.setdefault((dev, row["job"], row["numjobs"]), []).append(value(row["job"], row["result"]))
     elif "memory" in row:
         memory[dev] = row["memory"]
     elif "realdata" in row:
         realdata[dev] = row["realdata"]
+
+def median(values):
+    """The median of a job's runs on one device; None if any run failed."""
+    if not values or None in values:
+        return None
+    v = sorted(values)
+    mid = len(v) // 2
+    return v[mid] if len(v) % 2 else (v[mid - 1] + v[mid]) / 2
+
+
+rounds = max((len(v) for v in perf.values()), default=0)
+perf = {k: median(v) for k, v in perf.items()}
 
 pairs = []
 for dev in devices:
@@ -61,7 +91,9 @@ def fmt(v, digits=0):
 
 lines = ["# foxramdisk vs zram vs brd", "",
          "Same fio jobs, same data (50% compressible, refilled buffers), one VM run, psync, direct I/O.",
-         "Absolute figures are from a TCG-emulated VM and only mean something next to each other."]
+         "Absolute figures are from a TCG-emulated VM and only mean something next to each other.",
+         f"Each figure is the median of {rounds} run{'s' if rounds != 1 else ''}; the two devices of a pair are filled together "
+         "and their runs alternate, so that drift in the host's speed weighs on both alike."]
 if kernel:
     lines.append(f"Kernel {kernel['kernel']} ({kernel['flavour']} flavour, lockdep "
                  f"{'on' if kernel['lockdep'] else 'off'}).")
@@ -95,11 +127,12 @@ lines.append("Device's own account (foxramdisk `mem_used_total`, zram `mm_stat` 
              "with what an account leaves out, so that both are charged alike (\"all in\": zram's account "
              "omits its block table, 16 bytes per page and vmalloc's 8-byte pointer per table page, and "
              "its per-CPU stream buffers, 12 KiB per CPU; foxramdisk's counts its table, chunks and "
-             "their pointers, and its buffers); and the guest's view (drop in MemFree, change in Slab), "
+             "their pointers, and its buffers); and the guest's view (drop in free memory: MemFree plus the pages on per-CPU free lists; "
+             "change in Slab), "
              "per byte stored.")
 lines.append("")
-lines.append("| device | stored MiB | device says MiB | all in MiB | MemFree drop MiB | Slab change MiB "
-             "| device bytes/stored byte | all in bytes/stored byte | MemFree bytes/stored byte |")
+lines.append("| device | stored MiB | device says MiB | all in MiB | free memory drop MiB | Slab change MiB "
+             "| device bytes/stored byte | all in bytes/stored byte | free memory bytes/stored byte |")
 lines.append("|---|---|---|---|---|---|---|---|---|")
 mib = 1 << 20
 
@@ -117,9 +150,9 @@ for d in devices:
     dm, wt = m["device_mem_used"], all_in(m)
     lines.append(f"| {d} | {m['stored_bytes'] / mib:.0f} | {fmt(dm / mib if dm is not None else None, 2)} | "
                  f"{fmt(wt / mib if wt is not None else None, 2)} | "
-                 f"{m['memfree_delta'] / mib:.1f} | {m['slab_delta'] / mib:.1f} | "
+                 f"{m['free_delta'] / mib:.1f} | {m['slab_delta'] / mib:.1f} | "
                  f"{fmt(ratio(dm, m['stored_bytes']), 4)} | {fmt(ratio(wt, m['stored_bytes']), 4)} | "
-                 f"{fmt(ratio(m['memfree_delta'], m['stored_bytes']), 3)} |")
+                 f"{fmt(ratio(m['free_delta'], m['stored_bytes']), 3)} |")
 lines.append("")
 if realdata:
     tree = next(iter(realdata.values()))
