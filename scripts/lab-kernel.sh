@@ -53,7 +53,7 @@ done <"$fragment"
 [ "$missing" = 0 ] || die "kconfig dropped options of ${fragments[*]##*/} (dependencies missing)"
 
 [ -n "${LAB_CONFIG_ONLY:-}" ] && exit 0
-log "building the kernel: about 8-10 min on 2 cores (log: $top/build.log)"
+log "building the kernel: 8 to 25 min on 2 cores, by machine (log: $top/build.log)"
 start=$SECONDS
 in_root make -C "$kdir" LLVM=1 -j"$(($(nproc) + 1))" bzImage modules >"$top/build.log" 2>&1 ||
 	{ tail -40 "$top/build.log"; die "kernel build failed"; }
