@@ -4,9 +4,9 @@
 # brd, a pair of devices at a time. Results go to $OUT (results/bench/): raw.jsonl, and fio's
 # own JSON output of every run in fio/; scripts/bench.sh then runs bench-report.py on them.
 #
-# Environment: BENCH_RUNTIME (fio's runtime of each job, default 1500ms), BENCH_ROUNDS (runs of each
-# job per device, default 3), BENCH_SIZE_MIB (device size, default 128), BENCH_DEVICES
-# (space-separated, in pairs compared with each other), BENCH_TREE.
+# Environment: BENCH_RUNTIME (fio's runtime of each job, default 1500ms), BENCH_ROUNDS
+# (runs of each job per device, default 3), BENCH_SIZE_MIB (device size, default 128),
+# BENCH_DEVICES (space-separated, in pairs compared with each other), BENCH_TREE.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 OUT=${OUT:-results/bench}
