@@ -102,7 +102,7 @@ bench_group() { # DEVICE-SPEC...
 				log "${labels[i]}: fio reported a failure in round $round"
 			for job in $JOBS; do
 				for n in 1 2; do
-					emit "{\"device\": \"${labels[i]}\", \"job\": \"${job%%:*}\", \"numjobs\": $n, \"round\": $round, \"fio_output\": \"$file\", \"fio_job\": \"${job%%:*}-$n\"}"
+					emit "{\"device\": \"${labels[i]}\", \"job\": \"${job%%:*}\", \"numjobs\": $n, \"round\": $round, \"fio_output\": \"$file\"}"
 				done
 			done
 		done

@@ -13,7 +13,8 @@ rows = [json.loads(line) for line in open(raw_path) if line.strip()]
 
 
 def fio_result(path, name):
-    """The figures of job `name` (group reporting: one entry a job) in fio's JSON output."""
+    """The figures of job `name` (group reporting: one entry a job) in fio's JSON output;
+    bench-guest.sh names each job `<job>-<numjobs>`."""
     try:
         jobs = json.load(open(f"{out}/{path}"))["jobs"]
         j = next(j for j in jobs if j["jobname"] == name)
@@ -27,7 +28,7 @@ def fio_result(path, name):
 
 for row in rows:
     if "fio_output" in row:
-        row["result"] = fio_result(row["fio_output"], row["fio_job"])
+        row["result"] = fio_result(row["fio_output"], f"{row['job']}-{row['numjobs']}")
 
 JOBS = ["randread", "randwrite", "randrw70", "seqread", "seqwrite"]
 UNIT = {"randread": "IOPS", "randwrite": "IOPS", "randrw70": "IOPS", "seqread": "MiB/s", "seqwrite": "MiB/s"}
