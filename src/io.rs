@@ -21,7 +21,7 @@ use crate::{
         mm::NoIoScope,
         raw_buf::RawBuf,
     },
-    stats::IoStats,
+    stats::Counter,
     store::{Store, BLOCK_SHIFT, BLOCK_SIZE},
 };
 use kernel::{
@@ -190,10 +190,10 @@ impl Operations for DiskOps {
         };
         let ok = result.is_ok();
         match op {
-            ReqOp::Read => IoStats::count(&io.bytes_read, &io.failed_reads, ok, len),
-            ReqOp::Write => IoStats::count(&io.bytes_written, &io.failed_writes, ok, len),
+            ReqOp::Read => io.count(Counter::BytesRead, Counter::FailedReads, ok, len),
+            ReqOp::Write => io.count(Counter::BytesWritten, Counter::FailedWrites, ok, len),
             ReqOp::Discard | ReqOp::WriteZeroes => {
-                IoStats::count(&io.bytes_discarded, &io.failed_discards, ok, len)
+                io.count(Counter::BytesDiscarded, Counter::FailedDiscards, ok, len)
             }
             ReqOp::Flush | ReqOp::Other(_) => {}
         }
