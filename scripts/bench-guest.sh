@@ -6,7 +6,8 @@
 #
 # Environment: BENCH_RUNTIME (fio's runtime of each job, default 1500ms), BENCH_ROUNDS
 # (runs of each job per device, default 3), BENCH_SIZE_MIB (device size, default 128),
-# BENCH_DEVICES (space-separated, in pairs compared with each other), BENCH_TREE.
+# BENCH_DEVICES (space-separated, in pairs compared with each other), BENCH_TREE;
+# BENCH_ICOUNT, the QEMU -icount shift the VM runs with, if any (recorded in the report).
 set -u
 cd "$(dirname "$0")/.." || exit 1
 OUT=${OUT:-results/bench}
@@ -31,7 +32,8 @@ tree_bytes=$(du -sb "$TREE" | cut -f1)
 # kernel, without; FOXRAMDISK_KERNEL=lab measures on the tests' debug kernel).
 lockdep=false
 zcat /proc/config.gz 2>/dev/null | grep -qx CONFIG_PROVE_LOCKING=y && lockdep=true
-printf '{"kernel": "%s", "flavour": "%s", "lockdep": %s}\n' "$(uname -r)" "${KERNEL_FLAVOUR:-lab}" "$lockdep" >>"$raw"
+printf '{"kernel": "%s", "flavour": "%s", "lockdep": %s, "icount": "%s"}\n' "$(uname -r)" \
+	"${KERNEL_FLAVOUR:-lab}" "$lockdep" "${BENCH_ICOUNT:-}" >>"$raw"
 
 . scripts/bench-devices.sh
 log() { printf '[bench] %s %s\n' "$(date +%T)" "$*" >&2; }

@@ -98,6 +98,9 @@ lines = ["# foxramdisk vs zram vs brd", "",
 if kernel:
     lines.append(f"Kernel {kernel['kernel']} ({kernel['flavour']} flavour, lockdep "
                  f"{'on' if kernel['lockdep'] else 'off'}).")
+    if kernel.get("icount"):
+        lines.append(f"The guest's clock counted instructions (QEMU `-icount shift={kernel['icount']}`): "
+                     "times and rates are in instructions, not host time, and do not move with the host's load.")
 lines.append("")
 lines.append("## Throughput")
 lines.append("")

@@ -8,7 +8,8 @@
 #                                 prints its output and exits with its status
 #
 # Environment: VM_MEM (default 2G), VM_CPUS (2), VM_TIMEOUT (seconds, default 3600),
-# VM_APPEND (extra kernel command line), VM_LOG (where the kernel console goes).
+# VM_APPEND (extra kernel command line), VM_LOG (where the kernel console goes),
+# VM_ICOUNT (QEMU -icount shift: the guest clock counts instructions, not host time).
 # A non-interactive VM has a QEMU monitor on $FOXRAMDISK_CACHE/monitor.sock, to look at a
 # guest that hangs (`info registers -a`, `nmi`).
 . "$(dirname "$0")/lib.sh"
@@ -34,6 +35,7 @@ qemu=(qemu-system-x86_64 -accel tcg -cpu max -smp "$cpus" -m "$mem" -no-reboot
 	-device virtio-9p-pci,fsdev=repo,mount_tag=repo
 	-fsdev "local,id=mods,path=$mods,security_model=none,readonly=on"
 	-device virtio-9p-pci,fsdev=mods,mount_tag=mods)
+[ -n "${VM_ICOUNT:-}" ] && qemu+=(-icount "shift=$VM_ICOUNT,sleep=off")
 
 if [ $# -eq 0 ]; then
 	in_root "${qemu[@]}" -nographic -serial mon:stdio -append "$append foxramdisk.interactive=1"
