@@ -4,7 +4,8 @@
 # scripts/profile-guest.sh, which profiles one fio job per device with perf. Writes
 # results/profile/DEVICE-JOB-NUMJOBS.txt. See profile-guest.sh for the settings.
 # Measured on the bench kernel (scripts/kernel-bench.config: no lockdep or other debugging)
-# unless FOXRAMDISK_KERNEL=lab is given.
+# unless FOXRAMDISK_KERNEL=lab is given. With VM_ICOUNT=0 (see vm.sh) the samples count
+# instructions, so two profiles compare per I/O whatever the host's load was.
 export FOXRAMDISK_KERNEL=${FOXRAMDISK_KERNEL:-bench}
 . "$(dirname "$0")/lib.sh"
 
