@@ -18,7 +18,6 @@ use crate::{
     },
     io::DiskOps,
     params::{self, parse_size, parse_u64, shown},
-    stats::Counter,
     store::{SpareTable, BLOCK_SIZE},
 };
 use core::fmt::Write;
@@ -63,12 +62,12 @@ impl DiskAttributeOperations for DiskOps {
         let io = &disk.io;
         let store = &disk.store;
         let value = match id {
-            x if is(x, Id::TotalBytesWritten) => io.get(Counter::BytesWritten),
-            x if is(x, Id::TotalBytesRead) => io.get(Counter::BytesRead),
-            x if is(x, Id::TotalBytesDiscarded) => io.get(Counter::BytesDiscarded),
-            x if is(x, Id::FailedReads) => io.get(Counter::FailedReads),
-            x if is(x, Id::FailedWrites) => io.get(Counter::FailedWrites),
-            x if is(x, Id::FailedDiscards) => io.get(Counter::FailedDiscards),
+            x if is(x, Id::TotalBytesWritten) => io.bytes_written.load(Relaxed),
+            x if is(x, Id::TotalBytesRead) => io.bytes_read.load(Relaxed),
+            x if is(x, Id::TotalBytesDiscarded) => io.bytes_discarded.load(Relaxed),
+            x if is(x, Id::FailedReads) => io.failed_reads.load(Relaxed),
+            x if is(x, Id::FailedWrites) => io.failed_writes.load(Relaxed),
+            x if is(x, Id::FailedDiscards) => io.failed_discards.load(Relaxed),
             x if is(x, Id::ZeroedBlocksCount) => store.zeroed_blocks(),
             x if is(x, Id::RawBlocksCount) => store.raw_blocks(),
             x if is(x, Id::CompressedBlocksCount) => store.compressed_blocks(),

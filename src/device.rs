@@ -105,7 +105,7 @@ impl Device {
             try_pin_init!(DiskData {
                 id,
                 store: Store::new(nblocks, algorithm)?,
-                io: IoStats::new()?,
+                io: IoStats::new(),
                 control <- new_mutex!(()),
                 claimed: Atomic::new(false),
                 limit_hit: Atomic::new(false),

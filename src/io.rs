@@ -21,7 +21,7 @@ use crate::{
         mm::NoIoScope,
         raw_buf::RawBuf,
     },
-    stats::Counter,
+    stats::IoStats,
     store::{Store, BLOCK_SHIFT, BLOCK_SIZE},
 };
 use kernel::{
@@ -190,10 +190,10 @@ impl Operations for DiskOps {
         };
         let ok = result.is_ok();
         match op {
-            ReqOp::Read => io.count(Counter::BytesRead, Counter::FailedReads, ok, len),
-            ReqOp::Write => io.count(Counter::BytesWritten, Counter::FailedWrites, ok, len),
+            ReqOp::Read => IoStats::count(&io.bytes_read, &io.failed_reads, ok, len),
+            ReqOp::Write => IoStats::count(&io.bytes_written, &io.failed_writes, ok, len),
             ReqOp::Discard | ReqOp::WriteZeroes => {
-                io.count(Counter::BytesDiscarded, Counter::FailedDiscards, ok, len)
+                IoStats::count(&io.bytes_discarded, &io.failed_discards, ok, len)
             }
             ReqOp::Flush | ReqOp::Other(_) => {}
         }
