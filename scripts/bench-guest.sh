@@ -28,6 +28,16 @@ mnt=$(mktemp -d)
 stage=$(mktemp -d)
 cp -a "$TREE" "$stage/" || exit 1
 tree_bytes=$(du -sb "$TREE" | cut -f1)
+# The same tree as one ext4 image, written block for block to every device: the same data
+# on each, so their memory compares exactly (two copies through ext4 differ a little in
+# where and what ext4 writes). Sized for the tree and ext4's metadata, within the device.
+image=$stage.img
+image_mib=$((tree_bytes * 13 / 10 / 1048576 + 16))
+[ "$image_mib" -le "$SIZE" ] || image_mib=$SIZE
+if ! mkfs.ext4 -q -F -b 4096 -d "$stage" "$image" "${image_mib}M"; then
+	echo "[bench] cannot make an ext4 image of $TREE: no memory figures on it" >&2
+	image=
+fi
 # The kernel measured on: its release and whether it has lockdep (make bench uses the bench
 # kernel, without; FOXRAMDISK_KERNEL=lab measures on the tests' debug kernel).
 lockdep=false
@@ -119,9 +129,29 @@ bench_group() { # DEVICE-SPEC...
 	done
 }
 
-# Real data: copy a tree onto ext4 on the device, then read it all back.
+# The data the device holds, in bytes: blocks that are neither zero nor filled with one
+# value (foxramdisk), pages stored (zram).
+stored_bytes() { # KIND
+	case "$1" in
+	foxramdisk) echo $((($(cat /sys/block/foxramdisk0/storage_stat/compressed_blocks_count) + $(cat /sys/block/foxramdisk0/storage_stat/raw_blocks_count)) * 4096)) ;;
+	zram) awk '{ print $1 }' /sys/block/zram0/mm_stat ;;
+	*) echo null ;;
+	esac
+}
+
+# Real data: the tree's ext4 image written to the device, for its memory; then a copy of the
+# tree onto a new ext4 on the device, read back in full.
 realdata() { # KIND LABEL DEVICE
 	local kind=$1 label=$2 d=$3 t0 t1 t2 t3 stored
+	if [ -n "$image" ]; then
+		blkdiscard -f "$d" 2>/dev/null
+		if dd if="$image" of="$d" bs=1M oflag=direct status=none; then
+			settle
+			emit "{\"device\": \"$label\", \"image\": {\"tree\": \"$TREE\", \"tree_bytes\": $tree_bytes, \"image_bytes\": $(stat -c %s "$image"), \"device_mem_used\": $(device_mem "$kind"), \"not_counted\": $(not_counted "$kind")}}"
+		else
+			log "$label: cannot write the tree's image"
+		fi
+	fi
 	blkdiscard -f "$d" 2>/dev/null
 	mkfs.ext4 -q -F "$d" && mount "$d" "$mnt"
 	settle
@@ -133,11 +163,7 @@ realdata() { # KIND LABEL DEVICE
 	t2=$(date +%s.%N)
 	tar -cf - -C "$mnt" . | wc -c >/dev/null
 	t3=$(date +%s.%N)
-	case "$kind" in
-	foxramdisk) stored=$(($(cat /sys/block/foxramdisk0/storage_stat/compressed_blocks_count) + $(cat /sys/block/foxramdisk0/storage_stat/raw_blocks_count))); stored=$((stored * 4096)) ;;
-	zram) stored=$(awk '{ print $1 }' /sys/block/zram0/mm_stat) ;;
-	*) stored=null ;;
-	esac
+	stored=$(stored_bytes "$kind")
 	emit "{\"device\": \"$label\", \"realdata\": {\"tree\": \"$TREE\", \"tree_bytes\": $tree_bytes, \"copy_s\": $(seconds "$t0" "$t1"), \"read_s\": $(seconds "$t2" "$t3"), \"stored_bytes\": $stored, \"device_mem_used\": $(device_mem "$kind"), \"not_counted\": $(not_counted "$kind")}}"
 	umount "$mnt"
 }

@@ -44,7 +44,7 @@ def value(job, r):
 
 
 devices = []
-perf, memory, realdata = {}, {}, {}
+perf, memory, realdata, image = {}, {}, {}, {}
 kernel = {}
 for row in rows:
     if "kernel" in row:
@@ -59,6 +59,8 @@ for row in rows:
         memory[dev] = row["memory"]
     elif "realdata" in row:
         realdata[dev] = row["realdata"]
+    elif "image" in row:
+        image[dev] = row["image"]
 
 def median(values):
     """The median of a job's runs on one device; None if any run failed."""
@@ -173,6 +175,26 @@ if realdata:
         lines.append(f"| {d} | {r['copy_s']:.1f} | {r['read_s']:.1f} | {fmt(st / mib if st else None, 1)} | "
                      f"{fmt(mem / mib if mem else None, 2)} | {fmt(wt / mib if wt else None, 2)} | "
                      f"{fmt(ratio(st, mem), 2)} | {fmt(ratio(st, wt), 2)} |")
+    lines.append("")
+
+if image:
+    tree = next(iter(image.values()))
+    lines.append(f"## Real data, the same on every device: `{tree['tree']}` as an ext4 image "
+                 f"({tree['image_bytes'] / mib:.0f} MiB, {tree['tree_bytes'] / mib:.1f} MiB of files) "
+                 "written block for block")
+    lines.append("")
+    lines.append("Memory the device uses for the image, its own account and all in (as above), and all in per "
+                 "byte of the tree's files.")
+    lines.append("")
+    lines.append("| device | memory used MiB | all in MiB | all in bytes/file byte |")
+    lines.append("|---|---|---|---|")
+    for d in devices:
+        r = image.get(d)
+        if not r or r["device_mem_used"] is None:
+            continue
+        mem, wt = r["device_mem_used"], all_in(r)
+        lines.append(f"| {d} | {mem / mib:.2f} | {fmt(wt / mib if wt is not None else None, 2)} | "
+                     f"{fmt(ratio(wt, r['tree_bytes']), 4)} |")
     lines.append("")
 
 open(f"{out}/bench.md", "w").write("\n".join(lines) + "\n")
