@@ -34,6 +34,7 @@ tree_bytes=$(du -sb "$TREE" | cut -f1)
 image=$stage.img
 image_mib=$((tree_bytes * 13 / 10 / 1048576 + 16))
 [ "$image_mib" -le "$SIZE" ] || image_mib=$SIZE
+image_bytes=$((image_mib << 20))
 if ! mkfs.ext4 -q -F -b 4096 -d "$stage" "$image" "${image_mib}M"; then
 	echo "[bench] cannot make an ext4 image of $TREE: no memory figures on it" >&2
 	image=
@@ -57,6 +58,10 @@ free_bytes() {
 }
 settle() { sync; echo 3 >/proc/sys/vm/drop_caches; sleep 1; }
 emit() { printf '%s\n' "$1" >>"$raw"; }
+# The JSON fields of a device's memory: its own account and what that leaves out.
+accounts() { # KIND
+	printf '"device_mem_used": %s, "not_counted": %s' "$(device_mem "$1")" "$(not_counted "$1")"
+}
 # Seconds from $1 to $2 (date +%s.%N), as a JSON number (bc would print .5 for 0.5).
 seconds() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 
@@ -101,7 +106,7 @@ bench_group() { # DEVICE-SPEC...
 		prefill "$d"
 		settle
 		free1=$(free_bytes) slab1=$(meminfo Slab)
-		emit "{\"device\": \"$label\", \"memory\": {\"stored_bytes\": $((SIZE << 20)), \"device_mem_used\": $(device_mem "$kind"), \"not_counted\": $(not_counted "$kind"), \"free_delta\": $((free0 - free1)), \"slab_delta\": $((slab1 - slab0))}}"
+		emit "{\"device\": \"$label\", \"memory\": {\"stored_bytes\": $((SIZE << 20)), $(accounts "$kind"), \"free_delta\": $((free0 - free1)), \"slab_delta\": $((slab1 - slab0))}}"
 		labels+=("$label") paths+=("$d") kinds+=("$kind")
 	done
 	log "${labels[*]}: fio, $ROUNDS rounds of $RUNTIME a job"
@@ -142,12 +147,12 @@ stored_bytes() { # KIND
 # Real data: the tree's ext4 image written to the device, for its memory; then a copy of the
 # tree onto a new ext4 on the device, read back in full.
 realdata() { # KIND LABEL DEVICE
-	local kind=$1 label=$2 d=$3 t0 t1 t2 t3 stored
+	local kind=$1 label=$2 d=$3 t0 t1 t2 t3
 	if [ -n "$image" ]; then
 		blkdiscard -f "$d" 2>/dev/null
 		if dd if="$image" of="$d" bs=1M oflag=direct status=none; then
 			settle
-			emit "{\"device\": \"$label\", \"image\": {\"tree\": \"$TREE\", \"tree_bytes\": $tree_bytes, \"image_bytes\": $(stat -c %s "$image"), \"device_mem_used\": $(device_mem "$kind"), \"not_counted\": $(not_counted "$kind")}}"
+			emit "{\"device\": \"$label\", \"image\": {\"tree\": \"$TREE\", \"tree_bytes\": $tree_bytes, \"image_bytes\": $image_bytes, $(accounts "$kind")}}"
 		else
 			log "$label: cannot write the tree's image"
 		fi
@@ -163,8 +168,7 @@ realdata() { # KIND LABEL DEVICE
 	t2=$(date +%s.%N)
 	tar -cf - -C "$mnt" . | wc -c >/dev/null
 	t3=$(date +%s.%N)
-	stored=$(stored_bytes "$kind")
-	emit "{\"device\": \"$label\", \"realdata\": {\"tree\": \"$TREE\", \"tree_bytes\": $tree_bytes, \"copy_s\": $(seconds "$t0" "$t1"), \"read_s\": $(seconds "$t2" "$t3"), \"stored_bytes\": $stored, \"device_mem_used\": $(device_mem "$kind"), \"not_counted\": $(not_counted "$kind")}}"
+	emit "{\"device\": \"$label\", \"realdata\": {\"tree\": \"$TREE\", \"tree_bytes\": $tree_bytes, \"copy_s\": $(seconds "$t0" "$t1"), \"read_s\": $(seconds "$t2" "$t3"), \"stored_bytes\": $(stored_bytes "$kind"), $(accounts "$kind")}}"
 	umount "$mnt"
 }
 
