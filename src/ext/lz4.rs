@@ -44,16 +44,18 @@ impl Lz4Codec {
     /// when the output would not be shorter than `src` or does not fit in `dst`: such a
     /// block is stored uncompressed anyway.
     ///
-    /// The output limit is below `LZ4_compressBound()`, which puts the library in its
-    /// limited-output mode: every write is checked against the limit, so the output stays
-    /// within `dst` even if `src` changes while it is read (a page under direct I/O).
+    /// The library is given all of `dst`. When that holds `LZ4_compressBound()` bytes (the
+    /// context's buffer of two blocks does), it runs without output checks, as it does for
+    /// zram: the bound follows from the input's length alone, whatever the bytes are, so it
+    /// holds even if `src` changes while it is read (a page under direct I/O). A smaller
+    /// `dst` puts it in its limited-output mode, which checks every write against the end.
     pub(crate) fn compress(&mut self, src: &RawBuf<'_>, dst: &mut [u8]) -> Result<usize> {
-        let limit = dst.len().min(src.len().saturating_sub(1));
         let input = c_int::try_from(src.len()).map_err(|_| EINVAL)?;
-        let output = c_int::try_from(limit).map_err(|_| EINVAL)?;
+        let output = c_int::try_from(dst.len()).map_err(|_| EINVAL)?;
         // SAFETY: `src` is valid for reads of its length (invariant of `RawBuf`) and `dst`,
-        // a slice, for writes of `limit` bytes; `wrkmem` is large and aligned enough for
-        // `LZ4_stream_t` (type invariant) and used by this call only (`&mut self`).
+        // a slice, for writes of its length, which the library stays within (see above);
+        // `wrkmem` is large and aligned enough for `LZ4_stream_t` (type invariant) and used
+        // by this call only (`&mut self`).
         let ret = unsafe {
             ffi::LZ4_compress_fast(
                 src.as_ptr().cast(),
@@ -65,7 +67,7 @@ impl Lz4Codec {
             )
         };
         match usize::try_from(ret) {
-            Ok(len) if len > 0 && len <= limit => Ok(len),
+            Ok(len) if len > 0 && len < src.len() && len <= dst.len() => Ok(len),
             _ => Err(ENOSPC),
         }
     }
