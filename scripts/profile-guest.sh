@@ -8,7 +8,8 @@
 #
 # Environment: PROFILE_DEVICES (as BENCH_DEVICES, default "foxramdisk:lz4 zram:lz4"),
 # PROFILE_JOB (randread, randwrite, randrw, read or write; default randread),
-# PROFILE_NUMJOBS (1), PROFILE_RUNTIME (seconds, 5), PROFILE_SIZE_MIB (128).
+# PROFILE_NUMJOBS (1), PROFILE_RUNTIME (seconds, 5), PROFILE_SIZE_MIB (128),
+# PROFILE_TOP (how many symbols the own-time list shows, 40).
 set -u
 cd "$(dirname "$0")/.." || exit 1
 OUT=${OUT:-results/profile}
@@ -45,7 +46,7 @@ for dev_spec in ${PROFILE_DEVICES:-foxramdisk:lz4 zram:lz4}; do
 		echo
 		echo "## Own time (--no-children)"
 		perf report -i "$data" --no-children --sort sym --stdio -g none 2>/dev/null |
-			grep -v '^#' | grep -v '^$' | head -40
+			grep -v '^#' | grep -v '^$' | head -"${PROFILE_TOP:-40}"
 		echo
 		echo "## Kernel I/O path, with callees (--children)"
 		perf report -i "$data" --children --sort sym --stdio -g none 2>/dev/null |
