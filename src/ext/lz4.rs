@@ -52,10 +52,9 @@ impl Lz4Codec {
     pub(crate) fn compress(&mut self, src: &RawBuf<'_>, dst: &mut [u8]) -> Result<usize> {
         let input = c_int::try_from(src.len()).map_err(|_| EINVAL)?;
         let output = c_int::try_from(dst.len()).map_err(|_| EINVAL)?;
-        // SAFETY: `src` is valid for reads of its length (invariant of `RawBuf`) and `dst`,
-        // a slice, for writes of its length, which the library stays within (see above);
-        // `wrkmem` is large and aligned enough for `LZ4_stream_t` (type invariant) and used
-        // by this call only (`&mut self`).
+        // SAFETY: `src` is readable for its length (`RawBuf` invariant), `dst` writable for
+        // its length, which the library stays within (see above); `wrkmem` fits and aligns
+        // `LZ4_stream_t` (type invariant) and only this call uses it (`&mut self`).
         let ret = unsafe {
             ffi::LZ4_compress_fast(
                 src.as_ptr().cast(),
