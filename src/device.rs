@@ -14,6 +14,7 @@ use crate::{
     store::{Store, BLOCK_SHIFT, BLOCK_SIZE},
 };
 use kernel::{
+    bindings,
     block::SECTOR_SHIFT,
     cpu,
     new_mutex,
@@ -26,6 +27,11 @@ use kernel::{
 
 /// Requests in flight per hardware queue.
 const QUEUE_DEPTH: u32 = 128;
+
+/// The most sectors one request carries: a full bio of pages (`BIO_MAX_VECS`), 1 MiB with
+/// 4 KiB pages.
+const MAX_REQUEST_SECTORS: u32 =
+    bindings::BIO_MAX_VECS * (bindings::PAGE_SIZE >> SECTOR_SHIFT) as u32;
 
 /// Sectors per block, as a shift.
 pub(crate) const SECTORS_PER_BLOCK_SHIFT: u32 = BLOCK_SHIFT - SECTOR_SHIFT;
@@ -121,6 +127,11 @@ impl Device {
             // Discard and write-zeroes of any size, in whole blocks: they free memory.
             .discard(u32::MAX, BLOCK_SIZE as u32)
             .max_write_zeroes_sectors(u32::MAX)
+            // Requests of up to one full bio (1 MiB), in pages: a 128 KiB I/O stays one
+            // request, where the block layer's default (255 sectors) would split it in two.
+            // A request holds its CPU's compression context from start to end, so this also
+            // bounds how long other I/O on that CPU waits for it.
+            .max_request(MAX_REQUEST_SECTORS, bindings::BIO_MAX_VECS as u16)?
             // Requests complete before `queue_rq` returns; pages must not change while the
             // store compresses them.
             .features(Features::SYNCHRONOUS | Features::STABLE_WRITES)

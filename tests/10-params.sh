@@ -13,6 +13,8 @@ check_eq "logical block size is 4096" "$(blockdev --getss $DEV 2>&1)" 4096
 check_eq "physical block size is 4096" "$(blockdev --getpbsz $DEV 2>&1)" 4096
 check_eq "discard is advertised" "$(cat /sys/block/foxramdisk0/queue/discard_granularity)" 4096
 check_match "write-zeroes is advertised" "$(cat /sys/block/foxramdisk0/queue/write_zeroes_max_bytes)" '^[1-9]'
+check_eq "a request carries up to 1 MiB" "$(cat /sys/block/foxramdisk0/queue/max_hw_sectors_kb)" 1024
+check_eq "  in up to 256 segments" "$(cat /sys/block/foxramdisk0/queue/max_segments)" 256
 check_eq "one hardware queue per CPU" "$(ls /sys/block/foxramdisk0/mq | wc -l)" "$(nproc)"
 check_match "the load is logged" "$(dmesg)" 'foxramdisk: loaded: 1 device\(s\) of 4096 blocks, deflate'
 check "rmmod" unload

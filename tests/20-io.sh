@@ -32,6 +32,15 @@ blockdev --flushbufs $DEV
 echo 3 >/proc/sys/vm/drop_caches
 check_eq "whole device reads back (buffered)" "$(sha256sum <$DEV | cut -d' ' -f1)" "$(file_sha "$work/full")"
 
+# A direct read of 128 KiB or 1 MiB is one request (field 1 of the disk's stat: reads
+# completed), not split at the block layer's default of 255 sectors, and reads back.
+for kib in 128 1024; do
+	reads=$(awk '{ print $1 }' /sys/block/foxramdisk0/stat)
+	got=$(dd if=$DEV bs=${kib}K count=1 iflag=direct status=none | sha256sum | cut -d' ' -f1)
+	check_eq "a $kib KiB direct read is one request" "$(awk '{ print $1 }' /sys/block/foxramdisk0/stat)" $((reads + 1))
+	check_eq "  and reads back" "$got" "$(head -c $((kib * 1024)) "$work/full" | sha256sum | cut -d' ' -f1)"
+done
+
 # Sub-block buffered writes go through read-modify-write in the page cache.
 printf 'hello, block layer' | dd of=$DEV bs=1 seek=$((100 * BLOCK + 5)) conv=notrunc status=none
 sync

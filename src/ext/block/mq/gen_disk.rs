@@ -46,6 +46,8 @@ pub(crate) struct GenDiskBuilder {
     max_hw_discard_sectors: u32,
     discard_granularity: u32,
     max_write_zeroes_sectors: u32,
+    max_hw_sectors: u32,
+    max_segments: u16,
     features: Features,
     groups: *const *const bindings::attribute_group,
 }
@@ -59,6 +61,8 @@ impl Default for GenDiskBuilder {
             max_hw_discard_sectors: 0,
             discard_granularity: 0,
             max_write_zeroes_sectors: 0,
+            max_hw_sectors: 0,
+            max_segments: 0,
             features: Features::NONE,
             groups: core::ptr::null(),
         }
@@ -115,6 +119,19 @@ impl GenDiskBuilder {
         self
     }
 
+    /// Sets how much data one request may carry: up to `max_hw_sectors` 512-byte sectors in
+    /// up to `max_segments` segments. Unset, the block layer's defaults apply (255 sectors,
+    /// 128 segments) and split larger I/O into several requests. `EINVAL` if
+    /// `max_hw_sectors` is less than a page.
+    pub(crate) fn max_request(mut self, max_hw_sectors: u32, max_segments: u16) -> Result<Self> {
+        if max_hw_sectors < (bindings::PAGE_SIZE >> bindings::SECTOR_SHIFT) as u32 {
+            return Err(EINVAL);
+        }
+        self.max_hw_sectors = max_hw_sectors;
+        self.max_segments = max_segments;
+        Ok(self)
+    }
+
     /// Sets the queue features.
     pub(crate) fn features(mut self, features: Features) -> Self {
         self.features = features;
@@ -152,6 +169,8 @@ impl GenDiskBuilder {
         lim.max_discard_segments = 1;
         lim.discard_granularity = self.discard_granularity;
         lim.max_write_zeroes_sectors = self.max_write_zeroes_sectors;
+        lim.max_hw_sectors = self.max_hw_sectors;
+        lim.max_segments = self.max_segments;
         lim.features = self.features.0;
 
         // SAFETY: the tag set is initialized; `lim` and `data` are valid, and the lock class
