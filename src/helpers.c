@@ -32,7 +32,7 @@ static_assert(offsetof(zstd_parameters, fParams) == sizeof(zstd_compression_para
 static_assert(LZ4_MEM_COMPRESS == 16416 && LZ4_ACCELERATION_DEFAULT == 1);
 /* Mirrored in src/ext/block/mq/request.rs (`ReqOp`). */
 static_assert(REQ_OP_READ == 0 && REQ_OP_WRITE == 1 && REQ_OP_FLUSH == 2);
-static_assert(REQ_OP_DISCARD == 3 && REQ_OP_WRITE_ZEROES == 9);
+static_assert(REQ_OP_DISCARD == 3 && REQ_OP_SECURE_ERASE == 5 && REQ_OP_WRITE_ZEROES == 9);
 
 sector_t foxramdisk_helper_blk_rq_pos(const struct request *rq)
 {
@@ -47,17 +47,6 @@ unsigned int foxramdisk_helper_blk_rq_bytes(const struct request *rq)
 unsigned int foxramdisk_helper_req_op(const struct request *rq)
 {
 	return req_op(rq);
-}
-
-struct bio_vec foxramdisk_helper_bio_iter_iovec(struct bio *bio, struct bvec_iter iter)
-{
-	return bio_iter_iovec(bio, iter);
-}
-
-void foxramdisk_helper_bio_advance_iter_single(const struct bio *bio, struct bvec_iter *iter,
-					       unsigned int bytes)
-{
-	bio_advance_iter_single(bio, iter, bytes);
 }
 
 struct gendisk *foxramdisk_helper_dev_to_disk(struct device *dev)

@@ -18,9 +18,6 @@
 sector_t foxramdisk_helper_blk_rq_pos(const struct request *rq);
 unsigned int foxramdisk_helper_blk_rq_bytes(const struct request *rq);
 unsigned int foxramdisk_helper_req_op(const struct request *rq);
-struct bio_vec foxramdisk_helper_bio_iter_iovec(struct bio *bio, struct bvec_iter iter);
-void foxramdisk_helper_bio_advance_iter_single(const struct bio *bio, struct bvec_iter *iter,
-					       unsigned int bytes);
 
 struct gendisk *foxramdisk_helper_dev_to_disk(struct device *dev);
 unsigned int foxramdisk_helper_disk_openers(struct gendisk *disk);

@@ -46,12 +46,14 @@ struct Chunk<'s, 'a> {
 }
 
 /// Calls `f` for every chunk of the request's data, in order, starting at byte `pos` of the
-/// device.
+/// device. `EIO` if the segments do not hold the request's `bytes` bytes.
 fn for_each_chunk(
     rq: &Request,
     mut pos: u64,
+    bytes: u64,
     mut f: impl FnMut(Chunk<'_, '_>) -> Result,
 ) -> Result {
+    let end = pos.checked_add(bytes).ok_or(EIO)?;
     for segment in rq.segments() {
         let mut at = 0;
         while at < segment.len() {
@@ -69,15 +71,19 @@ fn for_each_chunk(
             pos += len as u64;
         }
     }
+    if pos != end {
+        pr_warn_once!("request segments end at byte {pos}, not {end}\n");
+        return Err(EIO);
+    }
     Ok(())
 }
 
 /// Serves a read. A block that one segment covers whole is decompressed straight into
 /// it; a block split across segments is read into the context, then copied out.
-fn read(store: &Store, rq: &Request, pos: u64) -> Result {
+fn read(store: &Store, rq: &Request, pos: u64, len: u64) -> Result {
     let mut guard = store.context()?;
     let ctx = &mut *guard;
-    for_each_chunk(rq, pos, |c| {
+    for_each_chunk(rq, pos, len, |c| {
         if c.len == BLOCK_SIZE {
             return c
                 .segment
@@ -105,11 +111,11 @@ fn read(store: &Store, rq: &Request, pos: u64) -> Result {
 /// the segments of a block split across several are gathered in the context first.
 /// Requests are block-aligned (checked by the caller), so every block is covered whole.
 /// A write refused by the memory limit fails with `EIO`, logged once per limit setting.
-fn write(disk: &DiskData, rq: &Request, pos: u64) -> Result {
+fn write(disk: &DiskData, rq: &Request, pos: u64, len: u64) -> Result {
     let store = &disk.store;
     let mut guard = store.context()?;
     let ctx = &mut *guard;
-    for_each_chunk(rq, pos, |c| {
+    for_each_chunk(rq, pos, len, |c| {
         let stored = if c.len == BLOCK_SIZE {
             c.segment
                 .map(c.at, c.len, |src| {
@@ -177,8 +183,8 @@ impl Operations for DiskOps {
             Err(EIO)
         } else {
             match op {
-                ReqOp::Read => read(store, rq, pos),
-                ReqOp::Write => write(&disk, rq, pos),
+                ReqOp::Read => read(store, rq, pos, len),
+                ReqOp::Write => write(&disk, rq, pos, len),
                 ReqOp::Discard | ReqOp::WriteZeroes => discard(store, pos, len),
                 // Data lives in RAM: there is no volatile cache to flush.
                 ReqOp::Flush => Ok(()),

@@ -74,17 +74,6 @@ extern "C" {
     pub(crate) fn foxramdisk_helper_blk_rq_bytes(rq: *const bindings::request) -> c_uint;
     /// `req_op()`: the operation of a request.
     pub(crate) fn foxramdisk_helper_req_op(rq: *const bindings::request) -> c_uint;
-    /// `bio_iter_iovec()`: the single-page segment at `iter`.
-    pub(crate) fn foxramdisk_helper_bio_iter_iovec(
-        bio: *mut bindings::bio,
-        iter: bindings::bvec_iter,
-    ) -> bindings::bio_vec;
-    /// `bio_advance_iter_single()`: moves `iter` forward by `bytes` within one segment.
-    pub(crate) fn foxramdisk_helper_bio_advance_iter_single(
-        bio: *const bindings::bio,
-        iter: *mut bindings::bvec_iter,
-        bytes: c_uint,
-    );
     /// `dev_to_disk()`: the disk whose embedded device is `dev`.
     pub(crate) fn foxramdisk_helper_dev_to_disk(
         dev: *mut bindings::device,

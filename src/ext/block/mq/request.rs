@@ -37,6 +37,15 @@ impl ReqOp {
             other => Self::Other(other),
         }
     }
+
+    /// Whether the operation addresses bytes without carrying their pages
+    /// (`bio_no_advance_iter()`): discard, secure erase and write-zeroes.
+    fn has_no_pages(self) -> bool {
+        matches!(
+            self,
+            Self::Discard | Self::WriteZeroes | Self::Other(bindings::req_op_REQ_OP_SECURE_ERASE)
+        )
+    }
 }
 
 /// A request that the driver owns while [`super::Operations::queue_rq`] runs.
@@ -86,10 +95,18 @@ impl Request {
         ReqOp::from_raw(unsafe { ffi::foxramdisk_helper_req_op(self.as_raw()) })
     }
 
-    /// The data segments of the request, in order (`rq_for_each_segment()`).
+    /// The data segments of the request, in order (`rq_for_each_segment()`); none for an
+    /// operation without data pages (discard, secure erase, write-zeroes).
     pub(crate) fn segments(&self) -> Segments<'_> {
-        // SAFETY: the request is valid by the type invariant, so is its bio chain; the
-        // driver owns the request, so the chain and its pages stay unchanged while borrowed.
-        unsafe { Segments::new((*self.as_raw()).bio) }
+        let bio = if self.op().has_no_pages() {
+            core::ptr::null_mut()
+        } else {
+            // SAFETY: the request is valid by the type invariant.
+            unsafe { (*self.as_raw()).bio }
+        };
+        // SAFETY: `bio` is null or the request's bio chain, valid since the request is; the
+        // driver owns the request, so the chain and its pages stay unchanged while borrowed,
+        // and the bios of a request share its operation, which carries data pages here.
+        unsafe { Segments::new(bio) }
     }
 }
