@@ -32,7 +32,7 @@ static_assert(offsetof(zstd_parameters, fParams) == sizeof(zstd_compression_para
 static_assert(LZ4_MEM_COMPRESS == 16416 && LZ4_ACCELERATION_DEFAULT == 1);
 /* Mirrored in src/ext/block/mq/request.rs (`ReqOp`). */
 static_assert(REQ_OP_READ == 0 && REQ_OP_WRITE == 1 && REQ_OP_FLUSH == 2);
-static_assert(REQ_OP_DISCARD == 3 && REQ_OP_SECURE_ERASE == 5 && REQ_OP_WRITE_ZEROES == 9);
+static_assert(REQ_OP_DISCARD == 3 && REQ_OP_WRITE_ZEROES == 9);
 
 sector_t foxramdisk_helper_blk_rq_pos(const struct request *rq)
 {
