@@ -33,21 +33,7 @@ static_assert(LZ4_MEM_COMPRESS == 16416 && LZ4_ACCELERATION_DEFAULT == 1);
 /* Mirrored in src/ext/block/mq/request.rs (`ReqOp`). */
 static_assert(REQ_OP_READ == 0 && REQ_OP_WRITE == 1 && REQ_OP_FLUSH == 2);
 static_assert(REQ_OP_DISCARD == 3 && REQ_OP_WRITE_ZEROES == 9);
-
-sector_t foxramdisk_helper_blk_rq_pos(const struct request *rq)
-{
-	return blk_rq_pos(rq);
-}
-
-unsigned int foxramdisk_helper_blk_rq_bytes(const struct request *rq)
-{
-	return blk_rq_bytes(rq);
-}
-
-unsigned int foxramdisk_helper_req_op(const struct request *rq)
-{
-	return req_op(rq);
-}
+static_assert(REQ_OP_MASK == (1 << REQ_OP_BITS) - 1);
 
 struct gendisk *foxramdisk_helper_dev_to_disk(struct device *dev)
 {

@@ -15,9 +15,6 @@
 #include <linux/zsmalloc.h>
 
 /* block */
-sector_t foxramdisk_helper_blk_rq_pos(const struct request *rq);
-unsigned int foxramdisk_helper_blk_rq_bytes(const struct request *rq);
-unsigned int foxramdisk_helper_req_op(const struct request *rq);
 
 struct gendisk *foxramdisk_helper_dev_to_disk(struct device *dev);
 unsigned int foxramdisk_helper_disk_openers(struct gendisk *disk);

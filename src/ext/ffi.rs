@@ -68,12 +68,6 @@ pub(crate) type CryptoCompletion = Option<unsafe extern "C" fn(data: *mut c_void
 // reason. Only pointers to them, and plain-data `bio_vec`/`bvec_iter`, cross the boundary.
 #[allow(improper_ctypes)]
 extern "C" {
-    /// `blk_rq_pos()`: the first sector of a request.
-    pub(crate) fn foxramdisk_helper_blk_rq_pos(rq: *const bindings::request) -> bindings::sector_t;
-    /// `blk_rq_bytes()`: the bytes left in a request.
-    pub(crate) fn foxramdisk_helper_blk_rq_bytes(rq: *const bindings::request) -> c_uint;
-    /// `req_op()`: the operation of a request.
-    pub(crate) fn foxramdisk_helper_req_op(rq: *const bindings::request) -> c_uint;
     /// `dev_to_disk()`: the disk whose embedded device is `dev`.
     pub(crate) fn foxramdisk_helper_dev_to_disk(
         dev: *mut bindings::device,

@@ -5,7 +5,6 @@
 //! C header: [`include/linux/blk-mq.h`](srctree/include/linux/blk-mq.h)
 
 use super::super::bio::Segments;
-use crate::ext::ffi;
 use kernel::{bindings, types::Opaque};
 
 /// The operation of a request (`enum req_op`).
@@ -73,26 +72,35 @@ impl Request {
     }
 
     /// The raw request.
+    #[inline]
     fn as_raw(&self) -> *mut bindings::request {
         self.0.get()
     }
 
     /// The first sector (512 bytes each) the request addresses (`blk_rq_pos()`).
+    #[inline]
     pub(crate) fn sector(&self) -> u64 {
-        // SAFETY: the request is valid by the type invariant.
-        unsafe { ffi::foxramdisk_helper_blk_rq_pos(self.as_raw()) }
+        // SAFETY: the request is valid by the type invariant, and the block layer does not
+        // change its position while the driver owns it.
+        unsafe { (*self.as_raw()).__sector }
     }
 
     /// The number of bytes the request addresses (`blk_rq_bytes()`).
+    #[inline]
     pub(crate) fn bytes(&self) -> u32 {
-        // SAFETY: the request is valid by the type invariant.
-        unsafe { ffi::foxramdisk_helper_blk_rq_bytes(self.as_raw()) }
+        // SAFETY: the request is valid by the type invariant, and the block layer does not
+        // change its length while the driver owns it.
+        unsafe { (*self.as_raw()).__data_len }
     }
 
     /// The operation of the request (`req_op()`).
+    #[inline]
     pub(crate) fn op(&self) -> ReqOp {
-        // SAFETY: the request is valid by the type invariant.
-        ReqOp::from_raw(unsafe { ffi::foxramdisk_helper_req_op(self.as_raw()) })
+        // SAFETY: the request is valid by the type invariant, and the block layer does not
+        // change its flags while the driver owns it.
+        let flags = unsafe { (*self.as_raw()).cmd_flags };
+        // `REQ_OP_MASK`, which bindgen cannot translate (pinned in `src/helpers.c`).
+        ReqOp::from_raw(flags & ((1 << bindings::REQ_OP_BITS) - 1))
     }
 
     /// The data segments of the request, in order (`rq_for_each_segment()`); none for an
