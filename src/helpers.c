@@ -30,9 +30,7 @@ static_assert(sizeof(zstd_parameters) == 10 * sizeof(int));
 static_assert(offsetof(zstd_parameters, fParams) == sizeof(zstd_compression_parameters));
 /* Mirrored in src/ext/lz4.rs. */
 static_assert(LZ4_MEM_COMPRESS == 16416 && LZ4_ACCELERATION_DEFAULT == 1);
-/* Mirrored in src/ext/block/mq/request.rs (`ReqOp`). */
-static_assert(REQ_OP_READ == 0 && REQ_OP_WRITE == 1 && REQ_OP_FLUSH == 2);
-static_assert(REQ_OP_DISCARD == 3 && REQ_OP_WRITE_ZEROES == 9);
+/* Mirrored in src/ext/block/mq/request.rs (`Request::op()`). */
 static_assert(REQ_OP_MASK == (1 << REQ_OP_BITS) - 1);
 
 struct gendisk *foxramdisk_helper_dev_to_disk(struct device *dev)

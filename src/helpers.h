@@ -9,13 +9,10 @@
 #define FOXRAMDISK_HELPERS_H
 
 #include <crypto/acompress.h>
-#include <linux/bio.h>
-#include <linux/blk-mq.h>
 #include <linux/blkdev.h>
 #include <linux/zsmalloc.h>
 
 /* block */
-
 struct gendisk *foxramdisk_helper_dev_to_disk(struct device *dev);
 unsigned int foxramdisk_helper_disk_openers(struct gendisk *disk);
 

@@ -25,14 +25,14 @@ pub(crate) enum ReqOp {
 }
 
 impl ReqOp {
-    /// Decodes a C `enum req_op` (values pinned by `static_assert` in `src/helpers.c`).
-    fn from_raw(op: u32) -> Self {
+    /// Decodes a C `enum req_op`.
+    fn from_raw(op: bindings::req_op) -> Self {
         match op {
-            0 => Self::Read,
-            1 => Self::Write,
-            2 => Self::Flush,
-            3 => Self::Discard,
-            9 => Self::WriteZeroes,
+            bindings::req_op_REQ_OP_READ => Self::Read,
+            bindings::req_op_REQ_OP_WRITE => Self::Write,
+            bindings::req_op_REQ_OP_FLUSH => Self::Flush,
+            bindings::req_op_REQ_OP_DISCARD => Self::Discard,
+            bindings::req_op_REQ_OP_WRITE_ZEROES => Self::WriteZeroes,
             other => Self::Other(other),
         }
     }
