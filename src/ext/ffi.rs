@@ -65,7 +65,7 @@ pub(crate) type CryptoCompletion = Option<unsafe extern "C" fn(data: *mut c_void
 
 // The bindgen types reached from these pointers contain zero-sized placeholder structs
 // (for example `its_array`) that the lint flags; `rust/bindings` allows it for the same
-// reason. Only pointers to them, and plain-data `bio_vec`/`bvec_iter`, cross the boundary.
+// reason. Only pointers to them cross the boundary.
 #[allow(improper_ctypes)]
 extern "C" {
     /// `dev_to_disk()`: the disk whose embedded device is `dev`.
