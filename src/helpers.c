@@ -2,16 +2,17 @@
 /*
  * foxramdisk: wrappers of static inline kernel functions and macros for the Rust code.
  *
- * Only one-line wrappers belong here (see helpers.h). The static_asserts pin the values of
+ * Only one-line wrappers belong here, and the bit lock's three operations (see helpers.h). The static_asserts pin the values of
  * C macros that bindgen cannot translate and that src/ext/ mirrors as Rust constants.
  */
 
 #include <crypto/acompress.h>
-#include <linux/bit_spinlock.h>
 #include <linux/blkdev.h>
+#include <linux/lockdep.h>
 #include <linux/lz4.h>
 #include <linux/sched/mm.h>
 #include <linux/stddef.h>
+#include <linux/wait_bit.h>
 #include <linux/zstd.h>
 
 #include "helpers.h"
@@ -96,14 +97,37 @@ unsigned int foxramdisk_helper_acomp_request_dlen(const struct acomp_req *req)
 	return req->dlen;
 }
 
-void foxramdisk_helper_bit_spin_lock(int bitnum, unsigned long *addr)
+void foxramdisk_helper_lockdep_init_map(struct lockdep_map *map, const char *name,
+					struct lock_class_key *key)
 {
-	bit_spin_lock(bitnum, addr);
+	lockdep_init_map(map, name, key, 0);
 }
 
-void foxramdisk_helper_bit_spin_unlock(int bitnum, unsigned long *addr)
+/*
+ * The three operations of a sleeping bit lock checked by lockdep through one map for a set
+ * of such locks: zram's slot_lock(), slot_trylock() and slot_unlock(), with the word, bit
+ * and map as arguments.
+ */
+void foxramdisk_helper_bit_lock(unsigned long *word, unsigned int bit, struct lockdep_map *map)
 {
-	bit_spin_unlock(bitnum, addr);
+	mutex_acquire(map, 0, 0, _RET_IP_);
+	wait_on_bit_lock(word, bit, TASK_UNINTERRUPTIBLE);
+	lock_acquired(map, _RET_IP_);
+}
+
+bool foxramdisk_helper_bit_trylock(unsigned long *word, unsigned int bit, struct lockdep_map *map)
+{
+	if (test_and_set_bit_lock(bit, word))
+		return false;
+	mutex_acquire(map, 0, 1, _RET_IP_);
+	lock_acquired(map, _RET_IP_);
+	return true;
+}
+
+void foxramdisk_helper_bit_unlock(unsigned long *word, unsigned int bit, struct lockdep_map *map)
+{
+	mutex_release(map, _RET_IP_);
+	clear_and_wake_up_bit(bit, word);
 }
 
 void foxramdisk_helper_copy_page(void *to, void *from)

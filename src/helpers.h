@@ -3,7 +3,9 @@
  * foxramdisk: wrappers of static inline kernel functions and macros for the Rust code.
  *
  * Each helper is one call of the function it is named after, the way rust/helpers/ does it
- * in-tree; the Rust declarations are in src/ext/ffi.rs and must match these prototypes.
+ * in-tree, except the three of the bit lock, which are zram's slot lock operations: the bit
+ * operation with its lockdep annotations. The Rust declarations are in src/ext/ffi.rs and
+ * must match these prototypes.
  */
 #ifndef FOXRAMDISK_HELPERS_H
 #define FOXRAMDISK_HELPERS_H
@@ -33,8 +35,11 @@ unsigned int foxramdisk_helper_acomp_request_dlen(const struct acomp_req *req);
 unsigned long foxramdisk_helper_zs_pages_compacted(struct zs_pool *pool);
 
 /* locking */
-void foxramdisk_helper_bit_spin_lock(int bitnum, unsigned long *addr);
-void foxramdisk_helper_bit_spin_unlock(int bitnum, unsigned long *addr);
+void foxramdisk_helper_lockdep_init_map(struct lockdep_map *map, const char *name,
+					struct lock_class_key *key);
+void foxramdisk_helper_bit_lock(unsigned long *word, unsigned int bit, struct lockdep_map *map);
+bool foxramdisk_helper_bit_trylock(unsigned long *word, unsigned int bit, struct lockdep_map *map);
+void foxramdisk_helper_bit_unlock(unsigned long *word, unsigned int bit, struct lockdep_map *map);
 
 /* memory */
 void foxramdisk_helper_copy_page(void *to, void *from);

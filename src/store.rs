@@ -19,11 +19,14 @@
 //!
 //! # Locking
 //!
-//! Each table entry has its own lock, bit 0 of its metadata word ([`BitSpinLock`]), so
-//! I/O to different blocks never contends and there is no device-wide lock. An entry lock
-//! is held only to read or swap the entry and to copy a stored object out of zsmalloc; it
-//! is taken inside a compression context's mutex, never the other way round. Compression,
-//! decompression, allocation and freeing all happen outside it.
+//! Each table entry has its own lock, bit 0 of its metadata word ([`BitLock`]), so I/O to
+//! different blocks never contends and there is no device-wide lock. It is a sleeping lock,
+//! as zram's entry lock: a waiter sleeps, the holder may be preempted, and lockdep checks
+//! every entry lock of a store through one map. It is taken inside a compression context's
+//! mutex, never the other way round. A write holds it only to swap the entry, or to copy
+//! its data into the block's own object when that object can take it; compression,
+//! allocation and freeing happen outside it. A read holds it while it maps the object and
+//! decompresses (or copies) it, so that no writer frees the object meanwhile, as zram does.
 //!
 //! The table itself is replaced only by [`Store::resize`] and emptied only by
 //! [`Store::reset`], which the caller runs while nothing else uses the store (the disk's
@@ -42,7 +45,7 @@ use crate::{
     ext::{
         mm::{page::PageBox, zsmalloc::ZsPool, Reclaim},
         raw_buf::RawBuf,
-        sync::BitSpinLock,
+        sync::{BitLock, LockdepMap},
     },
 };
 use core::{cell::UnsafeCell, mem::size_of};
@@ -149,7 +152,7 @@ const _: () = assert!(BLOCK_SIZE < 1 << 16);
 /// written with the `meta` lock held (or with exclusive access).
 struct Entry {
     handle: Atomic<usize>,
-    meta: BitSpinLock,
+    meta: BitLock,
 }
 
 const _: () = assert!(size_of::<Entry>() <= 16);
@@ -160,7 +163,7 @@ impl Entry {
         // INVARIANT: a zeroed entry owns no object.
         Self {
             handle: Atomic::new(0),
-            meta: BitSpinLock::new(0),
+            meta: BitLock::new(0),
         }
     }
 }
@@ -404,6 +407,8 @@ impl Counters {
 pub(crate) struct Store {
     /// One entry per block.
     table: Table,
+    /// The lockdep identity of every entry lock of the table.
+    entry_lock: Pin<KBox<LockdepMap>>,
     /// The stored objects.
     pool: ZsPool,
     /// The per-CPU contexts, with a codec for each algorithm the store has used.
@@ -424,6 +429,13 @@ impl Store {
         let threshold = pool.huge_class_size().min(BLOCK_SIZE);
         let store = Self {
             table,
+            entry_lock: KBox::pin_init(
+                LockdepMap::new(
+                    c"foxramdisk->table[index].lock",
+                    kernel::static_lock_class!(),
+                ),
+                GFP_KERNEL,
+            )?,
             pool,
             compressor: Compressor::new(algorithm)?,
             threshold,
@@ -599,7 +611,7 @@ impl Store {
     }
 
     /// Reads block `index` into `dst`, which must be one block long (`EINVAL` otherwise).
-    /// A zeroed block fills it with zeros. Does not sleep.
+    /// A zeroed block fills it with zeros. May sleep (the entry lock).
     ///
     /// A compressed block is decompressed straight from its object into `dst`, with the
     /// entry locked so that no writer frees the object meanwhile.
@@ -616,7 +628,7 @@ impl Store {
             dst.zero();
             return Ok(());
         };
-        let guard = entry.meta.lock();
+        let guard = entry.meta.lock(&self.entry_lock);
         let meta = Meta(guard.get());
         let handle = entry.handle.load(Relaxed);
         match meta.state() {
@@ -712,7 +724,7 @@ impl Store {
         };
         // An overwrite whose data fits the block's object (same size class, or a page over
         // a page) reuses it: no allocation, no free, and the pool's layout stays as it is.
-        let mut guard = entry.meta.lock();
+        let mut guard = entry.meta.lock(&self.entry_lock);
         let old = Meta(guard.get());
         if self.reusable(old, meta) {
             let handle = entry.handle.load(Relaxed);
@@ -737,7 +749,7 @@ impl Store {
         let handle = self.alloc_object(meta, data)?;
         self.note_mem_used();
 
-        let mut guard = entry.meta.lock();
+        let mut guard = entry.meta.lock(&self.entry_lock);
         let old_handle = entry.handle.load(Relaxed);
         entry.handle.store(handle, Relaxed);
         // INVARIANT: the entry now owns `handle`, an object for `meta`, and gives up the
@@ -769,7 +781,7 @@ impl Store {
     /// Puts `entry` in state `meta`, one that owns no object (zeroed or same-filled), with
     /// `word` as its handle, and frees the object it had.
     fn set_without_object(&self, entry: &Entry, meta: Meta, word: usize) {
-        let mut guard = entry.meta.lock();
+        let mut guard = entry.meta.lock(&self.entry_lock);
         let old_handle = entry.handle.load(Relaxed);
         entry.handle.store(word, Relaxed);
         // INVARIANT: the new state owns no object; the old one is freed below.
@@ -966,7 +978,7 @@ mod tests {
     /// The state of block `index` (the store has no such query outside tests).
     fn state_of(store: &Store, index: usize) -> Result<State> {
         Ok(match store.table.entry(index)? {
-            Some(entry) => Meta(entry.meta.lock().get()).state(),
+            Some(entry) => Meta(entry.meta.lock(&store.entry_lock).get()).state(),
             None => State::Zeroed,
         })
     }

@@ -3,7 +3,8 @@
 //! Declarations of the C helpers in `src/helpers.c`.
 //!
 //! C header: [`src/helpers.h`](../helpers.h). Each function wraps one static inline kernel
-//! function or macro of the same name; keep this list in sync with the header.
+//! function or macro of the same name, but the bit lock's, which wrap the bit operation with
+//! its lockdep annotations; keep this list in sync with the header.
 
 use core::marker::{PhantomData, PhantomPinned};
 use kernel::{
@@ -112,10 +113,24 @@ extern "C" {
     );
     /// `req->dlen`: the output length of a finished request.
     pub(crate) fn foxramdisk_helper_acomp_request_dlen(req: *const acomp_req) -> c_uint;
-    /// `bit_spin_lock()`.
-    pub(crate) fn foxramdisk_helper_bit_spin_lock(bitnum: c_int, addr: *mut c_ulong);
-    /// `bit_spin_unlock()`.
-    pub(crate) fn foxramdisk_helper_bit_spin_unlock(bitnum: c_int, addr: *mut c_ulong);
+    /// `lockdep_init_map()` with subclass 0.
+    pub(crate) fn foxramdisk_helper_lockdep_init_map(
+        map: *mut bindings::lockdep_map,
+        name: *const c_char,
+        key: *mut bindings::lock_class_key,
+    );
+    /// `mutex_acquire()` of `map`, `wait_on_bit_lock()`, `lock_acquired()`.
+    pub(crate) fn foxramdisk_helper_bit_lock(
+        word: *mut c_ulong,
+        bit: c_uint,
+        map: *mut bindings::lockdep_map,
+    );
+    /// `mutex_release()` of `map`, `clear_and_wake_up_bit()`.
+    pub(crate) fn foxramdisk_helper_bit_unlock(
+        word: *mut c_ulong,
+        bit: c_uint,
+        map: *mut bindings::lockdep_map,
+    );
     /// `copy_page()`: copies a page-aligned page (an architecture's macro or function).
     pub(crate) fn foxramdisk_helper_copy_page(to: *mut c_void, from: *mut c_void);
     /// `clear_page()`: zeroes a page-aligned page.

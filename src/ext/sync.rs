@@ -2,6 +2,6 @@
 
 //! Synchronisation primitives missing from `kernel::sync`.
 
-mod bit_spinlock;
+mod bit_lock;
 
-pub(crate) use bit_spinlock::BitSpinLock;
+pub(crate) use bit_lock::{BitLock, LockdepMap};
