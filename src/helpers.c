@@ -20,7 +20,7 @@
 /* Mirrored in src/ext/crypto/acomp.rs. */
 static_assert(CRYPTO_ALG_ASYNC == 0x80);
 /* Mirrored in src/ext/mm/zsmalloc.rs. */
-static_assert(__GFP_MOVABLE == 0x08 && __GFP_NORETRY == 0x10000);
+static_assert(__GFP_MOVABLE == 0x08);
 /* Mirrored in src/ext/block/mq/gen_disk.rs (`Features`). */
 static_assert(BLK_FEAT_STABLE_WRITES == (1u << 5));
 static_assert(BLK_FEAT_SYNCHRONOUS == (1u << 6));
@@ -153,4 +153,14 @@ unsigned int foxramdisk_helper_memalloc_noio_save(void)
 void foxramdisk_helper_memalloc_noio_restore(unsigned int flags)
 {
 	memalloc_noio_restore(flags);
+}
+
+unsigned int foxramdisk_helper_memalloc_noreclaim_save(void)
+{
+	return memalloc_noreclaim_save();
+}
+
+void foxramdisk_helper_memalloc_noreclaim_restore(unsigned int flags)
+{
+	memalloc_noreclaim_restore(flags);
 }

@@ -49,5 +49,7 @@ void foxramdisk_helper_memset_l(unsigned long *p, unsigned long v, size_t n);
 /* memory allocation scope */
 unsigned int foxramdisk_helper_memalloc_noio_save(void);
 void foxramdisk_helper_memalloc_noio_restore(unsigned int flags);
+unsigned int foxramdisk_helper_memalloc_noreclaim_save(void);
+void foxramdisk_helper_memalloc_noreclaim_restore(unsigned int flags);
 
 #endif /* FOXRAMDISK_HELPERS_H */

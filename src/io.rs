@@ -8,8 +8,12 @@
 //! Blocking model: the tag set is `BLK_MQ_F_BLOCKING`, so `queue_rq` runs in a context that
 //! may sleep, and every allocation in it happens inside a [`NoIoScope`] (`GFP_NOIO`):
 //! reclaim may wait for memory but never issues I/O, which could recurse into this device
-//! when it is used as swap. The store allocates without sleeping first, then with one round
-//! of direct reclaim; a write that still finds no memory fails alone (`ENOMEM`).
+//! when it is used as swap. The store allocates once, as zram does, and may wait in reclaim
+//! with the compression context held. A swap-out also runs inside a [`NoReclaimScope`]:
+//! reclaim issued it and waits for it, and when blk-mq runs it in a kblockd worker rather
+//! than in the reclaiming task, the worker would otherwise lack the reserves that task may
+//! use, and loop in the page allocator while reclaim waits for this write. A write fails
+//! with `ENOMEM` only when the allocator gives up.
 
 use crate::{
     device::DiskData,
@@ -18,7 +22,7 @@ use crate::{
             bio::Segment,
             mq::{Operations, ReqOp, Request},
         },
-        mm::NoIoScope,
+        mm::{NoIoScope, NoReclaimScope},
         raw_buf::RawBuf,
     },
     stats::IoStats,
@@ -184,6 +188,10 @@ impl Operations for DiskOps {
         } else {
             match op {
                 ReqOp::Read => read(store, rq, pos, len),
+                ReqOp::Write if rq.is_swap() => {
+                    let _reclaim = NoReclaimScope::enter();
+                    write(&disk, rq, pos, len)
+                }
                 ReqOp::Write => write(&disk, rq, pos, len),
                 ReqOp::Discard | ReqOp::WriteZeroes => discard(store, pos, len),
                 // Data lives in RAM: there is no volatile cache to flush.

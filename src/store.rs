@@ -43,7 +43,7 @@ use crate::{
     codec::Algorithm,
     compressor::{Codecs, Compressor, Context},
     ext::{
-        mm::{page::PageBox, zsmalloc::ZsPool, Reclaim},
+        mm::{page::PageBox, zsmalloc::ZsPool},
         raw_buf::RawBuf,
         sync::{BitLock, LockdepMap},
     },
@@ -175,11 +175,12 @@ const CHUNK_ENTRIES: usize = bindings::PAGE_SIZE / size_of::<Entry>();
 /// The entries of [`CHUNK_ENTRIES`] consecutive blocks.
 type Chunk = [Entry; CHUNK_ENTRIES];
 
-/// Allocates a chunk of zeroed entries.
-fn alloc_chunk(reclaim: Reclaim) -> Result<KBox<Chunk>> {
+/// Allocates a chunk of zeroed entries (`GFP_NOIO` inside the I/O path's scope). May
+/// sleep.
+fn alloc_chunk() -> Result<KBox<Chunk>> {
     KBox::init(
         pin_init::init_array_from_fn(|_| Entry::new()),
-        reclaim.flags(),
+        GFP_KERNEL | __GFP_NOWARN,
     )
 }
 
@@ -598,7 +599,7 @@ impl Store {
             if self.over_limit(size_of::<Chunk>()) {
                 return Err(ENOSPC);
             }
-            Reclaim::no_then_direct(alloc_chunk)
+            alloc_chunk()
         })
     }
 
@@ -741,8 +742,8 @@ impl Store {
         }
         drop(guard);
 
-        // A new object: first without sleeping, since this write may be the swap-out that
-        // reclaim is waiting for, and an object is no larger than the page the write frees.
+        // A new object, allocated with the context held: it is a mutex, so the allocation
+        // may sleep in reclaim.
         if self.over_limit(Self::object_bytes(meta)) {
             return Err(ENOSPC);
         }
@@ -825,18 +826,19 @@ impl Store {
     }
 
     /// Allocates an object for a block in state `meta` and copies `data` into it; returns
-    /// its handle, owned by the caller. Tries without sleeping first, then with direct
-    /// reclaim. May sleep.
+    /// its handle, owned by the caller. One allocation that may reclaim (without I/O in
+    /// the I/O path's scope), as zram's; `ENOMEM` only when the allocator gives up. May
+    /// sleep.
     fn alloc_object(&self, meta: Meta, data: &RawBuf<'_>) -> Result<usize> {
         if Self::is_page(meta) {
-            let mut page = Reclaim::no_then_direct(PageBox::alloc)?;
+            let mut page = PageBox::alloc()?;
             return if page.write(data) {
                 Ok(page.into_raw())
             } else {
                 Err(EIO)
             };
         }
-        let handle = Reclaim::no_then_direct(|reclaim| self.pool.malloc(data.len(), reclaim))?;
+        let handle = self.pool.malloc(data.len())?;
         // SAFETY: `handle` was just allocated with `data.len()` bytes and is not shared.
         unsafe { self.pool.write(handle, data) };
         Ok(handle)

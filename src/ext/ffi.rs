@@ -141,6 +141,10 @@ extern "C" {
     pub(crate) fn foxramdisk_helper_memalloc_noio_save() -> c_uint;
     /// `memalloc_noio_restore()`.
     pub(crate) fn foxramdisk_helper_memalloc_noio_restore(flags: c_uint);
+    /// `memalloc_noreclaim_save()`.
+    pub(crate) fn foxramdisk_helper_memalloc_noreclaim_save() -> c_uint;
+    /// `memalloc_noreclaim_restore()`.
+    pub(crate) fn foxramdisk_helper_memalloc_noreclaim_restore(flags: c_uint);
 }
 
 // Exported kernel functions whose headers `kernel::bindings` does not include.

@@ -2,6 +2,11 @@
 
 //! Memory management: what `kernel::alloc` and `kernel::mm` of Linux 7.3 lack.
 //!
+//! The allocations of [`page`] and [`zsmalloc`] are made as zram makes its objects': with
+//! `GFP_KERNEL | __GFP_NOWARN`, which may sleep in direct reclaim and fails only when the
+//! page allocator gives up. A block driver's I/O path makes them inside a [`NoIoScope`],
+//! where they behave as `GFP_NOIO`, and a swap-out inside a [`NoReclaimScope`] as well.
+//!
 //! C header: [`include/linux/sched/mm.h`](srctree/include/linux/sched/mm.h)
 
 pub(crate) mod page;
@@ -9,50 +14,7 @@ pub(crate) mod zsmalloc;
 
 use super::ffi;
 use core::marker::PhantomData;
-use kernel::{bindings, error::Result, ffi::c_uint};
-
-/// `__GFP_NORETRY` (pinned by `static_assert` in `src/helpers.c`): one round of direct
-/// reclaim, then fail, instead of looping forever (a `GFP_NOIO` order-0 allocation
-/// otherwise never fails) or thrashing the page cache.
-const GFP_NORETRY: bindings::gfp_t = 0x10000;
-
-/// Whether an allocation may wait for memory to be reclaimed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Reclaim {
-    /// Never sleep: wake kswapd, use the atomic reserves, fail if that is not enough.
-    No,
-    /// Sleep in one round of direct reclaim if needed, then give up; the caller decides
-    /// how reclaim may proceed, for example with a [`NoIoScope`].
-    Direct,
-}
-
-impl Reclaim {
-    /// Runs the allocation `alloc` without sleeping first, then, if that fails, with direct
-    /// reclaim: the policy of an I/O path whose write may be the one that reclaim waits for.
-    pub(crate) fn no_then_direct<T>(alloc: impl Fn(Reclaim) -> Result<T>) -> Result<T> {
-        alloc(Reclaim::No).or_else(|_| alloc(Reclaim::Direct))
-    }
-
-    /// The allocation flags of `kernel::alloc`: `GFP_ATOMIC`, or `GFP_KERNEL` (which cannot
-    /// add `__GFP_NORETRY`, so direct reclaim may retry), without warnings on failure.
-    pub(crate) fn flags(self) -> kernel::alloc::Flags {
-        use kernel::alloc::flags::{GFP_ATOMIC, GFP_KERNEL, __GFP_NOWARN};
-        match self {
-            Reclaim::No => GFP_ATOMIC | __GFP_NOWARN,
-            Reclaim::Direct => GFP_KERNEL | __GFP_NOWARN,
-        }
-    }
-
-    /// The allocation flags: `GFP_ATOMIC` or `GFP_KERNEL | __GFP_NORETRY`, without
-    /// warnings on failure (the caller handles it).
-    fn gfp(self) -> bindings::gfp_t {
-        let base = match self {
-            Reclaim::No => bindings::GFP_ATOMIC,
-            Reclaim::Direct => bindings::GFP_KERNEL | GFP_NORETRY,
-        };
-        base | bindings::__GFP_NOWARN
-    }
-}
+use kernel::ffi::c_uint;
 
 /// While alive, every allocation of the current task behaves as `GFP_NOIO`.
 ///
@@ -87,5 +49,44 @@ impl Drop for NoIoScope {
         // SAFETY: `self.flags` came from `memalloc_noio_save()` on this task (the scope is
         // not `Send`), and scopes end in reverse order of entry because they are values.
         unsafe { ffi::foxramdisk_helper_memalloc_noio_restore(self.flags) };
+    }
+}
+
+/// While alive, the current task allocates as memory reclaim does (`PF_MEMALLOC`): from the
+/// reserves kept for reclaim, below the watermarks, and never entering reclaim itself.
+///
+/// The scoped form of `memalloc_noreclaim_save()`. It is for work that reclaim is waiting
+/// for and that frees more memory than it takes, such as storing a page that reclaim swaps
+/// out, when that work has left the reclaiming task (a block driver whose request runs in a
+/// kblockd worker): the task that submitted it ran with these rights. An allocation that
+/// finds the reserves empty fails at once.
+///
+/// The scope belongs to the task that entered it, so it is neither `Send` nor `Sync`.
+pub(crate) struct NoReclaimScope {
+    /// The flags to restore when the scope ends.
+    flags: c_uint,
+    /// Pins the scope to the current task.
+    _not_send: PhantomData<*mut ()>,
+}
+
+impl NoReclaimScope {
+    /// Enters a reclaim allocation scope for the current task.
+    #[inline]
+    pub(crate) fn enter() -> Self {
+        // SAFETY: `memalloc_noreclaim_save()` only updates the current task's flags.
+        let flags = unsafe { ffi::foxramdisk_helper_memalloc_noreclaim_save() };
+        Self {
+            flags,
+            _not_send: PhantomData,
+        }
+    }
+}
+
+impl Drop for NoReclaimScope {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: `self.flags` came from `memalloc_noreclaim_save()` on this task (the scope
+        // is not `Send`), and scopes end in reverse order of entry because they are values.
+        unsafe { ffi::foxramdisk_helper_memalloc_noreclaim_restore(self.flags) };
     }
 }

@@ -8,7 +8,6 @@
 //! atomic words needs; [`PageBox`] can. Its contents are reached only as [`RawBuf`]s
 //! through short-lived `kmap_local_page()` mappings.
 
-use super::Reclaim;
 use crate::ext::raw_buf::RawBuf;
 use core::ptr::NonNull;
 use kernel::{bindings, prelude::*};
@@ -27,10 +26,13 @@ pub(crate) struct PageBox {
 unsafe impl Send for PageBox {}
 
 impl PageBox {
-    /// Allocates a page, as [`Reclaim`] allows. Its contents are undefined.
-    pub(crate) fn alloc(reclaim: Reclaim) -> Result<Self> {
+    /// Allocates a page, with `GFP_KERNEL | __GFP_NOWARN` (`GFP_NOIO` inside a
+    /// [`super::NoIoScope`]), from highmem. May sleep in direct reclaim; fails only when the
+    /// page allocator gives up. Its contents are undefined.
+    pub(crate) fn alloc() -> Result<Self> {
+        let gfp = bindings::GFP_KERNEL | bindings::__GFP_NOWARN | bindings::__GFP_HIGHMEM;
         // SAFETY: `alloc_pages()` may be called with any flags; order 0 is one page.
-        let page = unsafe { bindings::alloc_pages(reclaim.gfp() | bindings::__GFP_HIGHMEM, 0) };
+        let page = unsafe { bindings::alloc_pages(gfp, 0) };
         // INVARIANT: the page was just allocated, with order 0, and is owned here.
         Ok(Self {
             page: NonNull::new(page).ok_or(ENOMEM)?,

@@ -8,7 +8,6 @@
 //! that allocated it, so the operations that take one are `unsafe`: the caller keeps
 //! track of which handles it owns (a block table does).
 
-use super::Reclaim;
 use crate::ext::{ffi, raw_buf::RawBuf};
 use core::ptr::NonNull;
 use kernel::{bindings, prelude::*};
@@ -42,15 +41,13 @@ impl ZsPool {
         })
     }
 
-    /// Allocates an object of `size` bytes.
-    ///
-    /// With `Reclaim::No` the allocation never sleeps; it wakes kswapd and may dip into
-    /// the reserves that `GFP_ATOMIC` may use. With `Reclaim::Direct` it may sleep in one
-    /// round of direct reclaim (`__GFP_NORETRY`), then fails rather than loop; the caller
-    /// decides how reclaim may proceed, for example with a [`super::NoIoScope`]. Objects of
+    /// Allocates an object of `size` bytes, as zram does: `GFP_KERNEL | __GFP_NOWARN`
+    /// (`GFP_NOIO` inside a [`super::NoIoScope`]), from highmem and movable pages. May
+    /// sleep in direct reclaim; fails only when the page allocator gives up. Objects of
     /// more than the huge class size take a whole page.
-    pub(crate) fn malloc(&self, size: usize, reclaim: Reclaim) -> Result<usize> {
-        let gfp = reclaim.gfp() | bindings::__GFP_HIGHMEM | GFP_MOVABLE;
+    pub(crate) fn malloc(&self, size: usize) -> Result<usize> {
+        let gfp =
+            bindings::GFP_KERNEL | bindings::__GFP_NOWARN | bindings::__GFP_HIGHMEM | GFP_MOVABLE;
         // SAFETY: the pool is live by the type invariant.
         let handle =
             unsafe { ffi::zs_malloc(self.pool.as_ptr(), size, gfp, bindings::NUMA_NO_NODE) };

@@ -103,6 +103,15 @@ impl Request {
         ReqOp::from_raw(flags & ((1 << bindings::REQ_OP_BITS) - 1))
     }
 
+    /// Whether the request is swap's I/O (`REQ_SWAP`): a swap-in, or a swap-out, which
+    /// memory reclaim issues.
+    #[inline]
+    pub(crate) fn is_swap(&self) -> bool {
+        // SAFETY: as in `op()`.
+        let flags = unsafe { (*self.as_raw()).cmd_flags };
+        flags & (1 << bindings::req_flag_bits___REQ_SWAP) != 0
+    }
+
     /// The data segments of the request, in order (`rq_for_each_segment()`); none for an
     /// operation without data pages (discard, secure erase, write-zeroes).
     pub(crate) fn segments(&self) -> Segments<'_> {
