@@ -61,12 +61,12 @@ mem=$(stat storage_stat/mem_used_total)
 raw_bytes=$((raw * block))
 compressed_logical=$((compressed * block))
 
-line "Bytes written:" "$(size "$(stat io_stat/total_bytes_written)")"
-line "Bytes read:" "$(size "$(stat io_stat/total_bytes_read)")"
-line "Bytes discarded:" "$(size "$(stat io_stat/total_bytes_discarded)")"
-line "Failed reads:" "$(stat io_stat/failed_reads)"
-line "Failed writes:" "$(stat io_stat/failed_writes)"
-line "Failed discards:" "$(stat io_stat/failed_discards)"
+line "Bytes written:" "$(size "$(stat io_counters/total_bytes_written)")"
+line "Bytes read:" "$(size "$(stat io_counters/total_bytes_read)")"
+line "Bytes discarded:" "$(size "$(stat io_counters/total_bytes_discarded)")"
+line "Failed reads:" "$(stat io_counters/failed_reads)"
+line "Failed writes:" "$(stat io_counters/failed_writes)"
+line "Failed discards:" "$(stat io_counters/failed_discards)"
 echo
 line "Block size in bytes:" "$block"
 line "Incompressible blocks:" "$raw"

@@ -2,8 +2,9 @@
 
 //! The sysfs attributes of a device, in `/sys/block/foxramdiskN/`.
 //!
-//! Controls at the top: `disksize`, `comp_algorithm`, `mem_limit`, `reset`, `compact`, and
-//! `mm_stat` (one line in zram's field order); counters in `io_stat/` and `storage_stat/`.
+//! Controls at the top: `disksize`, `comp_algorithm`, `mem_limit`, `mem_used_max`, `reset`,
+//! `compact`; zram's one-line statistics `mm_stat`, `io_stat` and `debug_stat`, in zram's
+//! formats; the C module's counters, one per file, in `io_counters/` and `storage_stat/`.
 //! Every write is validated: bad input is refused with an errno and a log line, and
 //! leaves the device as it was.
 
@@ -50,6 +51,9 @@ enum Id {
     Reset,
     Compact,
     MmStat,
+    IoStat,
+    DebugStat,
+    MemUsedMax,
 }
 
 /// Whether `id` is attribute `attr`.
@@ -77,11 +81,31 @@ impl DiskAttributeOperations for DiskOps {
             x if is(x, Id::MemUsedTotal) => store.mem_used_total(),
             x if is(x, Id::DiskSize) => store.blocks() as u64 * BLOCK_SIZE as u64,
             x if is(x, Id::MemLimit) => store.mem_limit(),
+            x if is(x, Id::MemUsedMax) => store.mem_used_max(),
             x if is(x, Id::CompressionName) => {
                 return Ok(writeln!(out, "{}", store.algorithm().name())?);
             }
             x if is(x, Id::CompAlgorithm) => return show_algorithms(store.algorithm(), out),
             x if is(x, Id::MmStat) => return show_mm_stat(&disk, out),
+            // zram's fields and format: failed_reads failed_writes invalid_io notify_free.
+            x if is(x, Id::IoStat) => {
+                return Ok(writeln!(
+                    out,
+                    "{:8} {:8} {:8} {:8}",
+                    io.failed_reads.load(Relaxed),
+                    io.failed_writes.load(Relaxed),
+                    io.invalid_io.load(Relaxed),
+                    io.notify_free.load(Relaxed)
+                )?);
+            }
+            // zram's format, version 1: an unused field, then miss_free.
+            x if is(x, Id::DebugStat) => {
+                return Ok(writeln!(
+                    out,
+                    "version: 1\n0 {:8}",
+                    io.miss_free.load(Relaxed)
+                )?);
+            }
             _ => return Err(EINVAL),
         };
         Ok(writeln!(out, "{value}")?)
@@ -93,7 +117,8 @@ impl DiskAttributeOperations for DiskOps {
             x if is(x, Id::CompAlgorithm) => set_algorithm(&data, input),
             x if is(x, Id::MemLimit) => set_mem_limit(&data, input),
             x if is(x, Id::Reset) => reset(&disk, &data, input),
-            x if is(x, Id::Compact) => compact(&data, input),
+            x if is(x, Id::Compact) => compact(&disk, &data, input),
+            x if is(x, Id::MemUsedMax) => reset_mem_used_max(&data, input),
             _ => Err(EINVAL),
         }
     }
@@ -248,12 +273,40 @@ fn reset(disk: &DiskRef<'_>, data: &DiskData, input: &[u8]) -> Result {
     Ok(())
 }
 
-/// `compact`: compacts the device's memory pool.
-fn compact(data: &DiskData, input: &[u8]) -> Result {
+/// `compact`: frees the table chunks that hold no data, then compacts the memory pool.
+fn compact(disk: &DiskRef<'_>, data: &DiskData, input: &[u8]) -> Result {
     trigger_arg(data, "compact", input)?;
+    let chunks = {
+        let _control = data.control.lock();
+        let _frozen = disk.freeze();
+        // SAFETY: the queue is frozen, so no request uses the store; `control` excludes
+        // resizes and resets, the only other users of its table.
+        unsafe { data.store.trim_table() }
+    };
     let pages = data.store.compact();
-    pr_debug!("foxramdisk{}: compaction freed {pages} pages\n", data.id);
+    pr_debug!(
+        "foxramdisk{}: compaction freed {chunks} table chunks and {pages} pages\n",
+        data.id
+    );
     Ok(())
+}
+
+/// `mem_used_max`: writing `0` restarts it from the memory in use now, as in zram.
+fn reset_mem_used_max(data: &DiskData, input: &[u8]) -> Result {
+    match parse_u64(input) {
+        Ok(0) => {
+            data.store.reset_mem_used_max();
+            Ok(())
+        }
+        _ => {
+            pr_err!(
+                "foxramdisk{}: mem_used_max: write 0 to reset it, not '{}'\n",
+                data.id,
+                shown(input)
+            );
+            Err(EINVAL)
+        }
+    }
 }
 
 /// Declares an attribute of [`DiskOps`].
@@ -263,15 +316,18 @@ macro_rules! attr {
     };
 }
 
-static CONTROL_ATTRS: [DiskAttribute; 6] = [
+static CONTROL_ATTRS: [DiskAttribute; 9] = [
     attr!(c"disksize", 0o644, DiskSize),
     attr!(c"comp_algorithm", 0o644, CompAlgorithm),
     attr!(c"mem_limit", 0o644, MemLimit),
+    attr!(c"mem_used_max", 0o644, MemUsedMax),
     attr!(c"reset", 0o200, Reset),
     attr!(c"compact", 0o200, Compact),
     attr!(c"mm_stat", 0o444, MmStat),
+    attr!(c"io_stat", 0o444, IoStat),
+    attr!(c"debug_stat", 0o444, DebugStat),
 ];
-static CONTROL_LIST: AttributeList<7> = AttributeList::of_disk(&CONTROL_ATTRS);
+static CONTROL_LIST: AttributeList<10> = AttributeList::of_disk(&CONTROL_ATTRS);
 static CONTROL_GROUP: AttributeGroup = AttributeGroup::new(None, &CONTROL_LIST);
 
 static IO_ATTRS: [DiskAttribute; 6] = [
@@ -283,7 +339,8 @@ static IO_ATTRS: [DiskAttribute; 6] = [
     attr!(c"failed_discards", 0o444, FailedDiscards),
 ];
 static IO_LIST: AttributeList<7> = AttributeList::of_disk(&IO_ATTRS);
-static IO_GROUP: AttributeGroup = AttributeGroup::new(Some(c"io_stat"), &IO_LIST);
+// The C module's `io_stat/` directory, renamed: zram's one-line `io_stat` file has its name.
+static IO_GROUP: AttributeGroup = AttributeGroup::new(Some(c"io_counters"), &IO_LIST);
 
 static STORAGE_ATTRS: [DiskAttribute; 8] = [
     attr!(c"zeroed_blocks_count", 0o444, ZeroedBlocksCount),

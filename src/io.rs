@@ -14,6 +14,9 @@
 //! than in the reclaiming task, the worker would otherwise lack the reserves that task may
 //! use, and loop in the page allocator while reclaim waits for this write. A write fails
 //! with `ENOMEM` only when the allocator gives up.
+//!
+//! Swap's slot-free notification ([`Operations::swap_slot_free_notify`]) frees the blocks
+//! of a slot at once, as zram does; it never sleeps.
 
 use crate::{
     device::DiskData,
@@ -163,6 +166,7 @@ fn discard(store: &Store, pos: u64, len: u64) -> Result {
     Ok(())
 }
 
+#[vtable]
 impl Operations for DiskOps {
     type QueueData = Arc<DiskData>;
 
@@ -180,10 +184,12 @@ impl Operations for DiskOps {
         let op = rq.op();
         let result = if pos.checked_add(len).is_none_or(|end| end > capacity) {
             pr_warn_once!("request beyond the end of the device (byte {pos}, {len} bytes)\n");
+            io.invalid_io.fetch_add(1, Relaxed);
             Err(EIO)
         } else if (pos | len) & (BLOCK_SIZE as u64 - 1) != 0 {
             // Cannot happen with a 4096-byte logical block size; refuse rather than guess.
             pr_warn_once!("request not aligned to blocks (byte {pos}, {len} bytes)\n");
+            io.invalid_io.fetch_add(1, Relaxed);
             Err(EIO)
         } else {
             match op {
@@ -216,5 +222,12 @@ impl Operations for DiskOps {
 
     fn open(disk: ArcBorrow<'_, DiskData>) -> Result {
         disk.check_open()
+    }
+
+    fn swap_slot_free_notify(disk: ArcBorrow<'_, DiskData>, slot: usize) {
+        disk.io.notify_free.fetch_add(1, Relaxed);
+        if disk.store.slot_free(slot).is_err() {
+            disk.io.miss_free.fetch_add(1, Relaxed);
+        }
     }
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! I/O statistics of a device (`/sys/block/foxramdiskN/io_stat/`).
+//! I/O statistics of a device (`io_stat`, `io_counters/` and `debug_stat` in
+//! `/sys/block/foxramdiskN/`).
 
 use kernel::sync::atomic::{Atomic, Relaxed};
 
@@ -19,6 +20,12 @@ pub(crate) struct IoStats {
     pub(crate) failed_writes: Atomic<u64>,
     /// Discard and write-zeroes requests that failed.
     pub(crate) failed_discards: Atomic<u64>,
+    /// Requests refused before they were served: beyond the end, or not block-aligned.
+    pub(crate) invalid_io: Atomic<u64>,
+    /// Swap slots whose freeing swap notified (zram's `notify_free`).
+    pub(crate) notify_free: Atomic<u64>,
+    /// Notified slots left stored because their entry was busy (zram's `miss_free`).
+    pub(crate) miss_free: Atomic<u64>,
 }
 
 impl IoStats {
@@ -31,6 +38,9 @@ impl IoStats {
             failed_reads: Atomic::new(0),
             failed_writes: Atomic::new(0),
             failed_discards: Atomic::new(0),
+            invalid_io: Atomic::new(0),
+            notify_free: Atomic::new(0),
+            miss_free: Atomic::new(0),
         }
     }
 
@@ -43,6 +53,9 @@ impl IoStats {
             &self.failed_reads,
             &self.failed_writes,
             &self.failed_discards,
+            &self.invalid_io,
+            &self.notify_free,
+            &self.miss_free,
         ] {
             counter.store(0, Relaxed);
         }

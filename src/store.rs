@@ -27,10 +27,13 @@
 //! its data into the block's own object when that object can take it; compression,
 //! allocation and freeing happen outside it. A read holds it while it maps the object and
 //! decompresses (or copies) it, so that no writer frees the object meanwhile, as zram does.
+//! [`Store::slot_free`] runs under swap's spin lock and only try-locks it.
 //!
 //! The table itself is replaced only by [`Store::resize`] and emptied only by
-//! [`Store::reset`], which the caller runs while nothing else uses the store (the disk's
-//! queue frozen). The statistics never read the table, so they stay available meanwhile.
+//! [`Store::reset`], which the caller runs while no I/O uses the store (the disk's queue
+//! frozen). Freezing does not stop [`Store::slot_free`], so both first close the table to
+//! it (an RCU grace period); slots freed meanwhile keep their blocks and count as misses.
+//! The statistics never read the table, so they stay available meanwhile.
 //!
 //! # Memory limit
 //!
@@ -55,8 +58,8 @@ use kernel::{
     pr_err_once,
     prelude::*,
     sync::{
-        atomic::{Acquire, Atomic, Full, Relaxed},
-        MutexGuard,
+        atomic::{Acquire, Atomic, Full, Relaxed, Release},
+        rcu, MutexGuard,
     }, //
 };
 
@@ -358,6 +361,18 @@ impl SpareTable {
     }
 }
 
+/// Proof that [`Store::slot_free`] leaves the table alone; reopens it on drop.
+struct TableClosed<'a> {
+    store: &'a Store,
+}
+
+impl Drop for TableClosed<'_> {
+    fn drop(&mut self) {
+        // Release: a `slot_free` that sees the table open again sees it as changed.
+        self.store.table_closed.store(false, Release);
+    }
+}
+
 /// Block counts and sizes of a store; the zeroed count is derived.
 struct Counters {
     raw_blocks: Atomic<u64>,
@@ -410,6 +425,9 @@ pub(crate) struct Store {
     table: Table,
     /// The lockdep identity of every entry lock of the table.
     entry_lock: Pin<KBox<LockdepMap>>,
+    /// Set while [`Store::resize`] or [`Store::reset`] changes the table: [`Store::slot_free`]
+    /// then leaves it alone (see [`Store::close_table`]).
+    table_closed: Atomic<bool>,
     /// The stored objects.
     pool: ZsPool,
     /// The per-CPU contexts, with a codec for each algorithm the store has used.
@@ -437,6 +455,7 @@ impl Store {
                 ),
                 GFP_KERNEL,
             )?,
+            table_closed: Atomic::new(false),
             pool,
             compressor: Compressor::new(algorithm)?,
             threshold,
@@ -499,13 +518,17 @@ impl Store {
     /// Resizes the store to the spare table's number of blocks; blocks beyond the new end
     /// must be zeroed (`EBUSY` otherwise, nothing changed). Blocks keep their data.
     ///
+    /// [`Store::slot_free`] may run meanwhile: the table is closed to it first. May sleep.
+    ///
     /// # Safety
     ///
     /// Nothing else may use the store's blocks during the call: no [`Store::read_block`],
     /// [`Store::write_block`] or [`Store::discard`] runs meanwhile (for a disk, its
     /// queue is frozen), nor another `resize` or [`Store::reset`].
     pub(crate) unsafe fn resize(&self, spare: SpareTable) -> Result {
-        // SAFETY: nothing else uses the table, by the safety requirements.
+        let _closed = self.close_table();
+        // SAFETY: nothing else uses the table: the I/O by the safety requirements, and
+        // `slot_free` because the table is closed to it.
         let chunks = unsafe { self.table.chunks_mut() };
         let blocks = spare.blocks;
         // The blocks past the new end, in the chunks that hold them, must be zeroed.
@@ -550,14 +573,51 @@ impl Store {
         Ok(())
     }
 
+    /// Frees the table chunks whose blocks are all zeroed, as after a discard or a swap's
+    /// slot frees; returns how many. [`Store::slot_free`] may run meanwhile, as for
+    /// [`Store::resize`]. May sleep.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Store::resize`]: nothing else may use the store's blocks during the call.
+    pub(crate) unsafe fn trim_table(&self) -> usize {
+        let _closed = self.close_table();
+        // SAFETY: nothing else uses the table: the I/O by the safety requirements, and
+        // `slot_free` because the table is closed to it.
+        let chunks = unsafe { self.table.chunks_mut() };
+        let mut freed = 0;
+        for slot in chunks.iter_mut() {
+            // SAFETY: a non-null pointer is a chunk owned by the table (type invariant).
+            let empty = unsafe { slot.get_mut().as_mut() }.is_some_and(|chunk| {
+                chunk
+                    .iter_mut()
+                    .all(|e| Meta(e.meta.get_mut()).state() == State::Zeroed)
+            });
+            if empty {
+                let ptr = core::mem::replace(slot.get_mut(), core::ptr::null_mut());
+                // SAFETY: a chunk owned by the table, taken out of it above, whose entries
+                // are all zeroed (checked above): it owns nothing.
+                drop(unsafe { chunk_from_raw(ptr) });
+                // INVARIANT: one chunk fewer, its pointer null again.
+                self.table.allocated.fetch_sub(1, Relaxed);
+                freed += 1;
+            }
+        }
+        freed
+    }
+
     /// Frees every block: all become zeroed and the counters restart. Follow with
     /// [`Store::drop_unused_codecs`] once the queue is unfrozen.
+    ///
+    /// [`Store::slot_free`] may run meanwhile, as for [`Store::resize`]. May sleep.
     ///
     /// # Safety
     ///
     /// As for [`Store::resize`]: nothing else may use the store's blocks during the call.
     pub(crate) unsafe fn reset(&self) {
-        // SAFETY: nothing else uses the table, by the safety requirements.
+        let _closed = self.close_table();
+        // SAFETY: nothing else uses the table: the I/O by the safety requirements, and
+        // `slot_free` because the table is closed to it.
         unsafe {
             self.table
                 .free_chunks(|entry| Self::free_entry(&self.pool, entry))
@@ -771,6 +831,47 @@ impl Store {
         }
     }
 
+    /// Closes the table to [`Store::slot_free`] until the returned value is dropped: once
+    /// this returns, no `slot_free` uses the table, and those that start meanwhile leave it
+    /// alone. May sleep (an RCU grace period).
+    fn close_table(&self) -> TableClosed<'_> {
+        self.table_closed.store(true, Relaxed);
+        // Every `slot_free` that may have seen the table open runs inside an RCU read-side
+        // critical section: after a grace period, all of them have ended, and the ones
+        // that start later see it closed.
+        rcu::synchronize_rcu();
+        TableClosed { store: self }
+    }
+
+    /// Frees the memory of the blocks of swap slot `slot`, which swap no longer uses (the
+    /// disk's `swap_slot_free_notify`): they become zeroed, as after a discard. Never
+    /// sleeps: swap calls it under a spin lock. `EBUSY`, and the blocks stay as they are,
+    /// if one of their entries is locked by I/O or the table is being changed (zram's
+    /// `miss_free`); `EIO` for a slot beyond the end.
+    pub(crate) fn slot_free(&self, slot: usize) -> Result {
+        const BLOCKS_PER_SLOT: usize = bindings::PAGE_SIZE / BLOCK_SIZE;
+        let first = slot.checked_mul(BLOCKS_PER_SLOT).ok_or(EIO)?;
+        let _rcu = rcu::read_lock();
+        // Acquire: pairs with the release that reopens the table, so that a changed table
+        // is seen whole.
+        if self.table_closed.load(Acquire) {
+            return Err(EBUSY);
+        }
+        for index in first..first + BLOCKS_PER_SLOT {
+            let Some(entry) = self.table.entry(index)? else {
+                continue;
+            };
+            let mut guard = entry.meta.try_lock(&self.entry_lock).ok_or(EBUSY)?;
+            let old_handle = entry.handle.load(Relaxed);
+            entry.handle.store(0, Relaxed);
+            // INVARIANT: a zeroed entry owns no object; the old one is freed below.
+            let old = Meta(guard.replace(Meta::ZEROED.0));
+            drop(guard);
+            self.release(old, old_handle);
+        }
+        Ok(())
+    }
+
     /// Makes block `index` zeroed and frees its memory.
     pub(crate) fn discard(&self, index: usize) -> Result {
         if let Some(entry) = self.table.entry(index)? {
@@ -922,6 +1023,13 @@ impl Store {
     /// The highest [`Store::mem_used_total`] since the store was created or reset.
     pub(crate) fn mem_used_max(&self) -> u64 {
         self.counters.mem_used_max.load(Relaxed)
+    }
+
+    /// Restarts [`Store::mem_used_max`] from the memory in use now.
+    pub(crate) fn reset_mem_used_max(&self) {
+        self.counters
+            .mem_used_max
+            .store(self.mem_used_total(), Relaxed);
     }
 
     /// Pages freed by compaction of the pool so far.
@@ -1309,6 +1417,57 @@ mod tests {
         // Lifting the limit lets writes through.
         store.set_mem_limit(0);
         round_trip(&store, 1, &mut random)?;
+        Ok(())
+    }
+
+    #[test]
+    fn slot_free_frees_blocks_and_misses_busy_ones() -> Result {
+        // One block per swap slot where a page is a block, as in the lab.
+        if bindings::PAGE_SIZE != BLOCK_SIZE {
+            return Ok(());
+        }
+        let store = Store::new(8, Algorithm::Lz4)?;
+        let empty = store.mem_used_total();
+        let mut random = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
+        let mut text = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
+        let mut same = KVec::from_elem(0x5au8, BLOCK_SIZE, GFP_KERNEL)?;
+        fill_random(&mut random, 41);
+        fill_text(&mut text);
+        round_trip(&store, 0, &mut random)?;
+        round_trip(&store, 1, &mut text)?;
+        round_trip(&store, 2, &mut same)?;
+        for slot in 0..3 {
+            store.slot_free(slot)?;
+            assert_eq!(state_of(&store, slot)?, State::Zeroed);
+        }
+        assert_eq!(store.stored_bytes(), 0);
+        assert_eq!(store.compressed_bytes(), 0);
+        assert_eq!(store.mem_used_total(), empty + size_of::<Chunk>() as u64);
+        // A slot never written, and one past the end.
+        store.slot_free(5)?;
+        assert_eq!(store.slot_free(8), Err(EIO));
+        // A busy entry is a miss: the block stays as it is.
+        round_trip(&store, 3, &mut text)?;
+        {
+            let entry = store.table.entry(3)?.ok_or(EIO)?;
+            let _held = entry.meta.lock(&store.entry_lock);
+            assert_eq!(store.slot_free(3), Err(EBUSY));
+        }
+        assert_eq!(state_of(&store, 3)?, State::Compressed);
+        // So is a table closed for a resize or reset.
+        {
+            let _closed = store.close_table();
+            assert_eq!(store.slot_free(3), Err(EBUSY));
+        }
+        assert_eq!(state_of(&store, 3)?, State::Compressed);
+        store.slot_free(3)?;
+        // With every block zeroed, the chunk goes too: the memory of a new store.
+        // SAFETY: nothing else uses this store (the test owns it).
+        assert_eq!(unsafe { store.trim_table() }, 1);
+        assert_eq!(store.mem_used_total(), empty);
+        round_trip(&store, 7, &mut text)?;
+        // SAFETY: as above.
+        assert_eq!(unsafe { store.trim_table() }, 0);
         Ok(())
     }
 

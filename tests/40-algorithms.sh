@@ -62,7 +62,7 @@ for alg in $ALGORITHMS; do
 		test "$used" -ge "$empty" -a "$used" -le $((empty + BLOCKS * 4096 / 256))
 	check "$alg: reset" sysfs_write 1 "/sys/block/foxramdisk$id/reset"
 	check_eq "$alg: mem_used_total back to empty after reset" "$(st "$id" storage_stat/mem_used_total)" "$empty"
-	check_eq "$alg: no failed I/O" "$(cat /sys/block/foxramdisk$id/io_stat/failed_{reads,writes,discards} | sort -u)" 0
+	check_eq "$alg: no failed I/O" "$(cat /sys/block/foxramdisk$id/io_counters/failed_{reads,writes,discards} | sort -u)" 0
 done
 check "rmmod" unload
 rm -rf "$work" "$mnt"

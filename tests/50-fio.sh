@@ -19,7 +19,7 @@ verify() {
 	check_eq "$label: fio randwrite + verify exits 0" "$rc" 0
 	check_fails "$label: fio reports no verify error" grep -qiE 'verify.*(bad|fail)|crc32c: (wanted|got)' <<<"$out"
 	check_match "$label: fio wrote the whole device" "$out" "WRITE: bw=.*io=$mib\\.0MiB"
-	check_eq "$label: no failed reads or writes" "$(st 0 io_stat/failed_reads) $(st 0 io_stat/failed_writes)" "0 0"
+	check_eq "$label: no failed reads or writes" "$(st 0 io_counters/failed_reads) $(st 0 io_counters/failed_writes)" "0 0"
 	check "$label: rmmod" unload
 }
 

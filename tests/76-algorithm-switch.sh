@@ -40,7 +40,7 @@ check "fsck is clean" fsck.ext4 -fn $DEV
 check "remount" mount $DEV /mnt
 check_eq "every file reads back as written" "$(tree_sums /mnt)" "$sums"
 umount /mnt
-check_eq "no read failed" "$(st 0 io_stat/failed_reads)" 0
+check_eq "no read failed" "$(st 0 io_counters/failed_reads)" 0
 
 # Raw blocks too: the same random block under each algorithm, read back after the last.
 head -c $((8 * BLOCK)) /dev/urandom >/tmp/alg-rand

@@ -36,7 +36,7 @@ check "mem_limit accepts the current use ($used)" put "$used" mem_limit
 check_eq "mm_stat shows the limit" "$(mm 4)" "$used"
 check_eq "mem_limit reads it back" "$(cat $A/mem_limit)" "$used"
 check_fails "a write of new random data fails" dd if=/tmp/rl-rand of=$DEV bs=$BLOCK seek=4096 count=256 oflag=direct status=none
-check "the failure is counted in failed_writes" test "$(st 0 io_stat/failed_writes)" -ge 1
+check "the failure is counted in failed_writes" test "$(st 0 io_counters/failed_writes)" -ge 1
 check_match "an I/O error reached the block layer" "$(dmesg)" 'I/O error, dev foxramdisk0'
 check_match "the limit is logged" "$(dmesg)" 'foxramdisk0: mem_limit of [0-9]+ bytes reached'
 check "memory stays within a few objects of the limit" test "$(mm 3)" -le $((used + 2 * 4 * BLOCK))
@@ -66,7 +66,7 @@ check "reset" put 1 reset
 check_eq "everything is zeroed" "$(st 0 storage_stat/zeroed_blocks_count)" 16384
 check_eq "mm_stat data sizes are 0" "$(mm 1) $(mm 2) $(mm 8) $(mm 9)" "0 0 0 0"
 check_eq "memory is back to an empty device's" "$(mm 3)" "$empty"
-check_eq "the counters restart" "$(st 0 io_stat/total_bytes_written) $(st 0 io_stat/failed_writes)" "0 0"
+check_eq "the counters restart" "$(st 0 io_counters/total_bytes_written) $(st 0 io_counters/failed_writes)" "0 0"
 check_eq "the limit stays" "$(cat $A/mem_limit)" $((1 << 30))
 check_eq "the device reads zeros" "$(dev_sha $DEV 0 1024)" "$(zeros_sha 1024)"
 check "the device takes data again" dd if=/tmp/rl-text of=$DEV bs=$BLOCK oflag=direct status=none

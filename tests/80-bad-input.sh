@@ -44,6 +44,9 @@ done
 for v in "" bogus LZ4 " lz4" "lz4 lz4" -1 "$long"; do
 	refused "$v" $A/comp_algorithm 'Invalid argument'
 done
+for v in "" 1 -1 abc 99999999999999999999 "$long"; do
+	refused "$v" $A/mem_used_max 'Invalid argument'
+done
 for v in "" -1 abc 4294967296 "$long"; do
 	refused "$v" $CONTROL/hot_remove 'Invalid argument'
 done
@@ -52,11 +55,12 @@ check_eq "mem_limit is unchanged" "$(cat $A/mem_limit)" 0
 check_match "comp_algorithm is unchanged" "$(cat $A/comp_algorithm)" '\[deflate\]'
 check_match "a bad size is named in the log" "$(dmesg)" "foxramdisk0: disksize: '12abc' is not a size in bytes"
 check_match "a bad reset value is named in the log" "$(dmesg)" "foxramdisk0: reset: write 1, not 'abc'"
+check_match "a bad mem_used_max value is named in the log" "$(dmesg)" "foxramdisk0: mem_used_max: write 0 to reset it, not '1'"
 
 # Read-only files: the parameter that only counts at load, hot_add and every statistic.
 refused 3 $PARAMS/initial_devices_count 'Permission denied|Invalid argument'
 refused 1 $CONTROL/hot_add 'Permission denied|Invalid argument'
-for f in $A/io_stat/* $A/storage_stat/* $A/mm_stat; do
+for f in $A/io_counters/* $A/storage_stat/* $A/mm_stat $A/io_stat $A/debug_stat; do
 	refused 0 "$f" 'Permission denied|Input/output error'
 done
 
@@ -67,7 +71,7 @@ check_eq "the new values read back" "$(cat $PARAMS/default_capacity) $(cat $PARA
 
 check "the module is still loaded" loaded
 check_eq "the data is intact" "$(dev_sha $DEV 0 64)" "$(file_sha "$data")"
-check_eq "no I/O failed" "$(st 0 io_stat/failed_reads) $(st 0 io_stat/failed_writes)" "0 0"
+check_eq "no I/O failed" "$(st 0 io_counters/failed_reads) $(st 0 io_counters/failed_writes)" "0 0"
 check "rmmod" unload
 rm -f "$data"
 finish

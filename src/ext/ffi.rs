@@ -125,6 +125,13 @@ extern "C" {
         bit: c_uint,
         map: *mut bindings::lockdep_map,
     );
+    /// `test_and_set_bit_lock()`, then, if it was clear, the trylock `mutex_acquire()` of
+    /// `map` and `lock_acquired()`; whether the lock was taken.
+    pub(crate) fn foxramdisk_helper_bit_trylock(
+        word: *mut c_ulong,
+        bit: c_uint,
+        map: *mut bindings::lockdep_map,
+    ) -> bool;
     /// `mutex_release()` of `map`, `clear_and_wake_up_bit()`.
     pub(crate) fn foxramdisk_helper_bit_unlock(
         word: *mut c_ulong,

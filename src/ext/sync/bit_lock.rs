@@ -7,8 +7,8 @@
 //! Used where a lock per object must cost no memory, such as one per block of a RAM disk:
 //! the other bits of the word hold the protected value (a pointer, flags). It is the lock
 //! of zram's table entries (`slot_lock()` in `drivers/block/zram/zram_drv.c`): taking it
-//! may sleep in `wait_on_bit_lock()` until the holder drops it, and the holder may sleep and
-//! be preempted. The bit carries no lockdep
+//! may sleep in `wait_on_bit_lock()` until the holder drops it, the holder may sleep and be
+//! preempted, and [`BitLock::try_lock`] serves atomic context. The bit carries no lockdep
 //! state of its own, so every lock of a set (a table) is acquired and released on one
 //! [`LockdepMap`], as zram does with its `table_lock_map`: lockdep then checks the set's
 //! ordering against every other lock, and reports one of them taken while another is held.
@@ -106,6 +106,23 @@ impl BitLock {
         unsafe { ffi::foxramdisk_helper_bit_lock(self.as_ptr(), LOCK_BIT, map.as_ptr()) };
         // INVARIANT: the helper returns with the lock bit set by this caller.
         BitLockGuard { lock: self, map }
+    }
+
+    /// Takes the lock if it is free, without sleeping: for atomic context. `None` if it is
+    /// held.
+    #[inline]
+    pub(crate) fn try_lock<'a>(&'a self, map: &'a LockdepMap) -> Option<BitLockGuard<'a>> {
+        // SAFETY: as in `lock()`; this helper never sleeps.
+        let taken =
+            unsafe { ffi::foxramdisk_helper_bit_trylock(self.as_ptr(), LOCK_BIT, map.as_ptr()) };
+        // A guard is made only if the lock was taken: made and dropped otherwise, it would
+        // unlock the holder's lock.
+        if taken {
+            // INVARIANT: the helper set the lock bit for this caller.
+            Some(BitLockGuard { lock: self, map })
+        } else {
+            None
+        }
     }
 
     /// Returns the value with exclusive access, no locking needed.

@@ -12,6 +12,7 @@ use kernel::{bindings, prelude::*, types::ForeignOwnable, ThisModule};
 type ForeignBorrowed<'a, T> = <T as ForeignOwnable>::Borrowed<'a>;
 
 /// Implement this trait to serve block requests from blk-mq.
+#[vtable]
 pub(crate) trait Operations: Sized {
     /// Data associated with the request queue of each disk (`queuedata`).
     type QueueData: ForeignOwnable + Sync;
@@ -35,6 +36,14 @@ pub(crate) trait Operations: Sized {
     /// refuses the open with that errno. By default every open is allowed.
     fn open(_queue_data: ForeignBorrowed<'_, Self::QueueData>) -> Result {
         Ok(())
+    }
+
+    /// Called when swap no longer uses swap slot `slot` of the disk (its page-sized piece
+    /// at byte `slot * PAGE_SIZE`), so that the driver can free what it stores there
+    /// (`swap_slot_free_notify`). Swap calls it with a spin lock held: it must not sleep.
+    /// Only called while swap holds the disk open.
+    fn swap_slot_free_notify(_queue_data: ForeignBorrowed<'_, Self::QueueData>, _slot: usize) {
+        build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 }
 
@@ -96,6 +105,25 @@ impl<T: Operations> OperationsVTable<T> {
         }
     }
 
+    /// Called by swap when it frees a slot of the disk.
+    ///
+    /// # Safety
+    ///
+    /// `bdev` must be a block device of a live disk created by
+    /// [`super::gen_disk::GenDiskBuilder::build`] for `T`, held open by swap.
+    unsafe extern "C" fn swap_slot_free_notify_callback(
+        bdev: *mut bindings::block_device,
+        offset: kernel::ffi::c_ulong,
+    ) {
+        // SAFETY: `bdev`, its disk and the disk's queue are live by the safety requirements.
+        let queue_data = unsafe { (*(*(*bdev).bd_disk).queue).queuedata };
+        // SAFETY: `queuedata` holds a `T::QueueData` turned foreign by `GenDiskBuilder`,
+        // released only after the disk is deleted, which cannot happen while swap holds it
+        // open.
+        let queue_data = unsafe { T::QueueData::borrow(queue_data) };
+        T::swap_slot_free_notify(queue_data, offset);
+    }
+
     /// The blk-mq operations: requests are served and ended inside `queue_rq`.
     const VTABLE: bindings::blk_mq_ops = bindings::blk_mq_ops {
         queue_rq: Some(Self::queue_rq_callback),
@@ -119,8 +147,8 @@ impl<T: Operations> OperationsVTable<T> {
         show_rq: None,
     };
 
-    /// The block device operations: the owner, so that open disks pin the module, and
-    /// `open`.
+    /// The block device operations: the owner, so that open disks pin the module, `open`,
+    /// and `swap_slot_free_notify` if `T` implements it.
     const FOPS: bindings::block_device_operations = bindings::block_device_operations {
         submit_bio: None,
         open: Some(Self::open_callback),
@@ -131,7 +159,11 @@ impl<T: Operations> OperationsVTable<T> {
         unlock_native_capacity: None,
         getgeo: None,
         set_read_only: None,
-        swap_slot_free_notify: None,
+        swap_slot_free_notify: if T::HAS_SWAP_SLOT_FREE_NOTIFY {
+            Some(Self::swap_slot_free_notify_callback)
+        } else {
+            None
+        },
         report_zones: None,
         devnode: None,
         alternative_gpt_sector: None,
