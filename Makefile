@@ -11,12 +11,14 @@
 #   make vm [RUN=cmd]   a shell in the VM, or run one command there and exit with its status
 #   make clippy         the module built with CLIPPY=1 (warnings are errors)
 #   make fmt            rustfmt src/ (fmt-check: only check)
+#   make install        install the module for KDIR, foxramdiskctl and swap at boot
+#                       (foxramdisk-swap, its systemd unit and /etc/foxramdisk/swap.conf)
 #   make lab            build the toolchain root and the kernel only
 #   make clean          remove build outputs
 
 KDIR ?=
 
-.PHONY: all modules check demo bench profile vm clippy fmt fmt-check lab clean
+.PHONY: all modules check demo bench profile vm clippy fmt fmt-check lab clean install
 
 all: modules
 
@@ -60,3 +62,6 @@ fmt-check:
 
 lab:
 	@bash scripts/lab-kernel.sh
+
+install:
+	@KDIR='$(KDIR)' bash scripts/install.sh

@@ -31,6 +31,21 @@ host_check "rustfmt: src/ is formatted (kernel .rustfmt.toml)" bash "$REPO/scrip
 host_check "clippy: CLIPPY=1 build has no warnings" bash "$REPO/scripts/build.sh" CLIPPY=1 modules
 host_check "build: foxramdisk.ko builds with -Werror / -Dwarnings" bash "$REPO/scripts/build.sh" modules
 
+# `make install` into a staging root, against the lab kernel: the module where modprobe
+# finds it (with depmod's index), the tools, the unit pointing at them, and the config.
+install_check() {
+	local stage=$REPO/results/install-stage
+	rm -rf "$stage"
+	in_root env KDIR="$(KERNEL_DIR)" DESTDIR="$stage" bash scripts/install.sh &&
+		ls "$stage"/lib/modules/*/updates/foxramdisk.ko &&
+		grep -q 'updates/foxramdisk.ko:' "$stage"/lib/modules/*/modules.dep &&
+		test -x "$stage/usr/local/sbin/foxramdiskctl" -a -x "$stage/usr/local/sbin/foxramdisk-swap" &&
+		grep -qx 'ExecStart=/usr/local/sbin/foxramdisk-swap start' "$stage/etc/systemd/system/foxramdisk-swap.service" &&
+		cmp "$REPO/scripts/systemd/swap.conf" "$stage/etc/foxramdisk/swap.conf" &&
+		rm -rf "$stage"
+}
+host_check "make install: module (depmod), foxramdiskctl, foxramdisk-swap, unit and config staged" install_check
+
 untracked() { git -C "$REPO" status --porcelain --untracked-files=all 2>/dev/null | grep '^??' | sort || true; }
 before=$(untracked)
 if [ -f "$REPO/foxramdisk.ko" ]; then
