@@ -1,0 +1,49 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Swap under pressure: a working set of 1.5 times the memory left to it, swapped to the
+# device and walked again, finishes with its data intact, no write failed and no task hung
+# (tests/run.sh fails the test on a hung-task report).
+. "$(dirname "$0")/lib.sh"
+
+check "insmod (1 GiB, lzo-rle)" load default_capacity=262144 default_compression=lzo-rle
+check "mkswap" mkswap $DEV
+check "swapon" swapon $DEV
+# Pin most of the memory in ramfs (never swapped), so that 1.5 times what is left is small
+# enough for a test under TCG.
+ballast=$(mktemp -d)
+mount -t ramfs ramfs "$ballast"
+avail=$(awk '/^MemAvailable:/ { print int($2 / 1024) }' /proc/meminfo)
+dd if=/dev/zero of="$ballast/pinned" bs=1M count=$((avail - 200)) status=none
+avail=$(awk '/^MemAvailable:/ { print int($2 / 1024) }' /proc/meminfo)
+need=$((avail * 3 / 2))
+diag "MemAvailable $avail MiB after pinning; the working set is $need MiB"
+out=$(python3 - "$need" <<'PY' 2>&1
+import sys
+
+def chunk(i, rnd):
+    # Half text, half bytes from a seeded generator: about 2:1, as most data compresses.
+    line = b"page %08d of a working set larger than memory; " % i
+    text = (line * (2048 // len(line) + 1))[:2048]
+    return b"".join(text + rnd.randbytes(2048) for _ in range(256))
+
+import random
+mib = int(sys.argv[1])
+chunks = [bytearray(chunk(i, random.Random(i))) for i in range(mib)]
+# Walk the whole set twice more, so that every page is swapped in and out again.
+for _ in range(2):
+    for c in chunks:
+        c[0] ^= 0xFF
+bad = sum(1 for i, c in enumerate(chunks) if c != chunk(i, random.Random(i)))
+print("%d MiB, %d bad chunks" % (mib, bad))
+PY
+)
+check_match "a working set of 1.5x the memory ($need MiB) finishes with its data intact" "$out" "^$need MiB, 0 bad chunks$"
+check "pages were swapped out to the device" test "$(st 0 io_counters/total_bytes_written)" -gt $((avail << 20))
+read -r failed_reads failed_writes _ notify_free <<<"$(st 0 io_stat)"
+check_eq "no failed swap-in or swap-out" "$failed_reads $failed_writes" "0 0"
+check "freed slots were notified" test "$notify_free" -gt 0
+check "swapoff" swapoff $DEV
+umount "$ballast"
+rmdir "$ballast"
+check "rmmod" unload
+finish
