@@ -226,7 +226,8 @@ impl Operations for DiskOps {
 
     fn swap_slot_free_notify(disk: ArcBorrow<'_, DiskData>, slot: usize) {
         disk.io.notify_free.fetch_add(1, Relaxed);
-        if disk.store.slot_free(slot).is_err() {
+        // A slot past the end (after a shrink under swap) holds nothing: not a miss.
+        if disk.store.slot_free(slot) == Err(EBUSY) {
             disk.io.miss_free.fetch_add(1, Relaxed);
         }
     }
