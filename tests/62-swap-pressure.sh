@@ -1,8 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Swap under pressure: a working set of 1.5 times the memory left to it, swapped to the
-# device and walked again, finishes with its data intact, no write failed and no task hung
-# (tests/run.sh fails the test on a hung-task report).
+# device and walked again while disksize, compact and comp_algorithm change the device,
+# finishes with its data intact, no write failed and no task hung (tests/run.sh fails the
+# test on a hung-task or lockdep report).
 . "$(dirname "$0")/lib.sh"
 
 check "insmod (1 GiB, lzo-rle)" load default_capacity=262144 default_compression=lzo-rle
@@ -17,6 +18,19 @@ dd if=/dev/zero of="$ballast/pinned" bs=1M count=$((avail - 200)) status=none
 avail=$(awk '/^MemAvailable:/ { print int($2 / 1024) }' /proc/meminfo)
 need=$((avail * 3 / 2))
 diag "MemAvailable $avail MiB after pinning; the working set is $need MiB"
+# Meanwhile, the controls that can run under swap and change the table or the codecs: each
+# disksize and compact closes the table to slot frees and freezes the queue.
+(
+	size=$(st 0 disksize)
+	while :; do
+		size=$((size + (4 << 20)))
+		echo $size >/sys/block/foxramdisk0/disksize || exit 1
+		echo 1 >/sys/block/foxramdisk0/compact || exit 1
+		for alg in lz4 lzo-rle; do echo $alg >/sys/block/foxramdisk0/comp_algorithm || exit 1; done
+		sleep 2
+	done
+) &
+controls=$!
 out=$(python3 - "$need" <<'PY' 2>&1
 import sys
 
@@ -37,11 +51,15 @@ bad = sum(1 for i, c in enumerate(chunks) if c != chunk(i, random.Random(i)))
 print("%d MiB, %d bad chunks" % (mib, bad))
 PY
 )
+check "the controls ran all along (disksize, compact, comp_algorithm)" kill "$controls"
+wait "$controls" 2>/dev/null
 check_match "a working set of 1.5x the memory ($need MiB) finishes with its data intact" "$out" "^$need MiB, 0 bad chunks$"
+check "disksize grew under swap" test "$(st 0 disksize)" -gt $((262144 * BLOCK))
 check "pages were swapped out to the device" test "$(st 0 io_counters/total_bytes_written)" -gt $((avail << 20))
 read -r failed_reads failed_writes _ notify_free <<<"$(st 0 io_stat)"
 check_eq "no failed swap-in or swap-out" "$failed_reads $failed_writes" "0 0"
 check "freed slots were notified" test "$notify_free" -gt 0
+diag "notify_free $notify_free, miss_free $(sed -n 2p /sys/block/foxramdisk0/debug_stat | awk '{ print $2 }')"
 check "swapoff" swapoff $DEV
 umount "$ballast"
 rmdir "$ballast"
