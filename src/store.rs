@@ -41,6 +41,14 @@
 //! [`Store::mem_used_total`] plus the object exceeds the limit fails with `ENOSPC`; writes
 //! that free memory or reuse their block's object still succeed. Concurrent writers may
 //! overshoot the limit by about one object each.
+//!
+//! [`BitLock`]: crate::ext::sync::BitLock
+
+mod counters;
+mod entry;
+mod table;
+
+pub(crate) use table::SpareTable;
 
 use crate::{
     codec::Algorithm,
@@ -48,20 +56,22 @@ use crate::{
     ext::{
         mm::{page::PageBox, zsmalloc::ZsPool},
         raw_buf::RawBuf,
-        sync::{BitLock, LockdepMap},
+        sync::LockdepMap,
     },
 };
-use core::{cell::UnsafeCell, mem::size_of};
+use core::mem::size_of;
+use counters::Counters;
+use entry::{Entry, Meta, State};
 use kernel::{
-    alloc::KVVec,
     bindings,
     pr_err_once,
     prelude::*,
     sync::{
-        atomic::{Acquire, Atomic, Full, Relaxed, Release},
+        atomic::{Acquire, Atomic, Relaxed, Release},
         rcu, MutexGuard,
     }, //
 };
+use table::{alloc_chunk, chunk_from_raw, Chunk, Table, CHUNK_ENTRIES};
 
 /// Bytes per block: the device's logical and physical block size.
 pub(crate) const BLOCK_SIZE: usize = 4096;
@@ -72,295 +82,6 @@ pub(crate) const BLOCK_SHIFT: u32 = 12;
 /// when a block is exactly a page.
 const RAW_PAGES: bool = bindings::PAGE_SIZE == BLOCK_SIZE;
 
-/// The state of a block.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum State {
-    /// Reads as zeros; holds no memory.
-    Zeroed,
-    /// Stored compressed.
-    Compressed,
-    /// Stored as it is.
-    Raw,
-    /// One machine word repeated, kept in the entry.
-    Same,
-}
-
-/// The metadata word of an entry, without its lock bit:
-/// bits 1-2 the state, bits 3-6 the algorithm, bits 16-31 the stored size in bytes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Meta(usize);
-
-impl Meta {
-    const STATE_SHIFT: u32 = 1;
-    const ALGORITHM_SHIFT: u32 = 3;
-    const SIZE_SHIFT: u32 = 16;
-
-    /// A zeroed block.
-    const ZEROED: Self = Self(0);
-
-    /// Packs a stored block's metadata.
-    fn stored(state: State, algorithm: Algorithm, size: usize) -> Self {
-        let state = match state {
-            State::Zeroed => 0,
-            State::Compressed => 1,
-            State::Raw => 2,
-            State::Same => 3,
-        };
-        Self(
-            (state << Self::STATE_SHIFT)
-                | ((algorithm as usize) << Self::ALGORITHM_SHIFT)
-                | (size << Self::SIZE_SHIFT),
-        )
-    }
-
-    /// Whether a block in this state owns an object (a zsmalloc object or a page).
-    fn has_object(self) -> bool {
-        matches!(self.state(), State::Compressed | State::Raw)
-    }
-
-    /// The block's state.
-    fn state(self) -> State {
-        match (self.0 >> Self::STATE_SHIFT) & 0b11 {
-            1 => State::Compressed,
-            2 => State::Raw,
-            3 => State::Same,
-            _ => State::Zeroed,
-        }
-    }
-
-    /// The algorithm a compressed block was compressed with.
-    fn algorithm(self) -> Option<Algorithm> {
-        Algorithm::from_id(((self.0 >> Self::ALGORITHM_SHIFT) & 0b1111) as u8)
-    }
-
-    /// The bytes the block's object holds.
-    fn size(self) -> usize {
-        (self.0 >> Self::SIZE_SHIFT) & 0xffff
-    }
-}
-
-// The packing must hold every algorithm and a whole block's size, and leave bit 0 free.
-const _: () =
-    assert!((Algorithm::ALL.len() as u32) <= 1 << (Meta::SIZE_SHIFT - Meta::ALGORITHM_SHIFT));
-const _: () = assert!(BLOCK_SIZE < 1 << 16);
-
-/// One entry of the block table: 16 bytes per block on 64-bit machines.
-///
-/// # Invariants
-///
-/// While `meta` says the block is compressed or raw, `handle` is a live object of the
-/// store's pool whose size class holds `meta.size()` bytes (or, for a raw block where
-/// blocks are pages, an owned page), owned by this entry; while it says same-filled,
-/// `handle` is the word that fills the block. `handle` is only read or
-/// written with the `meta` lock held (or with exclusive access).
-struct Entry {
-    handle: Atomic<usize>,
-    meta: BitLock,
-}
-
-const _: () = assert!(size_of::<Entry>() <= 16);
-
-impl Entry {
-    /// A zeroed block.
-    const fn new() -> Self {
-        // INVARIANT: a zeroed entry owns no object.
-        Self {
-            handle: Atomic::new(0),
-            meta: BitLock::new(0),
-        }
-    }
-}
-
-/// Entries per chunk of the block table: a page's worth (256 entries, 1 MiB of blocks,
-/// with 4 KiB pages).
-const CHUNK_ENTRIES: usize = bindings::PAGE_SIZE / size_of::<Entry>();
-
-/// The entries of [`CHUNK_ENTRIES`] consecutive blocks.
-type Chunk = [Entry; CHUNK_ENTRIES];
-
-/// Allocates a chunk of zeroed entries (`GFP_NOIO` inside the I/O path's scope). May
-/// sleep.
-fn alloc_chunk() -> Result<KBox<Chunk>> {
-    KBox::init(
-        pin_init::init_array_from_fn(|_| Entry::new()),
-        GFP_KERNEL | __GFP_NOWARN,
-    )
-}
-
-/// Takes back a chunk installed by [`Table::entry_or_alloc`].
-///
-/// # Safety
-///
-/// `ptr` must come from `KBox::into_raw` on a chunk and be owned by the caller.
-unsafe fn chunk_from_raw(ptr: *mut Chunk) -> KBox<Chunk> {
-    // SAFETY: guaranteed by the caller.
-    unsafe { KBox::from_raw(ptr) }
-}
-
-/// The block table: one [`Entry`] per block, in chunks of [`CHUNK_ENTRIES`] allocated on
-/// the first write to one of their blocks. A block whose chunk is missing is zeroed, so a
-/// device costs 8 bytes per 1 MiB until it is written to (zram allocates its whole table
-/// up front).
-///
-/// # Invariants
-///
-/// - `chunks` is only resized or emptied through [`Table::chunks_mut`], whose callers
-///   guarantee that nothing else uses the table meanwhile; `len`, the number of blocks,
-///   is at most `chunks.len() * CHUNK_ENTRIES`.
-/// - A non-null chunk pointer came from `KBox::into_raw` and is owned by the table. While
-///   the table is shared, a pointer only goes from null to a chunk, once.
-/// - `allocated` is the number of non-null chunk pointers.
-struct Table {
-    chunks: UnsafeCell<KVVec<Atomic<*mut Chunk>>>,
-    len: Atomic<usize>,
-    allocated: Atomic<usize>,
-}
-
-// SAFETY: shared use only reads chunk pointers and installs new chunks atomically (the
-// entries are `Sync`: atomics and a bit lock); the vector itself changes only in
-// `chunks_mut`, whose callers exclude every other user.
-unsafe impl Sync for Table {}
-
-// SAFETY: the table owns its chunks, which are plain data.
-unsafe impl Send for Table {}
-
-impl Table {
-    /// A table of `blocks` zeroed blocks, without any chunk. May sleep.
-    fn new(blocks: usize) -> Result<Self> {
-        // INVARIANT: room for `blocks` entries, and no chunk yet.
-        Ok(Self {
-            chunks: UnsafeCell::new(Self::null_chunks(blocks)?),
-            len: Atomic::new(blocks),
-            allocated: Atomic::new(0),
-        })
-    }
-
-    /// Chunk pointers for `blocks` blocks, all null. May sleep.
-    fn null_chunks(blocks: usize) -> Result<KVVec<Atomic<*mut Chunk>>> {
-        let n = blocks.div_ceil(CHUNK_ENTRIES);
-        let mut chunks = KVVec::with_capacity(n, GFP_KERNEL | __GFP_NOWARN)?;
-        for _ in 0..n {
-            // Cannot fail: the capacity is reserved above.
-            chunks.push(Atomic::new(core::ptr::null_mut()), GFP_KERNEL)?;
-        }
-        Ok(chunks)
-    }
-
-    /// The chunk pointers.
-    fn chunks(&self) -> &KVVec<Atomic<*mut Chunk>> {
-        // SAFETY: the vector is only changed by `chunks_mut`, whose callers guarantee that
-        // no other user (so no reference from here) exists meanwhile.
-        unsafe { &*self.chunks.get() }
-    }
-
-    /// The entry of block `index`: `EIO` past the end, `None` if its chunk is missing (the
-    /// block is zeroed).
-    fn entry(&self, index: usize) -> Result<Option<&Entry>> {
-        if index >= self.len() {
-            return Err(EIO);
-        }
-        let slot = self.chunks().get(index / CHUNK_ENTRIES).ok_or(EIO)?;
-        // Acquire: pairs with the installation in `entry_or_alloc`; the chunk's zeroed
-        // entries are seen.
-        let chunk = slot.load(Acquire);
-        // SAFETY: a non-null pointer is a chunk owned by the table (type invariant), which
-        // stays until `chunks_mut`, whose callers exclude this borrow.
-        Ok(unsafe { chunk.as_ref() }.and_then(|c| c.get(index % CHUNK_ENTRIES)))
-    }
-
-    /// The entry of block `index`, allocating its chunk if it is missing, with `alloc`.
-    fn entry_or_alloc(
-        &self,
-        index: usize,
-        alloc: impl FnOnce() -> Result<KBox<Chunk>>,
-    ) -> Result<&Entry> {
-        if let Some(entry) = self.entry(index)? {
-            return Ok(entry);
-        }
-        let slot = self.chunks().get(index / CHUNK_ENTRIES).ok_or(EIO)?;
-        let new = KBox::into_raw(alloc()?);
-        // Full: on success, releases the zeroed entries to readers of the pointer; on
-        // failure, acquires the chunk another writer installed.
-        let chunk = match slot.cmpxchg(core::ptr::null_mut(), new, Full) {
-            Ok(_) => {
-                // INVARIANT: one more chunk, installed once, owned by the table.
-                self.allocated.fetch_add(1, Relaxed);
-                new
-            }
-            Err(installed) => {
-                // SAFETY: `new` came from `KBox::into_raw` above and was not installed.
-                drop(unsafe { chunk_from_raw(new) });
-                installed
-            }
-        };
-        // SAFETY: `chunk` is non-null (installed by one writer or the other) and owned by
-        // the table until `chunks_mut`, whose callers exclude this borrow.
-        unsafe { &*chunk }.get(index % CHUNK_ENTRIES).ok_or(EIO)
-    }
-
-    /// The number of blocks; may be read while the table is being changed.
-    fn len(&self) -> usize {
-        self.len.load(Relaxed)
-    }
-
-    /// The memory the table holds, in bytes: its chunks and the pointers to them.
-    fn bytes(&self) -> usize {
-        self.allocated.load(Relaxed) * size_of::<Chunk>()
-            + self.len().div_ceil(CHUNK_ENTRIES) * size_of::<*mut Chunk>()
-    }
-
-    /// The chunk pointers, to change them.
-    ///
-    /// # Safety
-    ///
-    /// Nothing else may use the table while the returned reference lives: no other call
-    /// of a method of `self` except [`Table::len`] and [`Table::bytes`]. The caller keeps
-    /// the invariants of `Table`.
-    #[allow(clippy::mut_from_ref)]
-    unsafe fn chunks_mut(&self) -> &mut KVVec<Atomic<*mut Chunk>> {
-        // SAFETY: exclusive use, guaranteed by the caller.
-        unsafe { &mut *self.chunks.get() }
-    }
-
-    /// Calls `f` on every entry of every chunk, then frees the chunks.
-    ///
-    /// # Safety
-    ///
-    /// As for [`Table::chunks_mut`]: nothing else may use the table during the call.
-    unsafe fn free_chunks(&self, mut f: impl FnMut(&mut Entry)) {
-        // SAFETY: exclusive use, guaranteed by the caller.
-        let chunks = unsafe { self.chunks_mut() };
-        for slot in chunks.iter_mut() {
-            let ptr = core::mem::replace(slot.get_mut(), core::ptr::null_mut());
-            if !ptr.is_null() {
-                // SAFETY: a non-null pointer is a chunk owned by the table (type
-                // invariant), taken out of it above.
-                let mut chunk = unsafe { chunk_from_raw(ptr) };
-                chunk.iter_mut().for_each(&mut f);
-            }
-        }
-        // INVARIANT: every pointer is null again.
-        self.allocated.store(0, Relaxed);
-    }
-}
-
-/// The chunk pointers of a resized block table, allocated ahead of [`Store::resize`] so
-/// that the resize itself does not allocate.
-pub(crate) struct SpareTable {
-    chunks: KVVec<Atomic<*mut Chunk>>,
-    blocks: usize,
-}
-
-impl SpareTable {
-    /// Allocates the table's chunk pointers for `blocks` blocks. May sleep.
-    pub(crate) fn new(blocks: usize) -> Result<Self> {
-        Ok(Self {
-            chunks: Table::null_chunks(blocks)?,
-            blocks,
-        })
-    }
-}
-
 /// Proof that [`Store::slot_free`] leaves the table alone; reopens it on drop.
 struct TableClosed<'a> {
     store: &'a Store,
@@ -370,52 +91,6 @@ impl Drop for TableClosed<'_> {
     fn drop(&mut self) {
         // Release: a `slot_free` that sees the table open again sees it as changed.
         self.store.table_closed.store(false, Release);
-    }
-}
-
-/// Block counts and sizes of a store; the zeroed count is derived.
-struct Counters {
-    raw_blocks: Atomic<u64>,
-    same_blocks: Atomic<u64>,
-    compressed_blocks: Atomic<u64>,
-    compressed_bytes: Atomic<u64>,
-    /// Blocks stored raw since the store was created or reset.
-    raw_writes: Atomic<u64>,
-    /// The highest [`Store::mem_used_total`] seen after an allocation, in bytes.
-    mem_used_max: Atomic<u64>,
-}
-
-impl Counters {
-    /// All zero.
-    const fn new() -> Self {
-        Self {
-            raw_blocks: Atomic::new(0),
-            same_blocks: Atomic::new(0),
-            compressed_blocks: Atomic::new(0),
-            compressed_bytes: Atomic::new(0),
-            raw_writes: Atomic::new(0),
-            mem_used_max: Atomic::new(0),
-        }
-    }
-
-    /// Accounts a block entering (`add`) or leaving a state.
-    fn account(&self, meta: Meta, add: bool) {
-        let update = |counter: &Atomic<u64>, n: u64| {
-            if add {
-                counter.fetch_add(n, Relaxed);
-            } else {
-                counter.fetch_sub(n, Relaxed);
-            }
-        };
-        match meta.state() {
-            State::Zeroed => {}
-            State::Raw => update(&self.raw_blocks, 1),
-            State::Same => update(&self.same_blocks, 1),
-            State::Compressed => {
-                update(&self.compressed_blocks, 1);
-                update(&self.compressed_bytes, meta.size() as u64);
-            }
-        }
     }
 }
 
