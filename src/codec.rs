@@ -8,7 +8,11 @@
 //! acomp algorithm of the same `cra_name`, used only if the running kernel has it.
 
 use crate::{ext::crypto::acomp, params::shown};
-use kernel::{fmt, prelude::*};
+use kernel::{
+    fmt,
+    prelude::*,
+    sync::atomic::{Acquire, Atomic, Release}, //
+};
 
 /// A compression algorithm. The discriminant is what the block table records per block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,9 +77,9 @@ impl Algorithm {
         }
     }
 
-    /// The algorithm recorded as `id` in the block table.
-    pub(crate) fn from_id(id: u8) -> Option<Self> {
-        Self::ALL.get(usize::from(id)).copied()
+    /// The algorithm recorded as `id` in the block table; `EINVAL` for an id that is none.
+    pub(crate) fn from_id(id: u8) -> Result<Self> {
+        Self::ALL.get(usize::from(id)).copied().ok_or(EINVAL)
     }
 
     /// The algorithm named `input`, ignoring one trailing newline (as `sysfs_streq`).
@@ -105,6 +109,49 @@ impl Algorithm {
     }
 }
 
+// Every algorithm's id is its index in `ALL`, which [`AtomicAlgorithm`] relies on.
+const _: () = {
+    let mut i = 0;
+    while i < Algorithm::ALL.len() {
+        assert!(Algorithm::ALL[i] as usize == i);
+        i += 1;
+    }
+};
+
+/// An [`Algorithm`] that can be read and replaced while others read it.
+///
+/// # Invariants
+///
+/// `id` is always the id of an algorithm: an index of [`Algorithm::ALL`].
+pub(crate) struct AtomicAlgorithm {
+    id: Atomic<u32>,
+}
+
+impl AtomicAlgorithm {
+    /// Holds `algorithm`.
+    pub(crate) const fn new(algorithm: Algorithm) -> Self {
+        // INVARIANT: the id of an algorithm.
+        Self {
+            id: Atomic::new(algorithm as u32),
+        }
+    }
+
+    /// The algorithm. Acquire: what was written before the [`AtomicAlgorithm::store`] that
+    /// set it is seen.
+    pub(crate) fn load(&self) -> Algorithm {
+        let id = self.id.load(Acquire) as usize;
+        // By the type invariant `id` indexes `ALL`, so the remainder is `id` itself; it
+        // lets the compiler see that the index is in bounds.
+        Algorithm::ALL[id % Algorithm::ALL.len()]
+    }
+
+    /// Replaces the algorithm, with release ordering (see [`AtomicAlgorithm::load`]).
+    pub(crate) fn store(&self, algorithm: Algorithm) {
+        // INVARIANT: the id of an algorithm.
+        self.id.store(algorithm as u32, Release);
+    }
+}
+
 impl fmt::Display for Algorithm {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -130,9 +177,9 @@ mod tests {
             line[..name.len()].copy_from_slice(name);
             line[name.len()] = b'\n';
             assert_eq!(Algorithm::from_name(&line[..=name.len()]), Some(algorithm));
-            assert_eq!(Algorithm::from_id(algorithm as u8), Some(algorithm));
+            assert_eq!(Algorithm::from_id(algorithm as u8), Ok(algorithm));
         }
-        assert_eq!(Algorithm::from_id(Algorithm::ALL.len() as u8), None);
+        assert_eq!(Algorithm::from_id(Algorithm::ALL.len() as u8), Err(EINVAL));
     }
 
     #[test]

@@ -15,7 +15,7 @@
 //! them, so every block can always be decompressed with the algorithm it records.
 
 use crate::{
-    codec::Algorithm,
+    codec::{Algorithm, AtomicAlgorithm},
     ext::{crypto::acomp::AcompRequest, lz4::Lz4Codec, raw_buf::RawBuf, zstd::ZstdCodec},
     store::BLOCK_SIZE, //
 };
@@ -23,10 +23,7 @@ use kernel::{
     cpu,
     new_mutex,
     prelude::*,
-    sync::{
-        atomic::{Acquire, Atomic, Release},
-        Mutex, MutexGuard,
-    }, //
+    sync::{Mutex, MutexGuard}, //
 };
 
 /// Size of the buffer compressed data goes to: a block that compresses badly may grow
@@ -147,11 +144,23 @@ impl Codecs {
     }
 
     /// Compresses `src` with `algorithm` into [`Codecs::compressed`]; returns the length,
-    /// or `None` when the data does not compress into the buffer (or the algorithm is
-    /// `nocomp`, or its codec is missing): the block is then stored raw.
-    pub(crate) fn compress(&mut self, algorithm: Algorithm, src: &RawBuf<'_>) -> Option<usize> {
-        let codec = self.requests.get_mut(algorithm as usize)?.as_mut()?;
-        codec.compress(src, &mut self.compressed).ok()
+    /// or `None` for a block to store raw: the algorithm is `nocomp`, or the data does not
+    /// compress into the buffer. `EINVAL` if the context has no codec of `algorithm`, which
+    /// [`Compressor::set_algorithm`] rules out for the current one.
+    pub(crate) fn compress(
+        &mut self,
+        algorithm: Algorithm,
+        src: &RawBuf<'_>,
+    ) -> Result<Option<usize>> {
+        if algorithm == Algorithm::NoComp {
+            return Ok(None);
+        }
+        let codec = self
+            .requests
+            .get_mut(algorithm as usize)
+            .and_then(Option::as_mut)
+            .ok_or(EINVAL)?;
+        Ok(codec.compress(src, &mut self.compressed).ok())
     }
 
     /// The codec of `algorithm` (`EINVAL` if there is none), with [`Codecs::compressed`]
@@ -173,8 +182,8 @@ fn codec_for(algorithm: Algorithm) -> Result<Option<Codec>> {
 
 /// One [`Context`] per possible CPU, and the algorithm of new writes.
 pub(crate) struct Compressor {
-    /// The current algorithm, as an [`Algorithm`] id; every context has its codec.
-    algorithm: Atomic<u32>,
+    /// The current algorithm; every context has its codec.
+    algorithm: AtomicAlgorithm,
     contexts: KVec<Pin<KBox<Mutex<Context>>>>,
 }
 
@@ -188,7 +197,7 @@ impl Compressor {
             contexts.push(KBox::pin_init(new_mutex!(context), GFP_KERNEL)?, GFP_KERNEL)?;
         }
         Ok(Self {
-            algorithm: Atomic::new(algorithm as u32),
+            algorithm: AtomicAlgorithm::new(algorithm),
             contexts,
         })
     }
@@ -197,10 +206,7 @@ impl Compressor {
     pub(crate) fn algorithm(&self) -> Algorithm {
         // Acquire: a context locked after this load has the algorithm's codec (see
         // `set_algorithm`).
-        u8::try_from(self.algorithm.load(Acquire))
-            .ok()
-            .and_then(Algorithm::from_id)
-            .unwrap_or(Algorithm::NoComp)
+        self.algorithm.load()
     }
 
     /// Makes `algorithm` the one new writes use; blocks stored with others keep theirs.
@@ -220,7 +226,7 @@ impl Compressor {
             drop(unused);
         }
         // Release: pairs with the load in `algorithm()`; the codecs are installed.
-        self.algorithm.store(algorithm as u32, Release);
+        self.algorithm.store(algorithm);
         Ok(())
     }
 
@@ -241,12 +247,11 @@ impl Compressor {
         }
     }
 
-    /// Takes the context of the current CPU. May sleep.
-    pub(crate) fn get(&self) -> Option<MutexGuard<'_, Context>> {
+    /// Takes the context of the current CPU. May sleep. `EINVAL` for a CPU number beyond
+    /// `nr_cpu_ids`, which bounds them all.
+    pub(crate) fn get(&self) -> Result<MutexGuard<'_, Context>> {
         let cpu = cpu::CpuId::current().as_u32() as usize;
-        // `nr_cpu_ids` bounds every CPU number; fall back to the first context anyway.
-        let context = self.contexts.get(cpu).or_else(|| self.contexts.first())?;
-        Some(context.lock())
+        Ok(self.contexts.get(cpu).ok_or(EINVAL)?.lock())
     }
 
     /// The memory the contexts hold, in bytes (buffers only; codec state is not known).

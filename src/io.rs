@@ -92,12 +92,9 @@ fn read(store: &Store, rq: &Request, pos: u64, len: u64) -> Result {
     let ctx = &mut *guard;
     for_each_chunk(rq, pos, len, |c| {
         if c.len == BLOCK_SIZE {
-            return c
-                .segment
-                .map(c.at, c.len, |dst| {
-                    store.read_block(&mut ctx.codecs, c.index, dst)
-                })
-                .ok_or(EIO)?;
+            return c.segment.map(c.at, c.len, |dst| {
+                store.read_block(&mut ctx.codecs, c.index, dst)
+            })?;
         }
         if c.offset == 0 {
             store.read_block(
@@ -107,10 +104,7 @@ fn read(store: &Store, rq: &Request, pos: u64, len: u64) -> Result {
             )?;
         }
         let data = ctx.block.get(c.offset..c.offset + c.len).ok_or(EIO)?;
-        c.segment
-            .copy_from_slice(c.at, data)
-            .then_some(())
-            .ok_or(EIO)
+        c.segment.copy_from_slice(c.at, data)
     })
 }
 
@@ -124,16 +118,12 @@ fn write(disk: &DiskData, rq: &Request, pos: u64, len: u64) -> Result {
     let ctx = &mut *guard;
     for_each_chunk(rq, pos, len, |c| {
         let stored = if c.len == BLOCK_SIZE {
-            c.segment
-                .map(c.at, c.len, |src| {
-                    store.write_block(&mut ctx.codecs, c.index, src)
-                })
-                .ok_or(EIO)?
+            c.segment.map(c.at, c.len, |src| {
+                store.write_block(&mut ctx.codecs, c.index, src)
+            })?
         } else {
             let dst = ctx.block.get_mut(c.offset..c.offset + c.len).ok_or(EIO)?;
-            if !c.segment.copy_to_slice(c.at, dst) {
-                return Err(EIO);
-            }
+            c.segment.copy_to_slice(c.at, dst)?;
             if c.offset + c.len < BLOCK_SIZE {
                 return Ok(());
             }

@@ -7,7 +7,11 @@
 //! value, at load time or later, is validated: a bad one is refused with `EINVAL` (or
 //! `ENOENT` for an algorithm this kernel lacks) and a log line, and the old value stays.
 
-use crate::{codec::Algorithm, ext::module_param::ParamOperations, module_param, FoxRamDisk};
+use crate::{
+    codec::{Algorithm, AtomicAlgorithm},
+    ext::module_param::ParamOperations,
+    module_param, FoxRamDisk,
+};
 use core::fmt::Write;
 use kernel::{
     prelude::*,
@@ -24,8 +28,8 @@ pub(crate) const MAX_CAPACITY_BLOCKS: u64 = 1 << 32;
 static INITIAL_DEVICES_COUNT: Atomic<u32> = Atomic::new(1);
 /// `default_capacity`, in blocks.
 static DEFAULT_CAPACITY: Atomic<u64> = Atomic::new(4096);
-/// `default_compression`, as an [`Algorithm`] id.
-static DEFAULT_COMPRESSION: Atomic<u32> = Atomic::new(Algorithm::Deflate as u32);
+/// `default_compression`.
+static DEFAULT_COMPRESSION: AtomicAlgorithm = AtomicAlgorithm::new(Algorithm::Deflate);
 
 /// Devices to create at load.
 pub(crate) fn initial_devices_count() -> u32 {
@@ -39,10 +43,7 @@ pub(crate) fn default_capacity() -> u64 {
 
 /// Algorithm of new devices.
 pub(crate) fn default_compression() -> Algorithm {
-    u8::try_from(DEFAULT_COMPRESSION.load(Relaxed))
-        .ok()
-        .and_then(Algorithm::from_id)
-        .unwrap_or(Algorithm::Deflate)
+    DEFAULT_COMPRESSION.load()
 }
 
 /// Parses an unsigned integer as sysfs writers and command lines give it: decimal (or
@@ -154,7 +155,7 @@ struct DefaultCompression;
 impl ParamOperations for DefaultCompression {
     fn set(input: &[u8]) -> Result {
         let algorithm = Algorithm::parse(input)?;
-        DEFAULT_COMPRESSION.store(algorithm as u32, Relaxed);
+        DEFAULT_COMPRESSION.store(algorithm);
         Ok(())
     }
 

@@ -317,7 +317,7 @@ impl Store {
 
     /// Takes the compression context of the current CPU. May sleep.
     pub(crate) fn context(&self) -> Result<MutexGuard<'_, Context>> {
-        self.compressor.get().ok_or(ENOMEM)
+        self.compressor.get()
     }
 
     /// Frees the codecs of algorithms other than the current one. Only right after
@@ -375,14 +375,12 @@ impl Store {
             }
             State::Same => {
                 drop(guard);
-                dst.fill_words(handle).then_some(()).ok_or(EIO)
+                dst.fill_words(handle)
             }
             State::Raw if Self::is_page(meta) => {
                 // SAFETY: by the invariant of `Entry` the handle is an owned page; the entry
                 // lock keeps it from being freed or written.
                 unsafe { PageBox::read_raw(handle, dst) }
-                    .then_some(())
-                    .ok_or(EIO)
             }
             State::Raw => {
                 // SAFETY: by the invariant of `Entry` a raw block's handle is a live object
@@ -392,13 +390,12 @@ impl Store {
                         .read_with(handle, BLOCK_SIZE, &mut codecs.compressed, |src| {
                             dst.copy_from_slice(src)
                         })
-                }
-                .and_then(|copied| copied.then_some(()))
-                .ok_or(EIO)
+                }?
             }
             State::Compressed => {
-                let algorithm = meta.algorithm().ok_or(EIO).inspect_err(|_| {
+                let algorithm = meta.algorithm().map_err(|_| {
                     pr_err_once!("block {index}: no algorithm recorded\n");
+                    EIO
                 })?;
                 let (codec, local_copy) = codecs.decompressor(algorithm)?;
                 // SAFETY: a compressed block's handle is a live object of `meta.size()`
@@ -411,7 +408,7 @@ impl Store {
                 };
                 drop(guard);
                 match decompressed {
-                    Some(Ok(BLOCK_SIZE)) => Ok(()),
+                    Ok(Ok(BLOCK_SIZE)) => Ok(()),
                     other => {
                         pr_err_once!("block {index}: decompression failed ({other:?})\n");
                         Err(EIO)
@@ -451,7 +448,10 @@ impl Store {
         let entry = self.entry_for_write(index)?;
         let algorithm = self.algorithm();
         let compressed;
-        let (meta, data) = match codecs.compress(algorithm, src) {
+        let compressed_len = codecs.compress(algorithm, src).inspect_err(|_| {
+            pr_err_once!("block {index}: no codec of {algorithm}\n");
+        })?;
+        let (meta, data) = match compressed_len {
             Some(len) if len <= self.threshold => {
                 compressed = RawBuf::from(codecs.compressed.get_mut(..len).ok_or(EIO)?);
                 (Meta::stored(State::Compressed, algorithm, len), &compressed)
@@ -608,11 +608,8 @@ impl Store {
     fn alloc_object(&self, meta: Meta, data: &RawBuf<'_>) -> Result<usize> {
         if Self::is_page(meta) {
             let mut page = PageBox::alloc()?;
-            return if page.write(data) {
-                Ok(page.into_raw())
-            } else {
-                Err(EIO)
-            };
+            page.write(data)?;
+            return Ok(page.into_raw());
         }
         let handle = self.pool.malloc(data.len())?;
         // SAFETY: `handle` was just allocated with `data.len()` bytes and is not shared.
@@ -630,9 +627,7 @@ impl Store {
     unsafe fn write_object(&self, meta: Meta, handle: usize, data: &RawBuf<'_>) -> Result {
         if Self::is_page(meta) {
             // SAFETY: a page block's handle is an owned page (safety requirements).
-            return unsafe { PageBox::write_raw(handle, data) }
-                .then_some(())
-                .ok_or(EIO);
+            return unsafe { PageBox::write_raw(handle, data) };
         }
         // SAFETY: guaranteed by the caller.
         unsafe { self.pool.write(handle, data) };
@@ -1157,7 +1152,7 @@ mod tests {
                 let meta = Meta::stored(state, algorithm, size);
                 assert_eq!(meta.0 & 1, 0);
                 assert_eq!(meta.state(), state);
-                assert_eq!(meta.algorithm(), Some(algorithm));
+                assert_eq!(meta.algorithm(), Ok(algorithm));
                 assert_eq!(meta.size(), size);
             }
         }

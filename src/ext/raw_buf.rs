@@ -14,7 +14,7 @@
 
 use super::ffi;
 use core::{marker::PhantomData, mem::size_of, ptr};
-use kernel::bindings;
+use kernel::{bindings, prelude::*};
 
 /// Whether `len` bytes at `ptr` are exactly one page-aligned page.
 fn is_page(ptr: *const u8, len: usize) -> bool {
@@ -82,32 +82,32 @@ impl<'a> RawBuf<'a> {
         self.ptr
     }
 
-    /// Copies `src` into the buffer; `false` (and nothing copied) unless the lengths match.
-    pub(crate) fn copy_from_slice(&mut self, src: &[u8]) -> bool {
+    /// Copies `src` into the buffer; `EINVAL` (and nothing copied) unless the lengths match.
+    pub(crate) fn copy_from_slice(&mut self, src: &[u8]) -> Result {
         if src.len() != self.len {
-            return false;
+            return Err(EINVAL);
         }
         // SAFETY: `ptr` is valid for writes of `len` bytes (type invariant) and cannot
         // overlap `src`, to which no reference may exist.
         unsafe { copy(self.ptr, src.as_ptr(), self.len) };
-        true
+        Ok(())
     }
 
-    /// Copies the buffer into `dst`; `false` (and nothing copied) unless the lengths match.
-    pub(crate) fn copy_to_slice(&self, dst: &mut [u8]) -> bool {
+    /// Copies the buffer into `dst`; `EINVAL` (and nothing copied) unless the lengths match.
+    pub(crate) fn copy_to_slice(&self, dst: &mut [u8]) -> Result {
         if dst.len() != self.len {
-            return false;
+            return Err(EINVAL);
         }
         // SAFETY: `ptr` is valid for reads of `len` bytes (type invariant) and cannot
         // overlap `dst`, to which no reference may exist.
         unsafe { copy(dst.as_mut_ptr(), self.ptr, self.len) };
-        true
+        Ok(())
     }
 
-    /// Copies `src` into the buffer; `false` (and nothing copied) unless the lengths match.
-    pub(crate) fn copy_from(&mut self, src: &RawBuf<'_>) -> bool {
+    /// Copies `src` into the buffer; `EINVAL` (and nothing copied) unless the lengths match.
+    pub(crate) fn copy_from(&mut self, src: &RawBuf<'_>) -> Result {
         if src.len != self.len {
-            return false;
+            return Err(EINVAL);
         }
         let (dst_at, src_at) = (self.ptr as usize, src.ptr as usize);
         if dst_at < src_at + self.len && src_at < dst_at + self.len {
@@ -118,7 +118,7 @@ impl<'a> RawBuf<'a> {
             // SAFETY: both are valid for `len` bytes (type invariant) and do not overlap.
             unsafe { copy(self.ptr, src.ptr, self.len) };
         }
-        true
+        Ok(())
     }
 
     /// Fills the buffer with zeros, with `clear_page()` if it is one whole, page-aligned
@@ -168,18 +168,18 @@ impl<'a> RawBuf<'a> {
         (1..n - 1).all(|i| read(i) == first).then_some(first)
     }
 
-    /// Fills the buffer with `word` repeated (`memset_l()`); `false`, with nothing written,
+    /// Fills the buffer with `word` repeated (`memset_l()`); `EINVAL`, with nothing written,
     /// if the buffer is not whole aligned words.
-    pub(crate) fn fill_words(&mut self, word: usize) -> bool {
+    pub(crate) fn fill_words(&mut self, word: usize) -> Result {
         if !self.is_words() {
-            return false;
+            return Err(EINVAL);
         }
         // SAFETY: `ptr` is word-aligned and valid for writes of `len` bytes, whole words
         // (type invariant, checked above).
         unsafe {
             ffi::foxramdisk_helper_memset_l(self.ptr.cast(), word, self.len / size_of::<usize>())
         };
-        true
+        Ok(())
     }
 }
 
@@ -194,7 +194,6 @@ impl<'a> From<&'a mut [u8]> for RawBuf<'a> {
 #[kernel::prelude::kunit_tests(foxramdisk_raw_buf)]
 mod tests {
     use super::*;
-    use kernel::prelude::*;
 
     #[test]
     fn copies_zeroes_and_tests_for_zero() {
@@ -204,20 +203,20 @@ mod tests {
         assert!(buf.is_zero());
         let mut data = [0u8; 37];
         data[36] = 1;
-        assert!(buf.copy_from_slice(&data));
+        assert_eq!(buf.copy_from_slice(&data), Ok(()));
         // The non-zero byte is in the tail after the last whole word.
         assert!(!buf.is_zero());
         let mut back = [0xffu8; 37];
-        assert!(buf.copy_to_slice(&mut back));
+        assert_eq!(buf.copy_to_slice(&mut back), Ok(()));
         assert_eq!(back, data);
         buf.zero();
         assert!(buf.is_zero());
         // Lengths must match; nothing is copied otherwise.
-        assert!(!buf.copy_from_slice(&data[..36]));
-        assert!(!buf.copy_to_slice(&mut back[..5]));
+        assert_eq!(buf.copy_from_slice(&data[..36]), Err(EINVAL));
+        assert_eq!(buf.copy_to_slice(&mut back[..5]), Err(EINVAL));
         assert!(buf.is_zero());
         data[3] = 7;
-        assert!(buf.copy_from_slice(&data));
+        assert_eq!(buf.copy_from_slice(&data), Ok(()));
         assert!(!buf.is_zero());
     }
 
@@ -229,7 +228,7 @@ mod tests {
         {
             let mut buf = RawBuf::from(&mut block[..]);
             assert_eq!(buf.same_filled(), Some(0));
-            assert!(buf.fill_words(pattern));
+            assert_eq!(buf.fill_words(pattern), Ok(()));
             assert_eq!(buf.same_filled(), Some(pattern));
         }
         assert!(block
@@ -244,7 +243,7 @@ mod tests {
         // A buffer that is not whole aligned words is only tested for zeros, never filled.
         let mut odd = RawBuf::from(&mut block[1..4096 - word + 1]);
         assert_eq!(odd.same_filled(), None);
-        assert!(!odd.fill_words(0));
+        assert_eq!(odd.fill_words(0), Err(EINVAL));
         let mut zeros = [0u8; 37];
         assert_eq!(RawBuf::from(&mut zeros[..]).same_filled(), Some(0));
         Ok(())
@@ -260,17 +259,17 @@ mod tests {
         for (i, x) in a.iter_mut().enumerate() {
             *x = (i * 7 + i / 256) as u8;
         }
-        assert!(RawBuf::from(&mut b[..]).copy_from_slice(&a));
+        assert_eq!(RawBuf::from(&mut b[..]).copy_from_slice(&a), Ok(()));
         assert!(a == b);
         b.fill(0);
-        assert!(RawBuf::from(&mut a[..]).copy_to_slice(&mut b));
+        assert_eq!(RawBuf::from(&mut a[..]).copy_to_slice(&mut b), Ok(()));
         assert!(a == b);
         // A mapping of the same memory: copied as by memmove(), unchanged.
         let mut twin = RawBuf::from(&mut a[..]);
         // SAFETY: the bytes of `twin`, valid while `a` stays borrowed by it; no reference to
         // them exists meanwhile, only the two `RawBuf`s.
         let same = unsafe { RawBuf::from_raw_parts(twin.as_mut_ptr(), page) };
-        assert!(twin.copy_from(&same));
+        assert_eq!(twin.copy_from(&same), Ok(()));
         assert!(a == b);
         RawBuf::from(&mut b[..]).zero();
         assert!(b.iter().all(|&x| x == 0));

@@ -5,7 +5,7 @@
 use super::BLOCK_SIZE;
 use crate::{codec::Algorithm, ext::sync::BitLock};
 use core::mem::size_of;
-use kernel::sync::atomic::Atomic;
+use kernel::{prelude::*, sync::atomic::Atomic};
 
 /// The state of a block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,7 +64,7 @@ impl Meta {
     }
 
     /// The algorithm a compressed block was compressed with.
-    pub(super) fn algorithm(self) -> Option<Algorithm> {
+    pub(super) fn algorithm(self) -> Result<Algorithm> {
         Algorithm::from_id(((self.0 >> Self::ALGORITHM_SHIFT) & 0b1111) as u8)
     }
 

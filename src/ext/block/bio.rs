@@ -11,7 +11,7 @@
 
 use super::super::raw_buf::RawBuf;
 use core::marker::PhantomData;
-use kernel::bindings;
+use kernel::{bindings, prelude::*};
 
 /// One single-page data segment: `len` bytes at `offset` within `page`.
 ///
@@ -33,16 +33,17 @@ impl Segment<'_> {
 
     /// Maps bytes `at..at + n` of the segment and runs `f` on them.
     ///
-    /// Returns `None` without calling `f` if `[at, at + n)` is not inside the segment.
+    /// Fails with `EINVAL`, without calling `f`, if `[at, at + n)` is not inside the
+    /// segment.
     pub(crate) fn map<R>(
         &self,
         at: usize,
         n: usize,
         f: impl FnOnce(&mut RawBuf<'_>) -> R,
-    ) -> Option<R> {
-        let end = at.checked_add(n)?;
+    ) -> Result<R> {
+        let end = at.checked_add(n).ok_or(EINVAL)?;
         if end > self.len {
-            return None;
+            return Err(EINVAL);
         }
         // SAFETY: by the type invariant `page` is valid for `'a`, which outlives `self`.
         let base = unsafe { bindings::kmap_local_page(self.page) }.cast::<u8>();
@@ -54,21 +55,21 @@ impl Segment<'_> {
         let r = f(&mut buf);
         // SAFETY: `base` was returned by `kmap_local_page()` just above, in this context.
         unsafe { bindings::kunmap_local(base.cast()) };
-        Some(r)
+        Ok(r)
     }
 
     /// Copies `dst.len()` bytes of the segment, starting at byte `at`, into `dst`.
     ///
-    /// Returns `false` (and copies nothing) if the range is not inside the segment.
-    pub(crate) fn copy_to_slice(&self, at: usize, dst: &mut [u8]) -> bool {
-        self.map(at, dst.len(), |src| src.copy_to_slice(dst)) == Some(true)
+    /// Fails with `EINVAL` (and copies nothing) if the range is not inside the segment.
+    pub(crate) fn copy_to_slice(&self, at: usize, dst: &mut [u8]) -> Result {
+        self.map(at, dst.len(), |src| src.copy_to_slice(dst))?
     }
 
     /// Copies `src` into the segment, starting at byte `at`.
     ///
-    /// Returns `false` (and copies nothing) if the range is not inside the segment.
-    pub(crate) fn copy_from_slice(&self, at: usize, src: &[u8]) -> bool {
-        self.map(at, src.len(), |dst| dst.copy_from_slice(src)) == Some(true)
+    /// Fails with `EINVAL` (and copies nothing) if the range is not inside the segment.
+    pub(crate) fn copy_from_slice(&self, at: usize, src: &[u8]) -> Result {
+        self.map(at, src.len(), |dst| dst.copy_from_slice(src))?
     }
 }
 
@@ -172,7 +173,6 @@ impl<'a> Iterator for Segments<'a> {
 #[kernel::prelude::kunit_tests(foxramdisk_bio)]
 mod tests {
     use super::*;
-    use kernel::prelude::*;
 
     /// A bio over `vecs`, at byte `done` of entry `idx`, with `size` bytes left, followed in
     /// its chain by `next`.

@@ -77,33 +77,33 @@ impl PageBox {
         r
     }
 
-    /// Copies the contents of page `raw` to `dst`; `false` (and nothing copied) unless
+    /// Copies the contents of page `raw` to `dst`; `EINVAL` (and nothing copied) unless
     /// `dst` is one page long.
     ///
     /// # Safety
     ///
     /// `raw` must come from [`PageBox::into_raw`] and not be taken back before this returns;
     /// nobody may write the page meanwhile.
-    pub(crate) unsafe fn read_raw(raw: usize, dst: &mut RawBuf<'_>) -> bool {
+    pub(crate) unsafe fn read_raw(raw: usize, dst: &mut RawBuf<'_>) -> Result {
         // SAFETY: guaranteed by the caller.
         unsafe { Self::map_raw(raw, |page| dst.copy_from(page)) }
     }
 
-    /// Copies `src` into page `raw`; `false` (and nothing copied) unless `src` is one page
+    /// Copies `src` into page `raw`; `EINVAL` (and nothing copied) unless `src` is one page
     /// long.
     ///
     /// # Safety
     ///
     /// `raw` must come from [`PageBox::into_raw`] and not be taken back before this returns;
     /// nobody else may access the page meanwhile.
-    pub(crate) unsafe fn write_raw(raw: usize, src: &RawBuf<'_>) -> bool {
+    pub(crate) unsafe fn write_raw(raw: usize, src: &RawBuf<'_>) -> Result {
         // SAFETY: guaranteed by the caller.
         unsafe { Self::map_raw(raw, |page| page.copy_from(src)) }
     }
 
-    /// Copies `src` into the page; `false` (and nothing copied) unless `src` is one page
+    /// Copies `src` into the page; `EINVAL` (and nothing copied) unless `src` is one page
     /// long.
-    pub(crate) fn write(&mut self, src: &RawBuf<'_>) -> bool {
+    pub(crate) fn write(&mut self, src: &RawBuf<'_>) -> Result {
         // SAFETY: `self` owns the page and is borrowed mutably, so nobody else uses it.
         unsafe { Self::write_raw(self.page.as_ptr() as usize, src) }
     }

@@ -86,8 +86,8 @@ impl ZsPool {
 
     /// Runs `f` on the first `len` bytes of the object `handle`, mapped in place, or copied
     /// into `local_copy` when the object spans two pages. Does not sleep, and `f` must not
-    /// either: the object stays mapped until `f` returns. Returns `None`, without calling
-    /// `f`, if `local_copy` is shorter than `len`.
+    /// either: the object stays mapped until `f` returns. Fails with `EINVAL`, without
+    /// calling `f`, if `local_copy` is shorter than `len`.
     ///
     /// # Safety
     ///
@@ -99,9 +99,9 @@ impl ZsPool {
         len: usize,
         local_copy: &mut [u8],
         f: impl FnOnce(&[u8]) -> R,
-    ) -> Option<R> {
+    ) -> Result<R> {
         if local_copy.len() < len {
-            return None;
+            return Err(EINVAL);
         }
         let pool = self.pool.as_ptr();
         // SAFETY: the pool is live; the caller guarantees the handle; `local_copy` is a
@@ -114,7 +114,7 @@ impl ZsPool {
         let r = f(unsafe { core::slice::from_raw_parts(mem.cast::<u8>(), len) });
         // SAFETY: ends the access begun above, with the pointer it returned.
         unsafe { ffi::zs_obj_read_end(pool, handle, len, mem) };
-        Some(r)
+        Ok(r)
     }
 
     /// The size class that objects of `size` bytes are allocated from. An object's slot is
