@@ -14,8 +14,9 @@
 //!   object where a page is larger than a block).
 //!
 //! A block is stored compressed only when that saves memory: when the compressed size is
-//! at most zsmalloc's huge class size. Larger objects take a whole page in zsmalloc, so
-//! compressing them would save nothing and cost a decompression on every read.
+//! below zsmalloc's huge class size. Objects of that size or larger take a whole page in
+//! zsmalloc, so compressing them would save nothing and cost a decompression on every
+//! read (zram's rule: `comp_len >= huge_class_size` is stored as it is).
 //!
 //! # Locking
 //!
@@ -107,7 +108,7 @@ pub(crate) struct Store {
     pool: ZsPool,
     /// The per-CPU contexts, with a codec for each algorithm the store has used.
     compressor: Compressor,
-    /// The largest compressed size stored compressed.
+    /// Compressed sizes below it are stored compressed: zsmalloc's huge class size.
     threshold: usize,
     /// Block counts.
     counters: Counters,
@@ -310,9 +311,15 @@ impl Store {
         counters.mem_used_max.store(self.mem_used_total(), Relaxed);
     }
 
-    /// The largest compressed size that is stored compressed.
+    /// The compressed size from which a block is stored raw: zsmalloc's huge class size,
+    /// as in zram (at most a block).
     pub(crate) fn threshold(&self) -> usize {
         self.threshold
+    }
+
+    /// Whether a block that compressed to `len` bytes is stored compressed.
+    fn keeps_compressed(&self, len: usize) -> bool {
+        len < self.threshold
     }
 
     /// Takes the compression context of the current CPU. May sleep.
@@ -452,7 +459,7 @@ impl Store {
             pr_err_once!("block {index}: no codec of {algorithm}\n");
         })?;
         let (meta, data) = match compressed_len {
-            Some(len) if len <= self.threshold => {
+            Some(len) if self.keeps_compressed(len) => {
                 compressed = RawBuf::from(codecs.compressed.get_mut(..len).ok_or(EIO)?);
                 (Meta::stored(State::Compressed, algorithm, len), &compressed)
             }
@@ -838,13 +845,16 @@ mod tests {
         let store = Store::new(1, Algorithm::Lz4)?;
         let threshold = store.threshold();
         assert!(threshold < BLOCK_SIZE);
+        // zsmalloc's rule: an object of the huge class size takes a page of its own.
+        assert!(store.keeps_compressed(threshold - 1));
+        assert!(!store.keeps_compressed(threshold));
         // A block that is half random compresses to about half: stored compressed.
         let mut data = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
         fill_text(&mut data);
         fill_random(&mut data[..BLOCK_SIZE / 2], 7);
         round_trip(&store, 0, &mut data)?;
         assert_eq!(state_of(&store, 0)?, State::Compressed);
-        assert!(store.compressed_bytes() as usize <= threshold);
+        assert!((store.compressed_bytes() as usize) < threshold);
         // Mostly random: compresses to more than the threshold, stored raw.
         fill_text(&mut data);
         fill_random(&mut data[..BLOCK_SIZE - 64], 9);

@@ -43,8 +43,8 @@ impl ZsPool {
 
     /// Allocates an object of `size` bytes, as zram does: `GFP_KERNEL | __GFP_NOWARN`
     /// (`GFP_NOIO` inside a [`super::NoIoScope`]), from highmem and movable pages. May
-    /// sleep in direct reclaim; fails only when the page allocator gives up. Objects of
-    /// more than the huge class size take a whole page.
+    /// sleep in direct reclaim; fails only when the page allocator gives up. Objects of the
+    /// huge class size or more take a whole page.
     pub(crate) fn malloc(&self, size: usize) -> Result<usize> {
         let gfp =
             bindings::GFP_KERNEL | bindings::__GFP_NOWARN | bindings::__GFP_HIGHMEM | GFP_MOVABLE;
@@ -125,8 +125,8 @@ impl ZsPool {
         unsafe { ffi::zs_lookup_class_index(self.pool.as_ptr(), size) }
     }
 
-    /// Objects larger than this take a page of their own: storing them compressed saves
-    /// nothing (`zs_huge_class_size()`).
+    /// Objects of this size or larger take a page of their own: storing them compressed
+    /// saves nothing (`zs_huge_class_size()`, the size of the first huge class).
     pub(crate) fn huge_class_size(&self) -> usize {
         // SAFETY: the pool is live.
         unsafe { ffi::zs_huge_class_size(self.pool.as_ptr()) }
