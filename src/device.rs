@@ -19,6 +19,7 @@ use kernel::{
     cpu,
     new_mutex,
     prelude::*,
+    str::CString,
     sync::{
         atomic::{Atomic, Relaxed},
         Arc, Mutex,
@@ -107,10 +108,11 @@ impl Device {
             .checked_shl(SECTORS_PER_BLOCK_SHIFT)
             .filter(|s| s >> SECTORS_PER_BLOCK_SHIFT == blocks)
             .ok_or(EINVAL)?;
+        let name = CString::try_from_fmt(fmt!("foxramdisk{id}"))?;
         let data = Arc::pin_init(
             try_pin_init!(DiskData {
                 id,
-                store: Store::new(nblocks, algorithm)?,
+                store: Store::new(&name, nblocks, algorithm)?,
                 io: IoStats::new(),
                 control <- new_mutex!(()),
                 claimed: Atomic::new(false),

@@ -117,10 +117,11 @@ pub(crate) struct Store {
 }
 
 impl Store {
-    /// Creates a store of `blocks` zeroed blocks that compresses with `algorithm`.
-    pub(crate) fn new(blocks: usize, algorithm: Algorithm) -> Result<Self> {
+    /// Creates a store of `blocks` zeroed blocks that compresses with `algorithm`; `name`
+    /// names its memory pool (`foxramdiskN` for a device). May sleep.
+    pub(crate) fn new(name: &CStr, blocks: usize, algorithm: Algorithm) -> Result<Self> {
         let table = Table::new(blocks)?;
-        let pool = ZsPool::new(c"foxramdisk")?;
+        let pool = ZsPool::new(name)?;
         let threshold = pool.huge_class_size().min(BLOCK_SIZE);
         let store = Self {
             table,
@@ -744,6 +745,11 @@ impl Drop for Store {
 mod tests {
     use super::*;
 
+    /// A store for a test, with a pool of its own name.
+    fn test_store(blocks: usize, algorithm: Algorithm) -> Result<Store> {
+        Store::new(c"foxramdisk-kunit", blocks, algorithm)
+    }
+
     /// Fills `buf` with incompressible bytes (xorshift64, seeded).
     fn fill_random(buf: &mut [u8], mut seed: u64) {
         for b in buf.iter_mut() {
@@ -793,7 +799,7 @@ mod tests {
 
     #[test]
     fn new_store_is_all_zeroed() -> Result {
-        let store = Store::new(8, Algorithm::Lz4)?;
+        let store = test_store(8, Algorithm::Lz4)?;
         assert_eq!(store.blocks(), 8);
         assert_eq!(store.zeroed_blocks(), 8);
         assert_eq!(store.stored_bytes(), 0);
@@ -819,7 +825,7 @@ mod tests {
         for algorithm in Algorithm::ALL {
             // The lab kernel has every algorithm: a missing one is a configuration bug.
             assert!(algorithm.available());
-            let store = Store::new(4, algorithm)?;
+            let store = test_store(4, algorithm)?;
             round_trip(&store, 0, &mut random)?;
             round_trip(&store, 1, &mut text)?;
             round_trip(&store, 2, &mut zero)?;
@@ -842,7 +848,7 @@ mod tests {
 
     #[test]
     fn threshold_is_honoured() -> Result {
-        let store = Store::new(1, Algorithm::Lz4)?;
+        let store = test_store(1, Algorithm::Lz4)?;
         let threshold = store.threshold();
         assert!(threshold < BLOCK_SIZE);
         // zsmalloc's rule: an object of the huge class size takes a page of its own.
@@ -866,7 +872,7 @@ mod tests {
 
     #[test]
     fn counters_add_up_and_discard_frees_all() -> Result {
-        let store = Store::new(16, Algorithm::Zstd)?;
+        let store = test_store(16, Algorithm::Zstd)?;
         let empty = store.mem_used_total();
         let mut random = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
         let mut text = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
@@ -897,7 +903,7 @@ mod tests {
 
     #[test]
     fn same_filled_blocks_hold_no_memory() -> Result {
-        let store = Store::new(4, Algorithm::Lz4)?;
+        let store = test_store(4, Algorithm::Lz4)?;
         let mut same = KVec::from_elem(0x5au8, BLOCK_SIZE, GFP_KERNEL)?;
         let mut random = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
         fill_random(&mut random, 31);
@@ -934,7 +940,7 @@ mod tests {
     #[test]
     fn table_chunks_are_allocated_on_first_write_only() -> Result {
         let blocks = 4 * CHUNK_ENTRIES + 1;
-        let store = Store::new(blocks, Algorithm::Lz4)?;
+        let store = test_store(blocks, Algorithm::Lz4)?;
         let empty = store.mem_used_total();
         let chunk = size_of::<Chunk>() as u64;
         let mut data = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
@@ -968,14 +974,14 @@ mod tests {
         assert_eq!(store.table.allocated.load(Relaxed), 0);
         assert_eq!(
             store.mem_used_total(),
-            Store::new(3 * CHUNK_ENTRIES, Algorithm::Lz4)?.mem_used_total()
+            test_store(3 * CHUNK_ENTRIES, Algorithm::Lz4)?.mem_used_total()
         );
         Ok(())
     }
 
     #[test]
     fn overwrites_reuse_the_object_of_the_same_size_class() -> Result {
-        let store = Store::new(2, Algorithm::Lz4)?;
+        let store = test_store(2, Algorithm::Lz4)?;
         let mut a = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
         let mut b = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
         fill_random(&mut a, 11);
@@ -1001,7 +1007,7 @@ mod tests {
 
     #[test]
     fn out_of_range_is_rejected() -> Result {
-        let store = Store::new(2, Algorithm::NoComp)?;
+        let store = test_store(2, Algorithm::NoComp)?;
         let mut data = KVec::from_elem(1u8, BLOCK_SIZE, GFP_KERNEL)?;
         assert_eq!(read(&store, 2, &mut data), Err(EIO));
         assert_eq!(write(&store, 2, &mut data), Err(EIO));
@@ -1011,7 +1017,7 @@ mod tests {
 
     #[test]
     fn algorithm_changes_keep_old_blocks_readable() -> Result {
-        let store = Store::new(8, Algorithm::Lz4)?;
+        let store = test_store(8, Algorithm::Lz4)?;
         let mut text = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
         fill_text(&mut text);
         let mut written = KVec::new();
@@ -1035,7 +1041,7 @@ mod tests {
 
     #[test]
     fn resize_keeps_data_and_refuses_to_cut_it() -> Result {
-        let store = Store::new(4, Algorithm::Zstd)?;
+        let store = test_store(4, Algorithm::Zstd)?;
         let mut text = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
         fill_text(&mut text);
         round_trip(&store, 3, &mut text)?;
@@ -1060,7 +1066,7 @@ mod tests {
 
     #[test]
     fn reset_frees_everything() -> Result {
-        let store = Store::new(8, Algorithm::Lz4)?;
+        let store = test_store(8, Algorithm::Lz4)?;
         let empty = store.mem_used_total();
         let mut random = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
         fill_random(&mut random, 5);
@@ -1084,7 +1090,7 @@ mod tests {
 
     #[test]
     fn mem_limit_refuses_new_memory_only() -> Result {
-        let store = Store::new(8, Algorithm::Lz4)?;
+        let store = test_store(8, Algorithm::Lz4)?;
         let mut random = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
         fill_random(&mut random, 6);
         round_trip(&store, 0, &mut random)?;
@@ -1106,7 +1112,7 @@ mod tests {
         if bindings::PAGE_SIZE != BLOCK_SIZE {
             return Ok(());
         }
-        let store = Store::new(8, Algorithm::Lz4)?;
+        let store = test_store(8, Algorithm::Lz4)?;
         let empty = store.mem_used_total();
         let mut random = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
         let mut text = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;

@@ -31,9 +31,10 @@ unsafe impl Send for ZsPool {}
 unsafe impl Sync for ZsPool {}
 
 impl ZsPool {
-    /// Creates a pool; `name` shows in `/proc/slabinfo` and debugfs. May sleep.
-    pub(crate) fn new(name: &'static CStr) -> Result<Self> {
-        // SAFETY: `name` is a valid string that outlives the pool (it is `'static`).
+    /// Creates a pool; `name` names its directory in debugfs (`zsmalloc/NAME`, with
+    /// `CONFIG_ZSMALLOC_STAT`), so each pool should have its own. May sleep.
+    pub(crate) fn new(name: &CStr) -> Result<Self> {
+        // SAFETY: `name` is a valid NUL-terminated string; zsmalloc copies it.
         let pool = unsafe { ffi::zs_create_pool(name.as_char_ptr()) };
         // INVARIANT: `pool` was just created.
         Ok(Self {
