@@ -11,8 +11,8 @@
 //!
 //! The algorithm of new writes can change while I/O runs ([`Compressor::set_algorithm`]):
 //! the new algorithm's codecs are added to every context first, then it becomes current.
-//! Codecs are only removed by [`Compressor::retain_only`], when no stored block needs
-//! them, so every block can always be decompressed with the algorithm it records.
+//! Codecs are only removed by [`Compressor::retain_only_current`], when no stored block
+//! needs them, so every block can always be decompressed with the algorithm it records.
 
 use crate::{
     codec::{Algorithm, AtomicAlgorithm},
