@@ -12,10 +12,11 @@ use crate::{
     codec::Algorithm,
     device::{DiskData, SECTORS_PER_BLOCK_SHIFT},
     ext::{
-        block::mq::gen_disk::DiskRef,
-        sysfs::{
-            AttributeGroup, AttributeGroups, AttributeList, DiskAttribute, DiskAttributeOperations,
+        block::mq::{
+            disk_attribute::{DiskAttribute, DiskAttributeOperations},
+            gen_disk::DiskRef,
         },
+        sysfs::{AttributeGroup, AttributeGroups, AttributeList},
     },
     io::DiskOps,
     params::{self, parse_size, parse_u64, shown},
@@ -327,7 +328,7 @@ static CONTROL_ATTRS: [DiskAttribute; 9] = [
     attr!(c"io_stat", 0o444, IoStat),
     attr!(c"debug_stat", 0o444, DebugStat),
 ];
-static CONTROL_LIST: AttributeList<10> = AttributeList::of_disk(&CONTROL_ATTRS);
+static CONTROL_LIST: AttributeList<10> = DiskAttribute::list(&CONTROL_ATTRS);
 static CONTROL_GROUP: AttributeGroup = AttributeGroup::new(None, &CONTROL_LIST);
 
 static IO_ATTRS: [DiskAttribute; 6] = [
@@ -338,7 +339,7 @@ static IO_ATTRS: [DiskAttribute; 6] = [
     attr!(c"failed_writes", 0o444, FailedWrites),
     attr!(c"failed_discards", 0o444, FailedDiscards),
 ];
-static IO_LIST: AttributeList<7> = AttributeList::of_disk(&IO_ATTRS);
+static IO_LIST: AttributeList<7> = DiskAttribute::list(&IO_ATTRS);
 // The C module's `io_stat/` directory, renamed: zram's one-line `io_stat` file has its name.
 static IO_GROUP: AttributeGroup = AttributeGroup::new(Some(c"io_counters"), &IO_LIST);
 
@@ -352,7 +353,7 @@ static STORAGE_ATTRS: [DiskAttribute; 8] = [
     attr!(c"block_size", 0o444, BlockSize),
     attr!(c"mem_used_total", 0o444, MemUsedTotal),
 ];
-static STORAGE_LIST: AttributeList<9> = AttributeList::of_disk(&STORAGE_ATTRS);
+static STORAGE_LIST: AttributeList<9> = DiskAttribute::list(&STORAGE_ATTRS);
 static STORAGE_GROUP: AttributeGroup = AttributeGroup::new(Some(c"storage_stat"), &STORAGE_LIST);
 
 /// Every attribute group of a device.

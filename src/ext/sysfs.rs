@@ -1,20 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Static sysfs attributes of disks and of device classes.
+//! Static sysfs attributes of device classes, and the parts every static attribute shares.
 //!
 //! C headers: [`include/linux/sysfs.h`](srctree/include/linux/sysfs.h),
 //! [`include/linux/device.h`](srctree/include/linux/device.h)
 //!
 //! Attributes are `static`s built by `const fn`s, as the C `__ATTR()` macros build them.
 //! Each carries a numeric id; one pair of callbacks per implementation decodes it and
-//! calls [`DiskAttributeOperations`] or [`ClassAttributeOperations`] with it. Values are
+//! calls the implementation's operations with it ([`ClassAttributeOperations`] here, the
+//! disk attributes' in [`super::block::mq::disk_attribute`]). Values are
 //! formatted into the sysfs page with a [`Formatter`], input arrives as a byte slice, and
 //! errors become the errno the writer or reader sees.
 
-use super::{
-    block::mq::{gen_disk::DiskRef, Operations},
-    ffi,
-};
 use core::{marker::PhantomData, mem::MaybeUninit, ptr};
 use kernel::{
     bindings,
@@ -25,7 +22,7 @@ use kernel::{
 };
 
 /// The borrowed form of a [`ForeignOwnable`].
-type ForeignBorrowed<'a, T> = <T as ForeignOwnable>::Borrowed<'a>;
+pub(crate) type ForeignBorrowed<'a, T> = <T as ForeignOwnable>::Borrowed<'a>;
 
 /// A zeroed C value, for `const` initialisers of plain-data structures.
 ///
@@ -38,7 +35,7 @@ const unsafe fn zeroed<T>() -> T {
 }
 
 /// Builds a C `struct attribute` for a static attribute named `name`.
-const fn attribute(name: &'static CStr, mode: u16) -> bindings::attribute {
+pub(crate) const fn attribute(name: &'static CStr, mode: u16) -> bindings::attribute {
     // SAFETY: a zeroed `struct attribute` is valid: null name and key, zero mode.
     let mut attr: bindings::attribute = unsafe { zeroed() };
     attr.name = as_char_ptr_in_const_context(name);
@@ -51,7 +48,10 @@ const fn attribute(name: &'static CStr, mode: u16) -> bindings::attribute {
 /// # Safety
 ///
 /// `buf` must be a sysfs page (`PAGE_SIZE` bytes, writable) for the duration of the call.
-unsafe fn show_into(buf: *mut c_char, show: impl FnOnce(&mut Formatter<'_>) -> Result) -> isize {
+pub(crate) unsafe fn show_into(
+    buf: *mut c_char,
+    show: impl FnOnce(&mut Formatter<'_>) -> Result,
+) -> isize {
     // SAFETY: sysfs passes a writable page, by the safety requirements.
     let page = unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), bindings::PAGE_SIZE) };
     let mut f = Formatter::new(page);
@@ -66,7 +66,7 @@ unsafe fn show_into(buf: *mut c_char, show: impl FnOnce(&mut Formatter<'_>) -> R
 /// # Safety
 ///
 /// `buf` must be valid for reading `count` bytes for the duration of the call.
-unsafe fn store_from(
+pub(crate) unsafe fn store_from(
     buf: *const c_char,
     count: usize,
     store: impl FnOnce(&[u8]) -> Result,
@@ -76,115 +76,6 @@ unsafe fn store_from(
     match store(input) {
         Ok(()) => count as isize,
         Err(e) => e.to_errno() as isize,
-    }
-}
-
-/// The attributes of the disks of a blk-mq driver: callbacks get the disk's queue data, and
-/// `store` the disk itself.
-pub(crate) trait DiskAttributeOperations: Operations {
-    /// Formats attribute `id` into `out`.
-    fn show(data: ForeignBorrowed<'_, Self::QueueData>, id: u32, out: &mut Formatter<'_>)
-        -> Result;
-
-    /// Parses `input` (what the user wrote, newline included) into attribute `id` of `disk`.
-    fn store(
-        disk: DiskRef<'_>,
-        data: ForeignBorrowed<'_, Self::QueueData>,
-        id: u32,
-        input: &[u8],
-    ) -> Result;
-}
-
-/// A sysfs attribute of a disk (a `struct device_attribute` with an id).
-#[repr(C)]
-pub(crate) struct DiskAttribute {
-    attr: bindings::device_attribute,
-    id: u32,
-}
-
-// SAFETY: a static attribute is never changed after it is built; sysfs only reads it.
-unsafe impl Sync for DiskAttribute {}
-
-impl DiskAttribute {
-    /// An attribute `name` with permissions `mode`, served by `T` as attribute `id`. It can
-    /// be written if `mode` has a write bit.
-    pub(crate) const fn new<T: DiskAttributeOperations>(
-        name: &'static CStr,
-        mode: u16,
-        id: u32,
-    ) -> Self {
-        Self {
-            attr: bindings::device_attribute {
-                attr: attribute(name, mode),
-                __bindgen_anon_1: bindings::device_attribute__bindgen_ty_1 {
-                    show: Some(Self::show_callback::<T>),
-                },
-                __bindgen_anon_2: bindings::device_attribute__bindgen_ty_2 {
-                    store: if mode & 0o222 != 0 {
-                        Some(Self::store_callback::<T>)
-                    } else {
-                        None
-                    },
-                },
-            },
-            id,
-        }
-    }
-
-    /// The disk, its queue data and the attribute id.
-    ///
-    /// # Safety
-    ///
-    /// `dev` must be the device of a live disk of driver `T` and `attr` a [`DiskAttribute`],
-    /// for the duration of the callback (`'a`).
-    unsafe fn decode<'a, T: DiskAttributeOperations>(
-        dev: *mut bindings::device,
-        attr: *const bindings::device_attribute,
-    ) -> (DiskRef<'a>, ForeignBorrowed<'a, T::QueueData>, u32) {
-        // SAFETY: `attr` is the first field of a `#[repr(C)]` `DiskAttribute`.
-        let id = unsafe { (*attr.cast::<DiskAttribute>()).id };
-        // SAFETY: `dev` is the device embedded in a live disk.
-        let disk = unsafe { ffi::foxramdisk_helper_dev_to_disk(dev) };
-        // SAFETY: the disk's attributes exist only between `device_add_disk()` and
-        // `del_gendisk()`, which waits for callbacks to finish; meanwhile `queuedata` holds
-        // the `T::QueueData` that `GenDiskBuilder::build` turned foreign.
-        let data = unsafe { T::QueueData::borrow((*(*disk).queue).queuedata) };
-        // SAFETY: as above, the disk is not deleted before the callback returns.
-        (unsafe { DiskRef::from_raw(disk) }, data, id)
-    }
-
-    /// `show()` of every attribute of driver `T`.
-    ///
-    /// # Safety
-    ///
-    /// Called by sysfs for a [`DiskAttribute`] of a live disk of `T`, with a page in `buf`.
-    unsafe extern "C" fn show_callback<T: DiskAttributeOperations>(
-        dev: *mut bindings::device,
-        attr: *mut bindings::device_attribute,
-        buf: *mut c_char,
-    ) -> isize {
-        // SAFETY: guaranteed by sysfs, per the safety requirements.
-        let (_, data, id) = unsafe { Self::decode::<T>(dev, attr) };
-        // SAFETY: `buf` is the sysfs page.
-        unsafe { show_into(buf, |f| T::show(data, id, f)) }
-    }
-
-    /// `store()` of every writable attribute of driver `T`.
-    ///
-    /// # Safety
-    ///
-    /// Called by sysfs for a [`DiskAttribute`] of a live disk of `T`, with `count` bytes in
-    /// `buf`.
-    unsafe extern "C" fn store_callback<T: DiskAttributeOperations>(
-        dev: *mut bindings::device,
-        attr: *mut bindings::device_attribute,
-        buf: *const c_char,
-        count: usize,
-    ) -> isize {
-        // SAFETY: guaranteed by sysfs, per the safety requirements.
-        let (disk, data, id) = unsafe { Self::decode::<T>(dev, attr) };
-        // SAFETY: `buf` holds `count` bytes.
-        unsafe { store_from(buf, count, |input| T::store(disk, data, id, input)) }
     }
 }
 
@@ -276,27 +167,26 @@ unsafe impl<const N: usize> Sync for AttributeList<N> {}
 
 impl<const N: usize> AttributeList<N> {
     /// The list of `attrs`; `N` must be `M + 1`.
-    pub(crate) const fn of_disk<const M: usize>(attrs: &'static [DiskAttribute; M]) -> Self {
+    pub(crate) const fn of<const M: usize>(attrs: [&'static bindings::attribute; M]) -> Self {
         assert!(N == M + 1);
         let mut list = [ptr::null(); N];
         let mut i = 0;
         while i < M {
-            list[i] = &attrs[i].attr.attr;
+            list[i] = attrs[i];
             i += 1;
         }
         Self(list)
     }
 
-    /// The list of `attrs`; `N` must be `M + 1`.
+    /// The list of `attrs`; `N` must be `M + 1`, and `M` at least 1.
     pub(crate) const fn of_class<const M: usize>(attrs: &'static [ClassAttribute; M]) -> Self {
-        assert!(N == M + 1);
-        let mut list = [ptr::null(); N];
-        let mut i = 0;
+        let mut refs = [&attrs[0].attr.attr; M];
+        let mut i = 1;
         while i < M {
-            list[i] = &attrs[i].attr.attr;
+            refs[i] = &attrs[i].attr.attr;
             i += 1;
         }
-        Self(list)
+        Self::of(refs)
     }
 }
 

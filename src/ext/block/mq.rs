@@ -19,6 +19,7 @@
 //! the vtable ends it with the status its result maps to, so a request is ended exactly
 //! once and no driver code can forget it or panic over it.
 
+pub(crate) mod disk_attribute;
 pub(crate) mod gen_disk;
 mod operations;
 mod request;
