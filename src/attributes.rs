@@ -10,7 +10,7 @@
 
 use crate::{
     codec::Algorithm,
-    device::{DiskData, SECTORS_PER_BLOCK_SHIFT},
+    device::DiskData,
     ext::{
         block::mq::{
             disk_attribute::{DiskAttribute, DiskAttributeOperations},
@@ -18,9 +18,10 @@ use crate::{
         },
         sysfs::{AttributeGroup, AttributeGroups, AttributeList},
     },
+    geometry::{BLOCK_SIZE, SECTORS_PER_BLOCK_SHIFT},
     io::DiskOps,
     params::{self, parse_size, parse_u64, shown},
-    store::{SpareTable, BLOCK_SIZE},
+    store::SpareTable,
 };
 use core::fmt::Write;
 use kernel::{

@@ -164,7 +164,7 @@ mod tests {
     use crate::{
         compressor::Codec,
         ext::{crypto::acomp::AcompRequest, raw_buf::RawBuf},
-        store::BLOCK_SIZE,
+        geometry::BLOCK_SIZE,
     };
 
     #[test]

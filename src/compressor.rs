@@ -17,7 +17,7 @@
 use crate::{
     codec::{Algorithm, AtomicAlgorithm},
     ext::{crypto::acomp::AcompRequest, lz4::Lz4Codec, raw_buf::RawBuf, zstd::ZstdCodec},
-    store::BLOCK_SIZE, //
+    geometry::BLOCK_SIZE, //
 };
 use kernel::{
     cpu,

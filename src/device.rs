@@ -9,9 +9,10 @@ use crate::{
         gen_disk::{DiskRef, Features, GenDisk, GenDiskBuilder},
         TagSet,
     },
+    geometry::{BLOCK_SIZE, SECTORS_PER_BLOCK_SHIFT},
     io::DiskOps,
     stats::IoStats,
-    store::{Store, BLOCK_SHIFT, BLOCK_SIZE},
+    store::Store,
 };
 use kernel::{
     bindings,
@@ -33,9 +34,6 @@ const QUEUE_DEPTH: u32 = 128;
 /// 4 KiB pages.
 const MAX_REQUEST_SECTORS: u32 =
     bindings::BIO_MAX_VECS * (bindings::PAGE_SIZE >> SECTOR_SHIFT) as u32;
-
-/// Sectors per block, as a shift.
-pub(crate) const SECTORS_PER_BLOCK_SHIFT: u32 = BLOCK_SHIFT - SECTOR_SHIFT;
 
 /// What the I/O path and sysfs reach through the request queue: the data and its counters.
 #[pin_data]

@@ -20,6 +20,7 @@ mod compressor;
 mod control;
 mod device;
 mod ext;
+mod geometry;
 mod io;
 mod params;
 mod stats;

@@ -28,8 +28,9 @@ use crate::{
         mm::{NoIoScope, NoReclaimScope},
         raw_buf::RawBuf,
     },
+    geometry::{BLOCK_SHIFT, BLOCK_SIZE},
     stats::IoStats,
-    store::{Store, BLOCK_SHIFT, BLOCK_SIZE},
+    store::Store,
 };
 use kernel::{
     block::SECTOR_SHIFT,

@@ -59,6 +59,7 @@ use crate::{
         raw_buf::RawBuf,
         sync::LockdepMap,
     },
+    geometry::BLOCK_SIZE,
 };
 use core::mem::size_of;
 use counters::Counters;
@@ -73,11 +74,6 @@ use kernel::{
     }, //
 };
 use table::{alloc_chunk, chunk_from_raw, Chunk, Table, CHUNK_ENTRIES};
-
-/// Bytes per block: the device's logical and physical block size.
-pub(crate) const BLOCK_SIZE: usize = 4096;
-/// `log2(BLOCK_SIZE)`.
-pub(crate) const BLOCK_SHIFT: u32 = 12;
 
 /// Whether raw blocks are pages of their own ([`PageBox`]) rather than zsmalloc objects:
 /// when a block is exactly a page.
