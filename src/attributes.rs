@@ -20,7 +20,8 @@ use crate::{
     },
     geometry::{BLOCK_SIZE, SECTORS_PER_BLOCK_SHIFT},
     io::DiskOps,
-    params::{self, parse_size, parse_u64, shown},
+    params,
+    parse::{parse_size, parse_u64, shown},
     store::SpareTable,
 };
 use core::fmt::Write;

@@ -7,7 +7,7 @@
 //! called without the crypto API's scomp layer; every other algorithm is the kernel crypto
 //! acomp algorithm of the same `cra_name`, used only if the running kernel has it.
 
-use crate::{ext::crypto::acomp, params::shown};
+use crate::{ext::crypto::acomp, parse::shown};
 use kernel::{
     fmt,
     prelude::*,

@@ -18,7 +18,8 @@ use crate::{
         AttributeGroup, AttributeGroups, AttributeList, Class, ClassAttribute,
         ClassAttributeOperations,
     },
-    params::{self, parse_u64, shown},
+    params,
+    parse::{parse_u64, shown},
 };
 use core::fmt::Write;
 use kernel::{prelude::*, str::Formatter, sync::GlobalGuard};

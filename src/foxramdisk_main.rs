@@ -23,6 +23,7 @@ mod ext;
 mod geometry;
 mod io;
 mod params;
+mod parse;
 mod stats;
 mod store;
 

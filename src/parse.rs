@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Parsers of what users write to sysfs files and module parameters, and the form of it
+//! that log lines show.
+
+use kernel::{
+    prelude::*,
+    str::{parse_int::ParseInt, BStr},
+};
+
+/// Parses an unsigned integer as sysfs writers and command lines give it: decimal (or
+/// `0x` hexadecimal), one trailing newline allowed, nothing else.
+pub(crate) fn parse_u64(input: &[u8]) -> Result<u64> {
+    let digits = input.strip_suffix(b"\n").unwrap_or(input);
+    u64::from_str(BStr::from_bytes(digits)).map_err(|_| EINVAL)
+}
+
+/// Parses a size in bytes as `memparse()` does: a decimal (or `0x` hexadecimal) number
+/// with an optional binary suffix `K`, `M`, `G`, `T`, `P` or `E` (either case), one
+/// trailing newline allowed. Overflow, signs, spaces and anything else are `EINVAL`.
+pub(crate) fn parse_size(input: &[u8]) -> Result<u64> {
+    let text = input.strip_suffix(b"\n").unwrap_or(input);
+    let hex = text.starts_with(b"0x") || text.starts_with(b"0X");
+    let (digits, shift) = match text.split_last() {
+        // In `0x1E` the `E` is a digit, as in `memparse()`.
+        Some((suffix, rest)) if suffix.is_ascii_alphabetic() && !hex => {
+            let shift = match suffix.to_ascii_uppercase() {
+                b'K' => 10,
+                b'M' => 20,
+                b'G' => 30,
+                b'T' => 40,
+                b'P' => 50,
+                b'E' => 60,
+                _ => return Err(EINVAL),
+            };
+            (rest, shift)
+        }
+        _ => (text, 0),
+    };
+    // `u64::from_str` accepts a leading `+`; a size is plain digits.
+    if digits.first().is_none_or(|c| !c.is_ascii_digit()) {
+        return Err(EINVAL);
+    }
+    let value = u64::from_str(BStr::from_bytes(digits)).map_err(|_| EINVAL)?;
+    value
+        .checked_shl(shift)
+        .filter(|v| v >> shift == value)
+        .ok_or(EINVAL)
+}
+
+/// A printable form of user input for log lines: at most 32 bytes, trailing space removed.
+pub(crate) fn shown(input: &[u8]) -> &str {
+    let text = core::str::from_utf8(input)
+        .unwrap_or("(not UTF-8)")
+        .trim_end();
+    text.get(..text.len().min(32)).unwrap_or("(not UTF-8)")
+}
+
+#[kunit_tests(foxramdisk_parse)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_like_memparse() {
+        for (input, bytes) in [
+            (&b"4096"[..], 4096),
+            (b"4096\n", 4096),
+            (b"1k", 1 << 10),
+            (b"64K\n", 64 << 10),
+            (b"512M", 512 << 20),
+            (b"2g", 2 << 30),
+            (b"16T", 16 << 40),
+            (b"1P", 1 << 50),
+            (b"15E", 15 << 60),
+            (b"0x1E", 0x1e),
+            (b"0x1000\n", 4096),
+            (b"0", 0),
+        ] {
+            assert_eq!(parse_size(input), Ok(bytes));
+        }
+    }
+
+    #[test]
+    fn bad_sizes_are_refused() {
+        for input in [
+            &b""[..],
+            b"\n",
+            b"-1",
+            b"+1",
+            b" 1",
+            b"1 ",
+            b"1\n\n",
+            b"abc",
+            b"12abc",
+            b"1Q",
+            b"K",
+            b"1KB",
+            b"16E",
+            b"99999999999999999999",
+            b"18446744073709551616",
+            b"0x",
+        ] {
+            assert_eq!(parse_size(input), Err(EINVAL));
+        }
+    }
+}
