@@ -9,7 +9,7 @@
 //! leaves the device as it was.
 
 use crate::{
-    codec::Algorithm,
+    algorithm::Algorithm,
     device::DiskData,
     ext::{
         block::mq::{

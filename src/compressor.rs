@@ -15,8 +15,9 @@
 //! needs them, so every block can always be decompressed with the algorithm it records.
 
 use crate::{
-    codec::{Algorithm, AtomicAlgorithm},
-    ext::{crypto::acomp::AcompRequest, lz4::Lz4Codec, raw_buf::RawBuf, zstd::ZstdCodec},
+    algorithm::{Algorithm, AtomicAlgorithm},
+    codec::Codec,
+    ext::raw_buf::RawBuf,
     geometry::BLOCK_SIZE, //
 };
 use kernel::{
@@ -50,56 +51,6 @@ impl Context {
             codecs,
             block: KVec::from_elem(0, BLOCK_SIZE, GFP_KERNEL)?,
         })
-    }
-}
-
-/// One CPU's codec of one algorithm.
-pub(crate) enum Codec {
-    /// A crypto acomp transform and request: every algorithm but `lz4` and `zstd`.
-    Acomp(AcompRequest),
-    /// The LZ4 library called directly, as zram's lz4 backend (the crypto API's `lz4`
-    /// reaches the same functions through the scomp layer; see [`Lz4Codec`]).
-    Lz4(Lz4Codec),
-    /// The zstd library with parameters for one block, as zram's zstd backend (the crypto
-    /// API's `zstd` is set up for 256 KiB inputs on every call; see [`ZstdCodec`]).
-    Zstd(ZstdCodec),
-}
-
-impl Codec {
-    /// A new codec of `algorithm`; `None` for `nocomp`. May sleep.
-    pub(crate) fn new(algorithm: Algorithm) -> Result<Option<Self>> {
-        Ok(match algorithm {
-            Algorithm::NoComp => None,
-            Algorithm::Lz4 => Some(Self::Lz4(Lz4Codec::new()?)),
-            Algorithm::Zstd => Some(Self::Zstd(ZstdCodec::new(
-                ZstdCodec::default_level(),
-                BLOCK_SIZE,
-            )?)),
-            _ => algorithm
-                .crypto_name()
-                .map(AcompRequest::new)
-                .transpose()?
-                .map(Self::Acomp),
-        })
-    }
-
-    /// Compresses `src` into `dst`; returns the compressed length. Fails (typically with
-    /// `ENOSPC`) when the output does not fit in `dst`.
-    pub(crate) fn compress(&mut self, src: &RawBuf<'_>, dst: &mut [u8]) -> Result<usize> {
-        match self {
-            Self::Acomp(codec) => codec.compress(src, dst),
-            Self::Lz4(codec) => codec.compress(src, dst),
-            Self::Zstd(codec) => codec.compress(src, dst),
-        }
-    }
-
-    /// Decompresses `src` into `dst`; returns the decompressed length.
-    pub(crate) fn decompress(&mut self, src: &[u8], dst: &mut RawBuf<'_>) -> Result<usize> {
-        match self {
-            Self::Acomp(codec) => codec.decompress(src, dst),
-            Self::Lz4(codec) => codec.decompress(src, dst),
-            Self::Zstd(codec) => codec.decompress(src, dst),
-        }
     }
 }
 

@@ -3,8 +3,8 @@
 //! A foxramdisk device: a block store served through a blk-mq disk.
 
 use crate::{
+    algorithm::Algorithm,
     attributes,
-    codec::Algorithm,
     ext::block::mq::{
         gen_disk::{DiskRef, Features, GenDisk, GenDiskBuilder},
         TagSet,

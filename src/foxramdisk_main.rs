@@ -14,6 +14,7 @@
 
 use kernel::prelude::*;
 
+mod algorithm;
 mod attributes;
 mod codec;
 mod compressor;

@@ -8,7 +8,7 @@
 //! `ENOENT` for an algorithm this kernel lacks) and a log line, and the old value stays.
 
 use crate::{
-    codec::{Algorithm, AtomicAlgorithm},
+    algorithm::{Algorithm, AtomicAlgorithm},
     ext::module_param::ParamOperations,
     module_param,
     parse::{parse_u64, shown},

@@ -52,7 +52,7 @@ mod table;
 pub(crate) use table::SpareTable;
 
 use crate::{
-    codec::Algorithm,
+    algorithm::Algorithm,
     compressor::{Codecs, Compressor, Context},
     ext::{
         mm::{page::PageBox, zsmalloc::ZsPool},

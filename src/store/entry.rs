@@ -2,7 +2,7 @@
 
 //! A block's table entry: its state, its packed metadata word and its object handle.
 
-use crate::{codec::Algorithm, ext::sync::BitLock, geometry::BLOCK_SIZE};
+use crate::{algorithm::Algorithm, ext::sync::BitLock, geometry::BLOCK_SIZE};
 use core::mem::size_of;
 use kernel::{prelude::*, sync::atomic::Atomic};
 
