@@ -10,7 +10,7 @@
 
 use crate::{
     algorithm::Algorithm,
-    device::DiskData,
+    disk_data::DiskData,
     ext::{
         block::mq::{
             disk_attribute::{DiskAttribute, DiskAttributeOperations},

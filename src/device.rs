@@ -5,27 +5,16 @@
 use crate::{
     algorithm::Algorithm,
     attributes,
+    disk_data::DiskData,
     ext::block::mq::{
-        gen_disk::{DiskRef, Features, GenDisk, GenDiskBuilder},
+        gen_disk::{Features, GenDisk, GenDiskBuilder},
         TagSet,
     },
     geometry::{BLOCK_SIZE, SECTORS_PER_BLOCK_SHIFT},
     io::DiskOps,
-    stats::IoStats,
     store::Store,
 };
-use kernel::{
-    bindings,
-    block::SECTOR_SHIFT,
-    cpu,
-    new_mutex,
-    prelude::*,
-    str::CString,
-    sync::{
-        atomic::{Atomic, Relaxed},
-        Arc, Mutex,
-    }, //
-};
+use kernel::{bindings, block::SECTOR_SHIFT, cpu, prelude::*, str::CString, sync::Arc};
 
 /// Requests in flight per hardware queue.
 const QUEUE_DEPTH: u32 = 128;
@@ -34,60 +23,6 @@ const QUEUE_DEPTH: u32 = 128;
 /// 4 KiB pages.
 const MAX_REQUEST_SECTORS: u32 =
     bindings::BIO_MAX_VECS * (bindings::PAGE_SIZE >> SECTOR_SHIFT) as u32;
-
-/// What the I/O path and sysfs reach through the request queue: the data and its counters.
-#[pin_data]
-pub(crate) struct DiskData {
-    /// The device number `N` of `/dev/foxramdiskN`.
-    pub(crate) id: u32,
-    /// The blocks.
-    pub(crate) store: Store,
-    /// Request counters.
-    pub(crate) io: IoStats,
-    /// Serialises the controls that change the device (`disksize`, `reset`,
-    /// `comp_algorithm`).
-    #[pin]
-    pub(crate) control: Mutex<()>,
-    /// Set while the device is being reset or removed: opens fail with `EBUSY`.
-    claimed: Atomic<bool>,
-    /// Whether the memory limit has failed a write since it was last set (logged once).
-    pub(crate) limit_hit: Atomic<bool>,
-}
-
-impl DiskData {
-    /// Claims the device of `disk` for a reset or removal: fails with `EBUSY` if it is
-    /// open (a mounted filesystem or active swap holds it open) or already claimed; else
-    /// no one can open it until the claim is dropped. May sleep.
-    pub(crate) fn claim<'a>(&'a self, disk: &DiskRef<'_>) -> Result<Claim<'a>> {
-        disk.with_open_mutex(|openers| {
-            if openers > 0 || self.claimed.load(Relaxed) {
-                return Err(EBUSY);
-            }
-            self.claimed.store(true, Relaxed);
-            Ok(Claim { data: self })
-        })
-    }
-
-    /// Refuses opens while the device is claimed; runs under the disk's `open_mutex`.
-    pub(crate) fn check_open(&self) -> Result {
-        if self.claimed.load(Relaxed) {
-            Err(EBUSY)
-        } else {
-            Ok(())
-        }
-    }
-}
-
-/// A claim on a device (see [`DiskData::claim`]), released on drop.
-pub(crate) struct Claim<'a> {
-    data: &'a DiskData,
-}
-
-impl Drop for Claim<'_> {
-    fn drop(&mut self) {
-        self.data.claimed.store(false, Relaxed);
-    }
-}
 
 /// One device, `/dev/foxramdiskN`.
 pub(crate) struct Device {
@@ -108,14 +43,7 @@ impl Device {
             .ok_or(EINVAL)?;
         let name = CString::try_from_fmt(fmt!("foxramdisk{id}"))?;
         let data = Arc::pin_init(
-            try_pin_init!(DiskData {
-                id,
-                store: Store::new(&name, nblocks, algorithm)?,
-                io: IoStats::new(),
-                control <- new_mutex!(()),
-                claimed: Atomic::new(false),
-                limit_hit: Atomic::new(false),
-            }),
+            DiskData::new(id, Store::new(&name, nblocks, algorithm)?),
             GFP_KERNEL,
         )?;
         // One hardware queue per CPU: requests from different CPUs never share a queue lock.

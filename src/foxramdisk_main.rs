@@ -20,6 +20,7 @@ mod codec;
 mod compressor;
 mod control;
 mod device;
+mod disk_data;
 mod ext;
 mod geometry;
 mod io;

@@ -19,7 +19,7 @@
 //! of a slot at once, as zram does; it never sleeps.
 
 use crate::{
-    device::DiskData,
+    disk_data::DiskData,
     ext::{
         block::{
             bio::Segment,
