@@ -14,67 +14,96 @@ use kernel::{
     sync::atomic::{Acquire, Atomic, Release}, //
 };
 
-/// A compression algorithm. The discriminant is what the block table records per block.
+/// How the blocks of an algorithm are compressed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub(crate) enum Algorithm {
+pub(crate) enum Backend {
+    /// Not at all: blocks are stored as they are.
+    Stored,
+    /// The crypto API's acomp algorithm of the algorithm's crypto name.
+    Acomp,
+    /// The kernel's LZ4 library, called directly.
+    Lz4,
+    /// The kernel's zstd library, called directly.
+    Zstd,
+}
+
+/// Defines [`Algorithm`] from the table of algorithms, one row each: the variant (whose
+/// discriminant is the id the block table records), the name users write, the crypto API
+/// name and the backend. Ids are the rows' indices, in the order `comp_algorithm` lists
+/// them; a new algorithm is a new last row (ids of stored blocks must not change).
+macro_rules! algorithms {
+    ($($(#[$doc:meta])* $variant:ident = $id:literal, $name:literal, $crypto:expr, $backend:ident;)*) => {
+        /// A compression algorithm. The discriminant is what the block table records per
+        /// block.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[repr(u8)]
+        pub(crate) enum Algorithm {
+            $($(#[$doc])* $variant = $id,)*
+        }
+
+        impl Algorithm {
+            /// Every algorithm, by id: the order `comp_algorithm` lists them in.
+            pub(crate) const ALL: [Algorithm; [$($id),*].len()] = [$(Self::$variant),*];
+
+            /// The row of every algorithm, by id.
+            const ROWS: [Row; [$($id),*].len()] = [$(Row {
+                name: $name,
+                crypto_name: $crypto,
+                backend: Backend::$backend,
+            }),*];
+        }
+    };
+}
+
+algorithms! {
     /// Blocks are stored raw.
-    NoComp = 0,
+    NoComp = 0, "nocomp", None, Stored;
     /// `deflate` (zlib, raw deflate).
-    Deflate = 1,
+    Deflate = 1, "deflate", Some(c"deflate"), Acomp;
     /// `842`.
-    Sw842 = 2,
-    /// `lz4`.
-    Lz4 = 3,
+    Sw842 = 2, "842", Some(c"842"), Acomp;
+    /// `lz4`, through the LZ4 library as zram calls it, without the crypto API's scomp
+    /// layer (same format).
+    Lz4 = 3, "lz4", Some(c"lz4"), Lz4;
     /// `lz4hc`.
-    Lz4hc = 4,
-    /// `zstd`.
-    Zstd = 5,
+    Lz4hc = 4, "lz4hc", Some(c"lz4hc"), Acomp;
+    /// `zstd`, through the zstd library with parameters for one block, as zram calls it.
+    Zstd = 5, "zstd", Some(c"zstd"), Zstd;
     /// `lzo-rle`.
-    LzoRle = 6,
+    LzoRle = 6, "lzo-rle", Some(c"lzo-rle"), Acomp;
     /// `lzo`.
-    Lzo = 7,
+    Lzo = 7, "lzo", Some(c"lzo"), Acomp;
+}
+
+/// What the table says of one algorithm.
+struct Row {
+    /// The name users write.
+    name: &'static str,
+    /// The crypto API name (`cra_name`); `None` for `nocomp`.
+    crypto_name: Option<&'static CStr>,
+    /// How its blocks are compressed.
+    backend: Backend,
 }
 
 impl Algorithm {
-    /// Every algorithm, in the order `comp_algorithm` lists them.
-    pub(crate) const ALL: [Algorithm; 8] = [
-        Self::NoComp,
-        Self::Deflate,
-        Self::Sw842,
-        Self::Lz4,
-        Self::Lz4hc,
-        Self::Zstd,
-        Self::LzoRle,
-        Self::Lzo,
-    ];
+    /// The algorithm's row of the table.
+    fn row(self) -> &'static Row {
+        &Self::ROWS[self as usize]
+    }
 
     /// The algorithm's name, as users write it.
     pub(crate) fn name(self) -> &'static str {
-        match self {
-            Self::NoComp => "nocomp",
-            Self::Deflate => "deflate",
-            Self::Sw842 => "842",
-            Self::Lz4 => "lz4",
-            Self::Lz4hc => "lz4hc",
-            Self::Zstd => "zstd",
-            Self::LzoRle => "lzo-rle",
-            Self::Lzo => "lzo",
-        }
+        self.row().name
     }
 
     /// The crypto API name of the algorithm; `None` for `nocomp`.
     pub(crate) fn crypto_name(self) -> Option<&'static CStr> {
-        match self {
-            Self::NoComp => None,
-            Self::Deflate => Some(c"deflate"),
-            Self::Sw842 => Some(c"842"),
-            Self::Lz4 => Some(c"lz4"),
-            Self::Lz4hc => Some(c"lz4hc"),
-            Self::Zstd => Some(c"zstd"),
-            Self::LzoRle => Some(c"lzo-rle"),
-            Self::Lzo => Some(c"lzo"),
-        }
+        self.row().crypto_name
+    }
+
+    /// How the algorithm's blocks are compressed.
+    pub(crate) fn backend(self) -> Backend {
+        self.row().backend
     }
 
     /// The algorithm recorded as `id` in the block table; `EINVAL` for an id that is none.
@@ -88,10 +117,14 @@ impl Algorithm {
         Self::ALL.into_iter().find(|a| a.name().as_bytes() == name)
     }
 
-    /// Whether the running kernel can use this algorithm. The LZ4 and zstd libraries are
-    /// linked into the module, so `lz4` and `zstd` always are.
+    /// Whether the running kernel can use this algorithm: an acomp algorithm if the
+    /// kernel has it; the others always (the LZ4 and zstd libraries are linked into the
+    /// module).
     pub(crate) fn available(self) -> bool {
-        matches!(self, Self::Lz4 | Self::Zstd) || self.crypto_name().is_none_or(acomp::available)
+        match self.backend() {
+            Backend::Acomp => self.crypto_name().is_some_and(acomp::available),
+            Backend::Stored | Backend::Lz4 | Backend::Zstd => true,
+        }
     }
 
     /// Parses a user's algorithm name: `EINVAL` for an unknown name, `ENOENT` for one the
@@ -175,6 +208,23 @@ mod tests {
             assert_eq!(Algorithm::from_id(algorithm as u8), Ok(algorithm));
         }
         assert_eq!(Algorithm::from_id(Algorithm::ALL.len() as u8), Err(EINVAL));
+    }
+
+    #[test]
+    fn table_rows_are_whole_and_names_unique() {
+        for (i, algorithm) in Algorithm::ALL.into_iter().enumerate() {
+            // Only `nocomp` lacks a crypto name, and an acomp backend needs one.
+            assert_eq!(
+                algorithm.crypto_name().is_none(),
+                algorithm.backend() == Backend::Stored
+            );
+            for other in &Algorithm::ALL[i + 1..] {
+                assert!(algorithm.name() != other.name());
+            }
+        }
+        assert_eq!(Algorithm::NoComp.backend(), Backend::Stored);
+        assert_eq!(Algorithm::Lz4.backend(), Backend::Lz4);
+        assert_eq!(Algorithm::Zstd.backend(), Backend::Zstd);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! A codec: one CPU's means to compress and decompress with one algorithm.
 
 use crate::{
-    algorithm::Algorithm,
+    algorithm::{Algorithm, Backend},
     ext::{crypto::acomp::AcompRequest, lz4::Lz4Codec, raw_buf::RawBuf, zstd::ZstdCodec},
     geometry::BLOCK_SIZE,
 };
@@ -22,20 +22,18 @@ pub(crate) enum Codec {
 }
 
 impl Codec {
-    /// A new codec of `algorithm`; `None` for `nocomp`. May sleep.
+    /// A new codec of `algorithm`, by its backend; `None` for `nocomp`. May sleep.
     pub(crate) fn new(algorithm: Algorithm) -> Result<Option<Self>> {
-        Ok(match algorithm {
-            Algorithm::NoComp => None,
-            Algorithm::Lz4 => Some(Self::Lz4(Lz4Codec::new()?)),
-            Algorithm::Zstd => Some(Self::Zstd(ZstdCodec::new(
+        Ok(match algorithm.backend() {
+            Backend::Stored => None,
+            Backend::Lz4 => Some(Self::Lz4(Lz4Codec::new()?)),
+            Backend::Zstd => Some(Self::Zstd(ZstdCodec::new(
                 ZstdCodec::default_level(),
                 BLOCK_SIZE,
             )?)),
-            _ => algorithm
-                .crypto_name()
-                .map(AcompRequest::new)
-                .transpose()?
-                .map(Self::Acomp),
+            Backend::Acomp => Some(Self::Acomp(AcompRequest::new(
+                algorithm.crypto_name().ok_or(EINVAL)?,
+            )?)),
         })
     }
 
