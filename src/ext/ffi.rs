@@ -17,7 +17,6 @@ macro_rules! opaque_types {
     ($($(#[$meta:meta])* $name:ident),* $(,)?) => {$(
         $(#[$meta])*
         #[repr(C)]
-        #[allow(non_camel_case_types)]
         pub(crate) struct $name {
             _data: [u8; 0],
             _marker: PhantomData<(*mut u8, PhantomPinned)>,
@@ -43,7 +42,6 @@ opaque_types! {
 /// `static_assert` in `src/helpers.c`.
 #[repr(C)]
 #[derive(Clone, Copy)]
-#[allow(non_camel_case_types, non_snake_case)]
 pub(crate) struct zstd_compression_parameters {
     /// The seven fields, in C order; the last is the `ZSTD_strategy` enum.
     pub(crate) fields: [c_uint; 7],
@@ -53,7 +51,7 @@ pub(crate) struct zstd_compression_parameters {
 /// offsets pinned by `static_assert` in `src/helpers.c`.
 #[repr(C)]
 #[derive(Clone, Copy)]
-#[allow(non_camel_case_types, non_snake_case)]
+#[expect(non_snake_case)]
 pub(crate) struct zstd_parameters {
     /// `cParams`.
     pub(crate) cParams: zstd_compression_parameters,
@@ -67,7 +65,7 @@ pub(crate) type CryptoCompletion = Option<unsafe extern "C" fn(data: *mut c_void
 // The bindgen types reached from these pointers contain zero-sized placeholder structs
 // (for example `its_array`) that the lint flags; `rust/bindings` allows it for the same
 // reason. Only pointers to them cross the boundary.
-#[allow(improper_ctypes)]
+#[expect(improper_ctypes)]
 extern "C" {
     /// `dev_to_disk()`: the disk whose embedded device is `dev`.
     pub(crate) fn foxramdisk_helper_dev_to_disk(

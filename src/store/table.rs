@@ -156,7 +156,7 @@ impl Table {
     /// Nothing else may use the table while the returned reference lives: no other call
     /// of a method of `self` except [`Table::len`] and [`Table::bytes`]. The caller keeps
     /// the invariants of `Table`.
-    #[allow(clippy::mut_from_ref)]
+    #[expect(clippy::mut_from_ref)]
     pub(super) unsafe fn chunks_mut(&self) -> &mut KVVec<Atomic<*mut Chunk>> {
         // SAFETY: exclusive use, guaranteed by the caller.
         unsafe { &mut *self.chunks.get() }
