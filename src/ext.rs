@@ -7,6 +7,7 @@
 //! all `unsafe` of the driver: the driver's own modules use only the safe API below.
 
 pub(crate) mod block;
+pub(crate) mod chunk_table;
 pub(crate) mod crypto;
 mod ffi;
 pub(crate) mod lz4;

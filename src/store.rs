@@ -73,7 +73,7 @@ use kernel::{
         rcu, MutexGuard,
     }, //
 };
-use table::{alloc_chunk, chunk_from_raw, Chunk, Table, CHUNK_ENTRIES};
+use table::{alloc_chunk, Chunk, Table, CHUNK_ENTRIES};
 
 /// Whether raw blocks are pages of their own ([`PageBox`]) rather than zsmalloc objects:
 /// when a block is exactly a page.
@@ -202,47 +202,28 @@ impl Store {
         let _closed = self.close_table();
         // SAFETY: nothing else uses the table: the I/O by the safety requirements, and
         // `slot_free` because the table is closed to it.
-        let chunks = unsafe { self.table.chunks_mut() };
-        let blocks = spare.blocks;
+        let mut table = unsafe { self.table.exclusive() };
+        let blocks = spare.0.len();
         // The blocks past the new end, in the chunks that hold them, must be zeroed.
-        for (c, slot) in chunks.iter_mut().enumerate() {
-            let first = c * CHUNK_ENTRIES;
-            // SAFETY: a non-null pointer is a chunk owned by the table (type invariant).
-            let Some(chunk) = (unsafe { slot.get_mut().as_mut() }) else {
-                continue;
-            };
+        table.try_for_each_chunk(|first, chunk| {
             let skip = blocks.saturating_sub(first).min(CHUNK_ENTRIES);
-            if let Some(i) = chunk[skip..]
+            match chunk[skip..]
                 .iter_mut()
                 .position(|e| Meta(e.meta.get_mut()).state() != State::Zeroed)
             {
-                pr_warn!(
-                    "cannot shrink to {blocks} blocks: block {} holds data\n",
-                    first + skip + i
-                );
-                return Err(EBUSY);
+                Some(i) => {
+                    pr_warn!(
+                        "cannot shrink to {blocks} blocks: block {} holds data\n",
+                        first + skip + i
+                    );
+                    Err(EBUSY)
+                }
+                None => Ok(()),
             }
-        }
-        let mut new = spare.chunks;
-        let keep = new.len().min(chunks.len());
-        let (kept, cut) = chunks.split_at_mut(keep);
-        for (to, from) in new.iter_mut().zip(kept.iter_mut()) {
-            *to.get_mut() = core::mem::replace(from.get_mut(), core::ptr::null_mut());
-        }
-        for slot in cut.iter_mut() {
-            let ptr = core::mem::replace(slot.get_mut(), core::ptr::null_mut());
-            if !ptr.is_null() {
-                // SAFETY: a chunk owned by the table, past the new end, whose entries are
-                // all zeroed (checked above): it owns nothing.
-                drop(unsafe { chunk_from_raw(ptr) });
-                self.table.allocated.fetch_sub(1, Relaxed);
-            }
-        }
-        // INVARIANT: every chunk moved to the same place in the new pointers, or was freed
-        // (and uncounted) past the new end; the old pointers are all null, and `blocks`
-        // entries fit the new ones.
-        *chunks = new;
-        self.table.len.store(blocks, Relaxed);
+        })?;
+        // The chunks dropped past the new end hold zeroed entries only (checked above),
+        // which own nothing.
+        table.resize(spare.0);
         Ok(())
     }
 
@@ -257,26 +238,13 @@ impl Store {
         let _closed = self.close_table();
         // SAFETY: nothing else uses the table: the I/O by the safety requirements, and
         // `slot_free` because the table is closed to it.
-        let chunks = unsafe { self.table.chunks_mut() };
-        let mut freed = 0;
-        for slot in chunks.iter_mut() {
-            // SAFETY: a non-null pointer is a chunk owned by the table (type invariant).
-            let empty = unsafe { slot.get_mut().as_mut() }.is_some_and(|chunk| {
-                chunk
-                    .iter_mut()
-                    .all(|e| Meta(e.meta.get_mut()).state() == State::Zeroed)
-            });
-            if empty {
-                let ptr = core::mem::replace(slot.get_mut(), core::ptr::null_mut());
-                // SAFETY: a chunk owned by the table, taken out of it above, whose entries
-                // are all zeroed (checked above): it owns nothing.
-                drop(unsafe { chunk_from_raw(ptr) });
-                // INVARIANT: one chunk fewer, its pointer null again.
-                self.table.allocated.fetch_sub(1, Relaxed);
-                freed += 1;
-            }
-        }
-        freed
+        let mut table = unsafe { self.table.exclusive() };
+        // A chunk whose entries are all zeroed owns nothing.
+        table.free_chunks_where(|chunk| {
+            chunk
+                .iter_mut()
+                .all(|e| Meta(e.meta.get_mut()).state() == State::Zeroed)
+        })
     }
 
     /// Frees every block: all become zeroed and the counters restart. Follow with
@@ -291,10 +259,7 @@ impl Store {
         let _closed = self.close_table();
         // SAFETY: nothing else uses the table: the I/O by the safety requirements, and
         // `slot_free` because the table is closed to it.
-        unsafe {
-            self.table
-                .free_chunks(|entry| Self::free_entry(&self.pool, entry))
-        };
+        unsafe { self.table.exclusive() }.clear(|entry| Self::free_entry(&self.pool, entry));
         let counters = &self.counters;
         for counter in [
             &counters.raw_blocks,
@@ -332,9 +297,9 @@ impl Store {
     }
 
     /// The entry of block `index` for a write, allocating its table chunk if needed (which
-    /// counts against the memory limit like an object); `EIO` past the end. May sleep.
+    /// counts against the memory limit like an object); `ERANGE` past the end. May sleep.
     fn entry_for_write(&self, index: usize) -> Result<&Entry> {
-        self.table.entry_or_alloc(index, || {
+        self.table.get_or_alloc(index, || {
             if self.over_limit(size_of::<Chunk>()) {
                 return Err(ENOSPC);
             }
@@ -364,7 +329,7 @@ impl Store {
         if dst.len() != BLOCK_SIZE {
             return Err(EINVAL);
         }
-        let Some(entry) = self.table.entry(index)? else {
+        let Some(entry) = self.table.get(index)? else {
             dst.zero();
             return Ok(());
         };
@@ -526,7 +491,7 @@ impl Store {
     /// disk's `swap_slot_free_notify`): they become zeroed, as after a discard. Never
     /// sleeps: swap calls it under a spin lock. `EBUSY`, and the blocks stay as they are,
     /// if one of their entries is locked by I/O or the table is being changed (zram's
-    /// `miss_free`); `EIO` for a slot beyond the end.
+    /// `miss_free`); `ERANGE` for a slot beyond the end.
     pub(crate) fn slot_free(&self, slot: usize) -> Result {
         const BLOCKS_PER_SLOT: usize = bindings::PAGE_SIZE / BLOCK_SIZE;
         let first = slot.checked_mul(BLOCKS_PER_SLOT).ok_or(EIO)?;
@@ -537,7 +502,7 @@ impl Store {
             return Err(EBUSY);
         }
         for index in first..first + BLOCKS_PER_SLOT {
-            let Some(entry) = self.table.entry(index)? else {
+            let Some(entry) = self.table.get(index)? else {
                 continue;
             };
             let mut guard = entry.meta.try_lock(&self.entry_lock).ok_or(EBUSY)?;
@@ -553,7 +518,7 @@ impl Store {
 
     /// Makes block `index` zeroed and frees its memory.
     pub(crate) fn discard(&self, index: usize) -> Result {
-        if let Some(entry) = self.table.entry(index)? {
+        if let Some(entry) = self.table.get(index)? {
             self.set_without_object(entry, Meta::ZEROED, 0);
         }
         Ok(())
@@ -729,11 +694,9 @@ impl Store {
 impl Drop for Store {
     fn drop(&mut self) {
         let pool = &self.pool;
-        // SAFETY: `&mut self`: nothing else uses the table.
-        unsafe {
-            self.table
-                .free_chunks(|entry| Self::free_entry(pool, entry))
-        };
+        self.table
+            .get_mut()
+            .clear(|entry| Self::free_entry(pool, entry));
     }
 }
 
@@ -766,7 +729,7 @@ mod tests {
 
     /// The state of block `index` (the store has no such query outside tests).
     fn state_of(store: &Store, index: usize) -> Result<State> {
-        Ok(match store.table.entry(index)? {
+        Ok(match store.table.get(index)? {
             Some(entry) => Meta(entry.meta.lock(&store.entry_lock).get()).state(),
             None => State::Zeroed,
         })
@@ -957,17 +920,17 @@ mod tests {
         round_trip(&store, blocks - 1, &mut data)?;
         assert_eq!(state_of(&store, 2 * CHUNK_ENTRIES)?, State::Zeroed);
         assert_eq!(state_of(&store, blocks - 2)?, State::Zeroed);
-        assert_eq!(store.table.allocated.load(Relaxed), 2);
+        assert_eq!(store.table.allocated(), 2);
         // Shrinking frees the chunks past the new end once they hold no data.
         store.discard(blocks - 1)?;
         // SAFETY: nothing else uses this store (the test owns it).
         unsafe { store.resize(SpareTable::new(3 * CHUNK_ENTRIES)?) }?;
-        assert_eq!(store.table.allocated.load(Relaxed), 1);
+        assert_eq!(store.table.allocated(), 1);
         read(&store, 3 * CHUNK_ENTRIES - 1, &mut data)?;
         // A reset frees the chunks, and the memory is what a new store of that size takes.
         // SAFETY: as above.
         unsafe { store.reset() };
-        assert_eq!(store.table.allocated.load(Relaxed), 0);
+        assert_eq!(store.table.allocated(), 0);
         assert_eq!(
             store.mem_used_total(),
             test_store(3 * CHUNK_ENTRIES, Algorithm::Lz4)?.mem_used_total()
@@ -1005,9 +968,9 @@ mod tests {
     fn out_of_range_is_rejected() -> Result {
         let store = test_store(2, Algorithm::NoComp)?;
         let mut data = KVec::from_elem(1u8, BLOCK_SIZE, GFP_KERNEL)?;
-        assert_eq!(read(&store, 2, &mut data), Err(EIO));
-        assert_eq!(write(&store, 2, &mut data), Err(EIO));
-        assert_eq!(store.discard(usize::MAX), Err(EIO));
+        assert_eq!(read(&store, 2, &mut data), Err(ERANGE));
+        assert_eq!(write(&store, 2, &mut data), Err(ERANGE));
+        assert_eq!(store.discard(usize::MAX), Err(ERANGE));
         Ok(())
     }
 
@@ -1056,7 +1019,7 @@ mod tests {
         unsafe { store.resize(SpareTable::new(4)?) }?;
         assert_eq!(store.blocks(), 4);
         round_trip(&store, 3, &mut text)?;
-        assert_eq!(read(&store, 4, &mut text), Err(EIO));
+        assert_eq!(read(&store, 4, &mut text), Err(ERANGE));
         Ok(())
     }
 
@@ -1127,11 +1090,11 @@ mod tests {
         assert_eq!(store.mem_used_total(), empty + size_of::<Chunk>() as u64);
         // A slot never written, and one past the end.
         store.slot_free(5)?;
-        assert_eq!(store.slot_free(8), Err(EIO));
+        assert_eq!(store.slot_free(8), Err(ERANGE));
         // A busy entry is a miss: the block stays as it is.
         round_trip(&store, 3, &mut text)?;
         {
-            let entry = store.table.entry(3)?.ok_or(EIO)?;
+            let entry = store.table.get(3)?.ok_or(EIO)?;
             let _held = entry.meta.lock(&store.entry_lock);
             assert_eq!(store.slot_free(3), Err(EBUSY));
         }
