@@ -3,14 +3,15 @@
 //! foxramdisk: RAM-backed block devices `/dev/foxramdiskN` that store blocks compressed.
 //!
 //! Blocks of 4096 bytes are compressed with a kernel crypto acomp algorithm or the zstd or
-//! LZ4 library, and kept in a zsmalloc pool; blocks that were never written, were written with zeros or were
-//! discarded cost no memory. See `Documentation/foxramdisk.rst`.
+//! LZ4 library, and kept in a zsmalloc pool; blocks that were never written, were written
+//! with zeros or were discarded cost no memory. See `Documentation/admin-guide.rst` and
+//! `Documentation/design.rst`; the README's layout section says what each file is for.
 //!
-//! Files: `params` (module parameters), `control` (device registry and `hot_add`),
-//! `device` (one disk), `io` (the request path), `store` (the block table), `codec` and
-//! `compressor` (algorithms and per-CPU contexts), `stats` (counters), `attributes`
-//! (a device's sysfs files), and
-//! `ext` (abstractions the `kernel` crate lacks; the only `unsafe` code besides `store`).
+//! `ext` holds the abstractions the `kernel` crate lacks and the `unsafe` code they need.
+//! Driver modules still call `unsafe` functions in three places: `store` (its objects'
+//! handles, and the table's exclusive view under the queue-frozen contract), `attributes`
+//! (the store's controls that take that contract) and `control` (the registry's global
+//! lock, initialised once at load).
 
 use kernel::prelude::*;
 

@@ -46,7 +46,7 @@ for o in --find --size --algorithm --limit --reset --remove --bytes --noheadings
 	check_match "--help documents $o" "$help" "$o"
 done
 for o in $(printf '%s\n' "$help" | grep -oE -- '--[a-z]+' | sort -u); do
-	check_match "the admin guide documents $o" "$(cat "$REPO/Documentation/foxramdisk.rst")" "$o"
+	check_match "the admin guide documents $o" "$(cat "$REPO/Documentation/admin-guide.rst")" "$o"
 done
 
 # Bad arguments: exit 2 for usage, 1 for failures, always a message.
