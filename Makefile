@@ -5,6 +5,7 @@
 #   make [modules]      build foxramdisk.ko against the lab kernel (built on first use), or
 #                       against your own Rust-enabled kernel tree with KDIR=/path/to/build
 #   make check          build everything and run the whole test suite in the VM
+#   make check-debug    the same on the debug kernel (KASAN), with kmemleak on
 #   make demo           build everything, boot the VM and show the driver at work
 #   make bench          the same fio jobs on foxramdisk, zram and brd in one VM run
 #   make profile        one fio job per device under perf in the VM (PROFILE_* settings)
@@ -18,7 +19,7 @@
 
 KDIR ?=
 
-.PHONY: all modules check demo bench profile vm clippy fmt fmt-check lab clean install
+.PHONY: all modules check check-debug demo bench profile vm clippy fmt fmt-check lab clean install
 
 all: modules
 
@@ -36,6 +37,9 @@ endif
 
 check:
 	@bash scripts/check.sh
+
+check-debug:
+	@FOXRAMDISK_KERNEL=debug bash scripts/check.sh
 
 demo:
 	@bash scripts/demo.sh

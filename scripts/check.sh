@@ -3,7 +3,9 @@
 # `make check`: builds the lab (cached), checks the module builds warning-free with and
 # without clippy and is rustfmt-clean, then runs tests/run.sh in the VM. Prints one line
 # per test and ends with `N passed, N failed[, N skipped]`; exits non-zero on any failure
-# or if the VM did not come back.
+# or if the VM did not come back. With FOXRAMDISK_KERNEL=debug (`make check-debug`), the
+# same on the debug kernel (KASAN), booted with kmemleak on: tests/run.sh then scans for
+# leaks after every test.
 #   scripts/check.sh [tests/NN-name.sh ...]    only the named VM tests
 . "$(dirname "$0")/lib.sh"
 
@@ -48,9 +50,15 @@ host_check "make install: module (depmod), foxramdiskctl, foxramdisk-swap, unit 
 
 untracked() { git -C "$REPO" status --porcelain --untracked-files=all 2>/dev/null | grep '^??' | sort || true; }
 before=$(untracked)
-if [ -f "$REPO/foxramdisk.ko" ]; then
+ko=$(MODULE_DIR)/foxramdisk.ko
+if [ "$KERNEL_FLAVOUR" = debug ]; then
+	# KASAN's shadow takes an eighth of the memory, and its checks slow every access.
+	export VM_APPEND="${VM_APPEND:-} kmemleak=on" VM_MEM=${VM_MEM:-3G}
+	export TEST_TIMEOUT=${TEST_TIMEOUT:-2700}
+fi
+if [ -f "$ko" ]; then
 	set +e
-	VM_LOG=$results/console.log bash "$REPO/scripts/vm.sh" "TEST_TIMEOUT=${TEST_TIMEOUT:-900} tests/run.sh $*" 2>&1 | tee -a "$out"
+	VM_LOG=$results/console.log bash "$REPO/scripts/vm.sh" "FOXRAMDISK_KO='$ko' TEST_TIMEOUT=${TEST_TIMEOUT:-900} tests/run.sh $*" 2>&1 | tee -a "$out"
 	vm_rc=${PIPESTATUS[0]}
 	set -e
 	if [ "$vm_rc" = 125 ]; then

@@ -60,11 +60,13 @@ ROOT_DIR() { printf '%s/root-%s' "$CACHE" "$(root_key)"; }
 lab_kernel_version() { cat "$(ROOT_DIR)/.foxramdisk-linux-source-version"; }
 
 # The kernel flavour ($FOXRAMDISK_KERNEL): `lab` (default), the kernel every test runs on,
-# built from scripts/kernel.config with its debugging options; or `bench`, the same kernel
+# built from scripts/kernel.config with its debugging options; `bench`, the same kernel
 # with scripts/kernel-bench.config on top (those options off), that `make bench` and
-# `make profile` measure on. Each flavour has its own cache directory and module build.
+# `make profile` measure on; or `debug`, with scripts/kernel-debug.config on top (KASAN),
+# that `make check-debug` tests on. Each flavour has its own cache directory and module
+# build.
 KERNEL_FLAVOUR=${FOXRAMDISK_KERNEL:-lab}
-case "$KERNEL_FLAVOUR" in lab | bench) ;; *) die "FOXRAMDISK_KERNEL must be lab or bench" ;; esac
+case "$KERNEL_FLAVOUR" in lab | bench | debug) ;; *) die "FOXRAMDISK_KERNEL must be lab, bench or debug" ;; esac
 
 # The config fragments of the flavour, in merge order (a later value wins).
 kernel_fragments() {

@@ -10,7 +10,8 @@ set -u
 T_N=0
 T_FAILED=0
 REPO=${REPO:-$(pwd)}
-MODULE=$REPO/foxramdisk.ko
+# The module under test: the lab kernel's build, or the one scripts/check.sh names.
+MODULE=${FOXRAMDISK_KO:-$REPO/foxramdisk.ko}
 DEV=/dev/foxramdisk0
 BLOCK=4096
 
