@@ -1,0 +1,143 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Allocation failures under I/O, as the fault-injection tier makes them: failslab and
+# fail_page_alloc fail a tenth of one writer's allocations (task-filter; sleeping and
+# highmem ones too, from order 0) while it writes 4 KiB direct random writes. Its writes
+# may fail, with an error; nothing else may go wrong: no oops, warning or leak
+# (tests/run.sh scans the log, and for leaks on the debug kernel), every block holds what
+# its last successful write put there, the data written before is intact, programs still
+# run, and a discard and a compaction give all the memory back.
+. "$(dirname "$0")/lib.sh"
+
+FI=/sys/kernel/debug
+SECONDS_OF_FAULTS=8
+BLOCKS=16384 # 64 MiB; the first quarter is written before the faults, the rest during
+REF_BLOCKS=$((BLOCKS / 4))
+TIMES=1000000
+work=$(mktemp -d)
+
+if ! check "the kernel injects faults (failslab, fail_page_alloc)" test -d $FI/failslab -a -d $FI/fail_page_alloc; then
+	finish
+	exit
+fi
+check "insmod (64 MiB, lz4)" load default_capacity=$BLOCKS default_compression=lz4
+empty=$(st 0 storage_stat/mem_used_total)
+head -c $((REF_BLOCKS * BLOCK)) /dev/urandom >"$work/ref"
+check "reference data written" dd if="$work/ref" of=$DEV bs=1M oflag=direct status=none
+
+# faults VALUE: the probability (percent) of both, and their settings.
+faults() {
+	local d
+	for d in failslab fail_page_alloc; do
+		echo Y >$FI/$d/task-filter
+		echo N >$FI/$d/ignore-gfp-wait
+		echo 1 >$FI/$d/interval
+		echo $TIMES >$FI/$d/times
+		echo 0 >$FI/$d/verbose
+		echo "$1" >$FI/$d/probability
+	done
+	echo 0 >$FI/fail_page_alloc/min-order
+	echo N >$FI/fail_page_alloc/ignore-gfp-highmem
+}
+injected() { echo $((TIMES - $(cat $FI/$1/times))); }
+
+# The writer: waits for `go`, writes for SECONDS_OF_FAULTS, waits for `stop` (the faults
+# are off by then), and writes the generation of each block's last successful write.
+# Odd generations are random bytes (stored raw), even ones text (stored compressed).
+python3 - "$DEV" "$work" $REF_BLOCKS $BLOCKS $SECONDS_OF_FAULTS <<'PY' &
+import mmap, os, random, sys, time
+
+dev, work, first, end, duration = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:])
+
+def content(block, gen):
+    if gen % 2:
+        return random.Random(block * 1000003 + gen).randbytes(4096)
+    line = b"block %08d generation %08d; " % (block, gen)
+    return (line * (4096 // len(line) + 1))[:4096]
+
+buf = mmap.mmap(-1, 4096)
+fd = os.open(dev, os.O_WRONLY | os.O_DIRECT)
+last, ok, failed, errors = {}, 0, 0, {}
+open(os.path.join(work, "ready"), "w").close()
+while not os.path.exists(os.path.join(work, "go")):
+    time.sleep(0.05)
+rng = random.Random(7)
+stop_at = time.monotonic() + duration
+gen = 0
+while time.monotonic() < stop_at:
+    gen += 1
+    block = rng.randrange(first, end)
+    try:
+        buf[:] = content(block, gen)
+        os.pwrite(fd, buf, block * 4096)
+        last[block] = gen
+        ok += 1
+    except OSError as e:
+        # A failed write must leave the block's old data: checked below.
+        failed += 1
+        errors[e.errno] = errors.get(e.errno, 0) + 1
+    except MemoryError:
+        failed += 1
+while not os.path.exists(os.path.join(work, "stop")):
+    time.sleep(0.05)
+with open(os.path.join(work, "result"), "w") as f:
+    f.write("%d %d %s\n" % (ok, failed, errors))
+    for block, gen in last.items():
+        f.write("%d %d\n" % (block, gen))
+PY
+writer=$!
+for _ in $(seq 100); do [ -e "$work/ready" ] && break; sleep 0.1; done
+check "the writer is ready" test -e "$work/ready"
+check "the writer's allocations may fail (make-it-fail)" sh -c "echo 1 >/proc/$writer/make-it-fail"
+faults 10
+touch "$work/go"
+sleep $((SECONDS_OF_FAULTS + 1))
+slab=$(injected failslab) pages=$(injected fail_page_alloc)
+faults 0
+touch "$work/stop"
+wait "$writer"
+check_eq "the writer finished" "$?" 0
+check "faults were injected (slab $slab, pages $pages)" test $((slab + pages)) -gt 0
+read -r ok failed errors <"$work/result"
+diag "writes: $ok succeeded, $failed failed $errors; device failed_writes $(st 0 io_counters/failed_writes)"
+check "writes went through meanwhile" test "$ok" -gt 0
+
+check "programs still run after the faults" sh -c 'cat /proc/version >/dev/null && dd if=/dev/zero of=/dev/null count=1 status=none'
+check_eq "the data written before is intact" "$(dev_sha $DEV 0 $REF_BLOCKS)" "$(file_sha "$work/ref")"
+dd if=$DEV of="$work/dump" bs=1M iflag=direct status=none
+out=$(python3 - "$work" $REF_BLOCKS $BLOCKS <<'PY' 2>&1
+import random, sys
+
+work, first, end = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+
+def content(block, gen):
+    if gen % 2:
+        return random.Random(block * 1000003 + gen).randbytes(4096)
+    line = b"block %08d generation %08d; " % (block, gen)
+    return (line * (4096 // len(line) + 1))[:4096]
+
+last = {}
+with open(work + "/result") as f:
+    next(f)
+    for line in f:
+        block, gen = map(int, line.split())
+        last[block] = gen
+bad = 0
+with open(work + "/dump", "rb") as f:
+    f.seek(first * 4096)
+    for block in range(first, end):
+        data = f.read(4096)
+        # A block never written successfully is still zeroed.
+        bad += data != (content(block, last[block]) if block in last else bytes(4096))
+print("%d blocks written, %d bad" % (len(last), bad))
+PY
+)
+check_match "every block holds its last successful write" "$out" '^[0-9]+ blocks written, 0 bad$'
+check_eq "no read failed" "$(st 0 io_counters/failed_reads)" 0
+
+check "blkdiscard" blkdiscard $DEV
+check "compact" sh -c 'echo 1 >/sys/block/foxramdisk0/compact'
+check_eq "the memory is back to the empty device's" "$(st 0 storage_stat/mem_used_total)" "$empty"
+check "rmmod" unload
+rm -rf "$work"
+finish
