@@ -42,12 +42,20 @@ faults() {
 injected() { echo $((TIMES - $(cat $FI/$1/times))); }
 
 # The writer: waits for `go`, writes for SECONDS_OF_FAULTS, waits for `stop` (the faults
-# are off by then), and writes the generation of each block's last successful write.
+# are off by then), and writes the generation of each block's last successful write. It
+# touches nothing on the 9p root while its allocations may fail (see mlockall below).
 # Odd generations are random bytes (stored raw), even ones text (stored compressed).
 python3 - "$DEV" "$work" $REF_BLOCKS $BLOCKS $SECONDS_OF_FAULTS <<'PY' &
-import mmap, os, random, sys, time
+import ctypes, mmap, os, random, sys, time
 
 dev, work, first, end, duration = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:])
+# Every page of the process stays in memory (MCL_CURRENT | MCL_FUTURE): a fault on a page
+# of python or a library would read it from the lab's 9p root with failing allocations,
+# and a 9p read that fails that way breaks the root for the whole guest (every later read
+# of a file there fails with EINVAL), with or without foxramdisk. Nothing below imports
+# or opens a file on the root either.
+if ctypes.CDLL(None, use_errno=True).mlockall(3) != 0:
+    sys.exit("mlockall: %s" % os.strerror(ctypes.get_errno()))
 
 def content(block, gen):
     if gen % 2:
