@@ -15,18 +15,30 @@
 
 use kernel::prelude::*;
 
+// Driver modules deny `unsafe_code`, but for the three that still call unsafe functions
+// (see above): `attributes`, `control` and `store`.
+#[deny(unsafe_code)]
 mod algorithm;
 mod attributes;
+#[deny(unsafe_code)]
 mod codec;
+#[deny(unsafe_code)]
 mod compressor;
 mod control;
+#[deny(unsafe_code)]
 mod device;
+#[deny(unsafe_code)]
 mod disk_data;
 mod ext;
+#[deny(unsafe_code)]
 mod geometry;
+#[deny(unsafe_code)]
 mod io;
+#[deny(unsafe_code)]
 mod params;
+#[deny(unsafe_code)]
 mod parse;
+#[deny(unsafe_code)]
 mod stats;
 mod store;
 

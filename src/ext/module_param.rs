@@ -125,6 +125,10 @@ pub(crate) const fn modinfo<const N: usize>(s: &str) -> [u8; N] {
 macro_rules! module_param {
     ($name:ident: $ops:ty, module: $module:ty, perm: $perm:expr, type: $ty:literal,
      description: $desc:literal $(,)?) => {
+        // The sections are what `module_param()` emits in C, which the module loader and
+        // modinfo read: `link_section` is `unsafe_code` to rustc, and this macro is its
+        // one user, so it allows it where it expands (in modules that deny it).
+        #[allow(unsafe_code)]
         const _: () = {
             #[link_section = "__param"]
             #[used]
