@@ -15,6 +15,16 @@ TEST_TIMEOUT=${TEST_TIMEOUT:-900}
 # A task stuck for 60 s is reported with its stack, which fails the test (see $bad).
 echo 60 >/proc/sys/kernel/hung_task_timeout_secs
 
+# With kmemleak on (the debug kernel), leaks are reported in its debugfs file, not in the
+# kernel log: each test starts with the file cleared and ends with a scan of it.
+LEAKS=/sys/kernel/debug/kmemleak
+kmemleak=
+grep -qw kmemleak=on /proc/cmdline && kmemleak=1
+if [ -n "$kmemleak" ] && [ ! -w $LEAKS ]; then
+	echo "not ok - kmemleak: $LEAKS is writable (booted with kmemleak=on)"
+	kmemleak=
+fi
+
 tests=("$@")
 [ ${#tests[@]} -gt 0 ] || tests=(tests/[0-9]*.sh)
 status=0
@@ -28,6 +38,7 @@ for t in "${tests[@]}"; do
 	fi
 	started=$(date +%s)
 	dmesg -C
+	[ -n "$kmemleak" ] && echo clear >$LEAKS
 	timeout -k 10 "$TEST_TIMEOUT" bash "$t" 2>&1 | sed -u "s/^\(ok\|not ok\) \([0-9]*\) - /\1 \2 - $name: /"
 	rc=${PIPESTATUS[0]}
 	[ "$rc" = 0 ] || status=1
@@ -39,8 +50,20 @@ for t in "${tests[@]}"; do
 		sleep 2
 		dmesg | grep -A40 -E 'blocked for more than|task:.* state:D|NMI backtrace|sysrq: Show' | head -150 | sed 's/^/# /'
 	fi
-	# Make sure leaks of this test are reported under its name.
-	if grep -qw kmemleak=on /proc/cmdline; then echo scan >/sys/kernel/debug/kmemleak; fi
+	# Leaks of this test, reported under its name. kmemleak reports an object only once it
+	# has been unreferenced for 5 s, so the test's last objects are given that long.
+	if [ -n "$kmemleak" ]; then
+		sleep 6
+		echo scan >$LEAKS
+		leaks=$(cat $LEAKS)
+		if [ -n "$leaks" ]; then
+			echo "not ok - $name: no memory leaked (kmemleak)"
+			printf '%s\n' "$leaks" | head -60 | sed 's/^/# /'
+			status=1
+		else
+			echo "ok - $name: no memory leaked (kmemleak)"
+		fi
+	fi
 	# grep: 0 = a bad line was found, 1 = none; anything else means the scan itself
 	# failed, which must not pass as a clean log.
 	log=$(dmesg 2>&1)
