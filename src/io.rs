@@ -112,7 +112,9 @@ fn read(store: &Store, rq: &Request, pos: u64, len: u64) -> Result {
 /// Serves a write. A block that one segment covers whole is compressed straight from it;
 /// the segments of a block split across several are gathered in the context first.
 /// Requests are block-aligned (checked by the caller), so every block is covered whole.
-/// A write refused by the memory limit fails with `EIO`, logged once per limit setting.
+/// A write refused by the memory limit fails with `EIO`, logged once per limit setting; one
+/// whose memory the allocator could not give fails with `EIO` too, as in zram (an `ENOMEM`
+/// would end the request with blk-mq's `BLK_STS_RESOURCE`, which is not an I/O error).
 fn write(disk: &DiskData, rq: &Request, pos: u64, len: u64) -> Result {
     let store = &disk.store;
     let mut guard = store.context()?;
@@ -131,6 +133,10 @@ fn write(disk: &DiskData, rq: &Request, pos: u64, len: u64) -> Result {
             store.write_block(&mut ctx.codecs, c.index, &RawBuf::from(&mut ctx.block[..]))
         };
         stored.map_err(|e| {
+            if e == ENOMEM {
+                pr_warn_once!("out of memory for a block: the write fails\n");
+                return EIO;
+            }
             if e != ENOSPC {
                 return e;
             }
