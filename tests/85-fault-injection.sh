@@ -3,10 +3,12 @@
 # Allocation failures under I/O, as the fault-injection tier makes them: failslab and
 # fail_page_alloc fail a tenth of one writer's allocations (task-filter; sleeping and
 # highmem ones too, from order 0) while it writes 4 KiB direct random writes. Its writes
-# may fail, with an error; nothing else may go wrong: no oops, warning or leak
-# (tests/run.sh scans the log, and for leaks on the debug kernel), every block holds what
-# its last successful write put there, the data written before is intact, programs still
-# run, and a discard and a compaction give all the memory back.
+# may fail, with EIO, counted in failed_writes; nothing else may go wrong: no oops, warning
+# or leak (tests/run.sh scans the log, and for leaks on the debug kernel), every block
+# holds what its last successful write put there, the data written before is intact,
+# programs still run, and a discard and a compaction give all the memory back. Then the
+# same faults hit the controls (hot_add, disksize growing, comp_algorithm): each fails
+# with ENOMEM or works, and leaves nothing half-made.
 . "$(dirname "$0")/lib.sh"
 
 FI=/sys/kernel/debug
@@ -65,7 +67,7 @@ def content(block, gen):
 
 buf = mmap.mmap(-1, 4096)
 fd = os.open(dev, os.O_WRONLY | os.O_DIRECT)
-last, ok, failed, errors = {}, 0, 0, {}
+last, ok, failed, errors, nomem = {}, 0, 0, {}, 0
 open(os.path.join(work, "ready"), "w").close()
 while not os.path.exists(os.path.join(work, "go")):
     time.sleep(0.05)
@@ -85,11 +87,11 @@ while time.monotonic() < stop_at:
         failed += 1
         errors[e.errno] = errors.get(e.errno, 0) + 1
     except MemoryError:
-        failed += 1
+        nomem += 1
 while not os.path.exists(os.path.join(work, "stop")):
     time.sleep(0.05)
 with open(os.path.join(work, "result"), "w") as f:
-    f.write("%d %d %s\n" % (ok, failed, errors))
+    f.write("%d %d %d %s\n" % (ok, failed, nomem, errors))
     for block, gen in last.items():
         f.write("%d %d\n" % (block, gen))
 PY
@@ -106,9 +108,12 @@ touch "$work/stop"
 wait "$writer"
 check_eq "the writer finished" "$?" 0
 check "faults were injected (slab $slab, pages $pages)" test $((slab + pages)) -gt 0
-read -r ok failed errors <"$work/result"
-diag "writes: $ok succeeded, $failed failed $errors; device failed_writes $(st 0 io_counters/failed_writes)"
+read -r ok failed nomem errors <"$work/result"
+diag "writes: $ok succeeded, $failed failed $errors (errno: count), $nomem MemoryErrors in python"
 check "writes went through meanwhile" test "$ok" -gt 0
+check "some writes failed (the faults reached the driver)" test "$failed" -gt 0
+check_match "the failed writes failed with EIO" "$errors" '^\{5: [0-9]+\}$'
+check_eq "every failed write is counted in failed_writes" "$(st 0 io_counters/failed_writes)" "$failed"
 
 check "programs still run after the faults" sh -c 'cat /proc/version >/dev/null && dd if=/dev/zero of=/dev/null count=1 status=none'
 check_eq "the data written before is intact" "$(dev_sha $DEV 0 $REF_BLOCKS)" "$(file_sha "$work/ref")"
@@ -146,6 +151,97 @@ check_eq "no read failed" "$(st 0 io_counters/failed_reads)" 0
 check "blkdiscard" blkdiscard $DEV
 check "compact" sh -c 'echo 1 >/sys/block/foxramdisk0/compact'
 check_eq "the memory is back to the empty device's" "$(st 0 storage_stat/mem_used_total)" "$empty"
+
+# The controls under the same faults, from a process that keeps its pages in memory too.
+# It writes what each call did: `op errno` (0 for success).
+python3 - "$work" <<'PY' &
+import ctypes, os, sys, time
+
+work = sys.argv[1]
+if ctypes.CDLL(None, use_errno=True).mlockall(3) != 0:
+    sys.exit("mlockall: %s" % os.strerror(ctypes.get_errno()))
+dev0 = "/sys/block/foxramdisk0/"
+size = int(open(dev0 + "disksize").read())
+log = []
+
+def attempt(op, f):
+    try:
+        f()
+        log.append((op, 0))
+    except OSError as e:
+        log.append((op, e.errno))
+
+def hot_add():
+    with open("/sys/class/foxramdisk-control/hot_add") as f:
+        log.append(("added", int(f.read())))
+
+def grow():
+    global size
+    with open(dev0 + "disksize", "w") as f:
+        f.write("%d\n" % (size + (1 << 20)))
+    size += 1 << 20
+
+def algorithm(name):
+    with open(dev0 + "comp_algorithm", "w") as f:
+        f.write(name + "\n")
+
+open(os.path.join(work, "ready2"), "w").close()
+while not os.path.exists(os.path.join(work, "go2")):
+    time.sleep(0.05)
+for i in range(40):
+    attempt("hot_add", hot_add)
+    attempt("disksize", grow)
+    name = ("zstd", "lz4", "deflate")[i % 3]
+    attempt("comp_algorithm " + name, lambda: algorithm(name))
+while True:
+    try:
+        open(os.path.join(work, "done2"), "w").close()
+        break
+    except OSError:
+        time.sleep(0.01)
+while not os.path.exists(os.path.join(work, "stop2")):
+    time.sleep(0.05)
+with open(os.path.join(work, "controls"), "w") as f:
+    f.write("size %d\n" % size)
+    for op, value in log:
+        f.write("%s %d\n" % (op, value))
+PY
+controller=$!
+for _ in $(seq 100); do [ -e "$work/ready2" ] && break; sleep 0.1; done
+check "the controller's allocations may fail (make-it-fail)" sh -c "echo 1 >/proc/$controller/make-it-fail"
+# A control makes tens of allocations, hot_add hundreds: at 1% each, some calls of each
+# fail and some work.
+faults 1
+touch "$work/go2"
+for _ in $(seq 1200); do [ -e "$work/done2" ] || ! [ -d /proc/$controller ] && break; sleep 0.1; done
+slab=$(injected failslab) pages=$(injected fail_page_alloc)
+faults 0
+touch "$work/stop2"
+wait "$controller"
+check_eq "the controller finished" "$?" 0
+ctl=$(cat "$work/controls")
+diag "faults injected: slab $slab, pages $pages" "$(printf '%s\n' "$ctl" | sed 1d | sort | uniq -c | sort -rn | head -12)"
+check "some controls failed under the faults" grep -qv ' 0$' <<<"$(printf '%s\n' "$ctl" | grep -v '^added\|^size')"
+check_eq "the controls failed with ENOMEM only" "$(printf '%s\n' "$ctl" | grep -v '^added\|^size' | awk '$NF != 0 { print $NF }' | sort -u)" 12
+added=$(printf '%s\n' "$ctl" | awk '$1 == "added" { print $2 }')
+check_eq "a device for every hot_add that succeeded, and no other" \
+	"$(ls -d /sys/block/foxramdisk* | sed 's/.*foxramdisk//' | sort -n | tr '\n' ' ')" \
+	"$(printf '0\n%s\n' "$added" | sed '/^$/d' | sort -n | tr '\n' ' ')"
+check_eq "disksize grew by every write that succeeded" "$(st 0 disksize)" "$(printf '%s\n' "$ctl" | awk '$1 == "size" { print $2 }')"
+last_alg=$(printf '%s\n' "$ctl" | awk '$1 == "comp_algorithm" && $3 == 0 { a = $2 } END { print a ? a : "lz4" }')
+check_match "comp_algorithm is the last one set" "$(st 0 comp_algorithm)" "\\[$last_alg\\]"
+for id in $added; do
+	head -c $BLOCK /dev/urandom >"$work/block"
+	dd if="$work/block" of=/dev/foxramdisk$id bs=$BLOCK oflag=direct status=none &&
+		[ "$(dev_sha /dev/foxramdisk$id 0 1)" = "$(file_sha "$work/block")" ] ||
+		{ fail "device $id, added under the faults, works"; continue; }
+	echo "$id" >$CONTROL/hot_remove || fail "hot_remove $id"
+done
+check "the devices added under the faults work and go" test -z "$(ls -d /sys/block/foxramdisk* | grep -v 'foxramdisk0$')"
+head -c $BLOCK /dev/urandom >"$work/block"
+check "device 0 still takes writes" dd if="$work/block" of=$DEV bs=$BLOCK oflag=direct status=none
+check_eq "device 0 still reads them back" "$(dev_sha $DEV 0 1)" "$(file_sha "$work/block")"
+
 check "rmmod" unload
 rm -rf "$work"
 finish
