@@ -15,7 +15,7 @@ log=$(mktemp)
 fio --name=hotplug --filename=$DEV --rw=randwrite --bs=4k --direct=1 --ioengine=psync \
 	--numjobs=2 --size=32M --offset_increment=32M --loops=3 --verify=crc32c --do_verify=1 \
 	--verify_fatal=1 --buffer_compress_percentage=50 --refill_buffers \
-	--output-format=terse --output="$log" &
+	--verify_state_save=0 --output-format=terse --output="$log" &
 fio=$!
 toggles=0
 failed=0
