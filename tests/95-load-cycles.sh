@@ -53,11 +53,18 @@ check "Slab within 2 MiB ($slabkb0 -> $slabkb1 KiB)" test $((slabkb1 - slabkb0))
 # test's own processes do: the 9p caches (p9_*) of the VM's root filesystem, whose
 # requests in flight come and go with file accesses, and the caches of process address
 # spaces (maple_node, vm_area_struct, anon_vma*), which one run saw grow by 84 objects.
-slab1=$(slabs)
-# join: cache objs0 perslab0 objs1 perslab1
-grown=$(join <(echo "$slab0") <(echo "$slab1") |
-	awk -v c=$CYCLES '$1 ~ /^(p9_|maple_node$|vm_area_struct$|anon_vma)/ { next }
-		{ t = 2 * $3; if (t < c) t = c } $4 - $2 >= t { print $1, $2 " -> " $4 }')
+# Frees the block layer defers (RCU callbacks, release work) can lag a loaded VM by more
+# than settle's second: a cache over the bound is measured again, for up to 20 s. A leak
+# of one object per cycle never drains, so it still fails.
+for _ in $(seq 20); do
+	slab1=$(slabs)
+	# join: cache objs0 perslab0 objs1 perslab1
+	grown=$(join <(echo "$slab0") <(echo "$slab1") |
+		awk -v c=$CYCLES '$1 ~ /^(p9_|maple_node$|vm_area_struct$|anon_vma)/ { next }
+			{ t = 2 * $3; if (t < c) t = c } $4 - $2 >= t { print $1, $2 " -> " $4 }')
+	[ -z "$grown" ] && break
+	settle
+done
 check_eq "no slab cache grew by max(2 slabs, $CYCLES) objects" "$grown" ""
 rm -f "$data"
 finish
