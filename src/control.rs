@@ -14,34 +14,31 @@
 
 use crate::{
     device::Device,
-    ext::sysfs::{
-        AttributeGroup, AttributeGroups, AttributeList, Class, ClassAttribute,
-        ClassAttributeOperations,
+    ext::{
+        sync::GlobalMutex,
+        sysfs::{
+            AttributeGroup, AttributeGroups, AttributeList, Class, ClassAttribute,
+            ClassAttributeOperations,
+        },
     },
     params,
     parse::{parse_u64, shown},
 };
 use core::fmt::Write;
-use kernel::{prelude::*, str::Formatter, sync::GlobalGuard};
+use kernel::{prelude::*, str::Formatter};
 
-kernel::sync::global_lock! {
-    // SAFETY: initialised by `init()` in module init, before any use.
-    unsafe(uninit) static DEVICES: Mutex<KVec<Device>> = KVec::new();
-}
+/// The devices, in the order they were added.
+static DEVICES: GlobalMutex<KVec<Device>> = GlobalMutex::new(KVec::new());
 
-/// Initialises the registry. Must run once, at module init, before anything else here.
-///
-/// # Safety
-///
-/// Must be called exactly once, before any other function of this module.
-pub(crate) unsafe fn init() {
-    // SAFETY: called once, before first use, per the safety requirements.
-    unsafe { DEVICES.init() };
+/// Initialises the registry, at module init: until then, adding or removing a device
+/// fails with `EINVAL`. `EALREADY` if it was initialised.
+pub(crate) fn init() -> Result {
+    DEVICES.init(c"foxramdisk_devices", kernel::static_lock_class!())
 }
 
 /// Creates a device with the current defaults and returns its number. May sleep.
 pub(crate) fn add() -> Result<u32> {
-    let mut devices = DEVICES.lock();
+    let mut devices = DEVICES.lock()?;
     let id = free_id(&devices)?;
     let capacity = params::default_capacity();
     let algorithm = params::default_compression();
@@ -54,7 +51,7 @@ pub(crate) fn add() -> Result<u32> {
 }
 
 /// The smallest device number not in use.
-fn free_id(devices: &GlobalGuard<DEVICES>) -> Result<u32> {
+fn free_id(devices: &[Device]) -> Result<u32> {
     (0..=u32::MAX)
         .find(|id| !devices.iter().any(|d| d.id() == *id))
         .ok_or(ENOSPC)
@@ -63,7 +60,7 @@ fn free_id(devices: &GlobalGuard<DEVICES>) -> Result<u32> {
 /// Removes device `id`: `ENODEV` if there is none, `EBUSY` if it is open (mounted, swap,
 /// or held by a program) or being reset. May sleep.
 pub(crate) fn remove(id: u32) -> Result {
-    let mut devices = DEVICES.lock();
+    let mut devices = DEVICES.lock()?;
     let index = devices
         .iter()
         .position(|d| d.id() == id)
@@ -82,7 +79,12 @@ pub(crate) fn remove(id: u32) -> Result {
 
 /// Removes every device (module exit, or a failed init).
 pub(crate) fn remove_all() {
-    let devices = core::mem::take(&mut *DEVICES.lock());
+    // Before `init`, or after a failed one, there is nothing to remove.
+    let Ok(mut registry) = DEVICES.lock() else {
+        return;
+    };
+    let devices = core::mem::take(&mut *registry);
+    drop(registry);
     for device in devices.iter() {
         pr_info!(
             "foxramdisk{}: removed ({} bytes of data)\n",

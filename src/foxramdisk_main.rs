@@ -8,15 +8,14 @@
 //! `Documentation/design.rst`; the README's layout section says what each file is for.
 //!
 //! `ext` holds the abstractions the `kernel` crate lacks and the `unsafe` code they need.
-//! Driver modules still call `unsafe` functions in three places: `store` (its objects'
-//! handles, and the table's exclusive view under the queue-frozen contract), `attributes`
-//! (the store's controls that take that contract) and `control` (the registry's global
-//! lock, initialised once at load).
+//! Driver modules still call `unsafe` functions in two places: `store` (its objects'
+//! handles, and the table's exclusive view under the queue-frozen contract) and
+//! `attributes` (the store's controls that take that contract).
 
 use kernel::prelude::*;
 
-// Driver modules deny `unsafe_code`, but for the three that still call unsafe functions
-// (see above): `attributes`, `control` and `store`.
+// Driver modules deny `unsafe_code`, but for the two that still call unsafe functions
+// (see above): `attributes` and `store`.
 #[deny(unsafe_code)]
 mod algorithm;
 mod attributes;
@@ -24,6 +23,7 @@ mod attributes;
 mod codec;
 #[deny(unsafe_code)]
 mod compressor;
+#[deny(unsafe_code)]
 mod control;
 #[deny(unsafe_code)]
 mod device;
@@ -60,8 +60,7 @@ struct FoxRamDisk {
 
 impl kernel::Module for FoxRamDisk {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        // SAFETY: module init runs once, before anything can use the registry.
-        unsafe { control::init() };
+        control::init()?;
 
         let count = params::initial_devices_count();
         for _ in 0..count {
