@@ -11,6 +11,7 @@
 use crate::{
     algorithm::Algorithm,
     disk_data::DiskData,
+    ext::object_table::SpareSlots,
     ext::{
         block::mq::{
             disk_attribute::{DiskAttribute, DiskAttributeOperations},
@@ -22,7 +23,6 @@ use crate::{
     io::DiskOps,
     params,
     parse::{parse_size, parse_u64, shown},
-    store::SpareTable,
 };
 use core::fmt::Write;
 use kernel::{
@@ -203,18 +203,17 @@ fn set_disksize(disk: &DiskRef<'_>, data: &DiskData, input: &[u8]) -> Result {
         return Err(EINVAL);
     }
     let nblocks = usize::try_from(blocks).map_err(|_| EINVAL)?;
-    let _control = data.control.lock();
+    let mut control = data.control.lock();
     let old = data.store.blocks();
     if nblocks == old {
         return Ok(());
     }
-    let spare = SpareTable::new(nblocks).inspect_err(|_| {
+    let spare = SpareSlots::new(nblocks).inspect_err(|_| {
         pr_err!("foxramdisk{id}: no memory for a table of {nblocks} blocks\n");
     })?;
+    // Frozen, so that no request waits for the table, and none sees the old size after it.
     let frozen = disk.freeze();
-    // SAFETY: the queue is frozen, so no request uses the store; `control` excludes other
-    // resizes and resets, the only other users of its blocks.
-    let resized = unsafe { data.store.resize(spare) };
+    let resized = data.store.resize(&mut control, spare);
     drop(frozen);
     resized.inspect_err(|_| {
         pr_err!("foxramdisk{id}: disksize {bytes}: data beyond the new end; reset first\n");
@@ -252,7 +251,7 @@ fn set_mem_limit(data: &DiskData, input: &[u8]) -> Result {
 /// `reset`: frees every block; refused with `EBUSY` while the device is open.
 fn reset(disk: &DiskRef<'_>, data: &DiskData, input: &[u8]) -> Result {
     trigger_arg(data, "reset", input)?;
-    let _control = data.control.lock();
+    let mut control = data.control.lock();
     let _claim = data.claim(disk).inspect_err(|_| {
         pr_warn!(
             "foxramdisk{}: reset refused: the device is in use\n",
@@ -261,9 +260,7 @@ fn reset(disk: &DiskRef<'_>, data: &DiskData, input: &[u8]) -> Result {
     })?;
     let freed = data.store.stored_bytes();
     let frozen = disk.freeze();
-    // SAFETY: the queue is frozen, so no request uses the store; `control` excludes
-    // resizes and other resets.
-    unsafe { data.store.reset() };
+    data.store.reset(&mut control);
     drop(frozen);
     // Writes since the unfreeze use the current algorithm: the others have no blocks.
     data.store.drop_unused_codecs();
@@ -280,11 +277,9 @@ fn reset(disk: &DiskRef<'_>, data: &DiskData, input: &[u8]) -> Result {
 fn compact(disk: &DiskRef<'_>, data: &DiskData, input: &[u8]) -> Result {
     trigger_arg(data, "compact", input)?;
     let chunks = {
-        let _control = data.control.lock();
+        let mut control = data.control.lock();
         let _frozen = disk.freeze();
-        // SAFETY: the queue is frozen, so no request uses the store; `control` excludes
-        // resizes and resets, the only other users of its table.
-        unsafe { data.store.trim_table() }
+        data.store.trim_table(&mut control)
     };
     let pages = data.store.compact();
     pr_debug!(

@@ -43,7 +43,7 @@ impl Device {
             .ok_or(EINVAL)?;
         let name = CString::try_from_fmt(fmt!("foxramdisk{id}"))?;
         let data = Arc::pin_init(
-            DiskData::new(id, Store::new(&name, nblocks, algorithm)?),
+            DiskData::new(Store::new(&name, nblocks, algorithm)?, id),
             GFP_KERNEL,
         )?;
         // One hardware queue per CPU: requests from different CPUs never share a queue lock.

@@ -2,7 +2,11 @@
 
 //! A device's data: what its I/O path and its sysfs files reach through the request queue.
 
-use crate::{ext::block::mq::gen_disk::DiskRef, stats::IoStats, store::Store};
+use crate::{
+    ext::block::mq::gen_disk::DiskRef,
+    stats::IoStats,
+    store::{Store, StoreControl},
+};
 use kernel::{
     new_mutex,
     prelude::*,
@@ -21,10 +25,11 @@ pub(crate) struct DiskData {
     pub(crate) store: Store,
     /// Request counters.
     pub(crate) io: IoStats,
-    /// Serialises the controls that change the device (`disksize`, `reset`,
-    /// `comp_algorithm`).
+    /// Serialises the controls that change the device (`disksize`, `reset`, `compact`,
+    /// `comp_algorithm`), and holds the store's control, which the ones that change the
+    /// store as a whole need.
     #[pin]
-    pub(crate) control: Mutex<()>,
+    pub(crate) control: Mutex<StoreControl>,
     /// Set while the device is being reset or removed: opens fail with `EBUSY`.
     claimed: Atomic<bool>,
     /// Whether the memory limit has failed a write since it was last set (logged once).
@@ -32,13 +37,16 @@ pub(crate) struct DiskData {
 }
 
 impl DiskData {
-    /// The data of device `id`, serving `store`.
-    pub(crate) fn new(id: u32, store: Store) -> impl PinInit<Self, Error> {
+    /// The data of device `id`, serving `store`, whose control it keeps.
+    pub(crate) fn new(
+        (store, control): (Store, StoreControl),
+        id: u32,
+    ) -> impl PinInit<Self, Error> {
         try_pin_init!(DiskData {
             id,
             store,
             io: IoStats::new(),
-            control <- new_mutex!(()),
+            control <- new_mutex!(control),
             claimed: Atomic::new(false),
             limit_hit: Atomic::new(false),
         })

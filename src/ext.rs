@@ -13,6 +13,7 @@ mod ffi;
 pub(crate) mod lz4;
 pub(crate) mod mm;
 pub(crate) mod module_param;
+pub(crate) mod object_table;
 pub(crate) mod raw_buf;
 pub(crate) mod sync;
 pub(crate) mod sysfs;

@@ -7,17 +7,16 @@
 //! with zeros or were discarded cost no memory. See `Documentation/admin-guide.rst` and
 //! `Documentation/design.rst`; the README's layout section says what each file is for.
 //!
-//! `ext` holds the abstractions the `kernel` crate lacks and the `unsafe` code they need.
-//! Driver modules still call `unsafe` functions in two places: `store` (its objects'
-//! handles, and the table's exclusive view under the queue-frozen contract) and
-//! `attributes` (the store's controls that take that contract).
+//! `ext` holds the abstractions the `kernel` crate lacks and all the `unsafe` code they
+//! need; every driver module denies `unsafe_code`.
 
 use kernel::prelude::*;
 
-// Driver modules deny `unsafe_code`, but for the two that still call unsafe functions
-// (see above): `attributes` and `store`.
+// Every module but `ext` denies `unsafe_code`. The crate root cannot: `module!` expands
+// to the module's `unsafe` glue here.
 #[deny(unsafe_code)]
 mod algorithm;
+#[deny(unsafe_code)]
 mod attributes;
 #[deny(unsafe_code)]
 mod codec;
@@ -40,6 +39,7 @@ mod params;
 mod parse;
 #[deny(unsafe_code)]
 mod stats;
+#[deny(unsafe_code)]
 mod store;
 
 use ext::sysfs::ClassRegistration;

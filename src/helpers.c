@@ -45,6 +45,46 @@ unsigned int foxramdisk_helper_disk_openers(struct gendisk *disk)
 }
 
 /* zs_pool_stats() with its one field read: struct zs_pool_stats stays out of Rust. */
+/*
+ * A per-CPU rw semaphore allocated and initialised in one call: percpu_init_rwsem() is a
+ * macro with a static key of its own, so the caller passes the key, and Rust keeps only
+ * the pointer (the semaphore holds wait queues and must not move).
+ */
+struct percpu_rw_semaphore *foxramdisk_helper_percpu_rwsem_alloc(const char *name,
+								 struct lock_class_key *key)
+{
+	struct percpu_rw_semaphore *sem = kmalloc(sizeof(*sem), GFP_KERNEL);
+
+	if (!sem)
+		return NULL;
+	if (__percpu_init_rwsem(sem, name, key)) {
+		kfree(sem);
+		return NULL;
+	}
+	return sem;
+}
+
+void foxramdisk_helper_percpu_rwsem_free(struct percpu_rw_semaphore *sem)
+{
+	percpu_free_rwsem(sem);
+	kfree(sem);
+}
+
+void foxramdisk_helper_percpu_down_read(struct percpu_rw_semaphore *sem)
+{
+	percpu_down_read(sem);
+}
+
+bool foxramdisk_helper_percpu_down_read_trylock(struct percpu_rw_semaphore *sem)
+{
+	return percpu_down_read_trylock(sem);
+}
+
+void foxramdisk_helper_percpu_up_read(struct percpu_rw_semaphore *sem)
+{
+	percpu_up_read(sem);
+}
+
 unsigned long foxramdisk_helper_zs_pages_compacted(struct zs_pool *pool)
 {
 	struct zs_pool_stats stats = {};

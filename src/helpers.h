@@ -12,11 +12,20 @@
 
 #include <crypto/acompress.h>
 #include <linux/blkdev.h>
+#include <linux/percpu-rwsem.h>
 #include <linux/zsmalloc.h>
 
 /* block */
 struct gendisk *foxramdisk_helper_dev_to_disk(struct device *dev);
 unsigned int foxramdisk_helper_disk_openers(struct gendisk *disk);
+
+/* per-CPU rw semaphore */
+struct percpu_rw_semaphore *foxramdisk_helper_percpu_rwsem_alloc(const char *name,
+								 struct lock_class_key *key);
+void foxramdisk_helper_percpu_rwsem_free(struct percpu_rw_semaphore *sem);
+void foxramdisk_helper_percpu_down_read(struct percpu_rw_semaphore *sem);
+bool foxramdisk_helper_percpu_down_read_trylock(struct percpu_rw_semaphore *sem);
+void foxramdisk_helper_percpu_up_read(struct percpu_rw_semaphore *sem);
 
 /* crypto */
 int foxramdisk_helper_crypto_has_acomp(const char *alg_name, u32 type, u32 mask);

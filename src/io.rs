@@ -2,8 +2,8 @@
 
 //! The I/O path: blk-mq requests served from a device's [`Store`].
 //!
-//! Requests are served synchronously, with the compression context of the CPU they run on
-//! taken once per request.
+//! Requests are served synchronously, with the block table held for shared use and the
+//! compression context of the CPU they run on taken once per request, in that order.
 //!
 //! Blocking model: the tag set is `BLK_MQ_F_BLOCKING`, so `queue_rq` runs in a context that
 //! may sleep, and every allocation in it happens inside a [`NoIoScope`] (`GFP_NOIO`):
@@ -30,7 +30,7 @@ use crate::{
     },
     geometry::{BLOCK_SHIFT, BLOCK_SIZE},
     stats::IoStats,
-    store::Store,
+    store::StoreIo,
 };
 use kernel::{
     block::SECTOR_SHIFT,
@@ -88,7 +88,7 @@ fn for_each_chunk(
 
 /// Serves a read. A block that one segment covers whole is decompressed straight into
 /// it; a block split across segments is read into the context, then copied out.
-fn read(store: &Store, rq: &Request, pos: u64, len: u64) -> Result {
+fn read(store: &StoreIo<'_>, rq: &Request, pos: u64, len: u64) -> Result {
     let mut guard = store.context()?;
     let ctx = &mut *guard;
     for_each_chunk(rq, pos, len, |c| {
@@ -115,8 +115,7 @@ fn read(store: &Store, rq: &Request, pos: u64, len: u64) -> Result {
 /// A write refused by the memory limit fails with `EIO`, logged once per limit setting; one
 /// whose memory the allocator could not give fails with `EIO` too, as in zram (an `ENOMEM`
 /// would end the request with blk-mq's `BLK_STS_RESOURCE`, which is not an I/O error).
-fn write(disk: &DiskData, rq: &Request, pos: u64, len: u64) -> Result {
-    let store = &disk.store;
+fn write(disk: &DiskData, store: &StoreIo<'_>, rq: &Request, pos: u64, len: u64) -> Result {
     let mut guard = store.context()?;
     let ctx = &mut *guard;
     for_each_chunk(rq, pos, len, |c| {
@@ -154,7 +153,7 @@ fn write(disk: &DiskData, rq: &Request, pos: u64, len: u64) -> Result {
 
 /// Serves a discard or write-zeroes of `len` bytes at `pos` (block-aligned): every block
 /// becomes zeroed and its memory is freed.
-fn discard(store: &Store, pos: u64, len: u64) -> Result {
+fn discard(store: &StoreIo<'_>, pos: u64, len: u64) -> Result {
     let first = usize::try_from(pos >> BLOCK_SHIFT).map_err(|_| EIO)?;
     let count = usize::try_from(len >> BLOCK_SHIFT).map_err(|_| EIO)?;
     for index in first..first + count {
@@ -173,7 +172,7 @@ impl Operations for DiskOps {
 
     fn queue_rq(disk: ArcBorrow<'_, DiskData>, rq: &Request) -> Result {
         let _noio = NoIoScope::enter();
-        let store = &disk.store;
+        let store = disk.store.io();
         let io = &disk.io;
         let pos = rq.sector() << SECTOR_SHIFT;
         let len = u64::from(rq.bytes());
@@ -190,13 +189,13 @@ impl Operations for DiskOps {
             Err(EIO)
         } else {
             match op {
-                ReqOp::Read => read(store, rq, pos, len),
+                ReqOp::Read => read(&store, rq, pos, len),
                 ReqOp::Write if rq.is_swap() => {
                     let _reclaim = NoReclaimScope::enter();
-                    write(&disk, rq, pos, len)
+                    write(&disk, &store, rq, pos, len)
                 }
-                ReqOp::Write => write(&disk, rq, pos, len),
-                ReqOp::Discard | ReqOp::WriteZeroes => discard(store, pos, len),
+                ReqOp::Write => write(&disk, &store, rq, pos, len),
+                ReqOp::Discard | ReqOp::WriteZeroes => discard(&store, pos, len),
                 // Data lives in RAM: there is no volatile cache to flush.
                 ReqOp::Flush => Ok(()),
                 ReqOp::Other(op) => {

@@ -4,7 +4,7 @@
 # read back from the kernel log, one TAP line per case. A suite that did not run fails.
 . "$(dirname "$0")/lib.sh"
 
-SUITES="foxramdisk_store foxramdisk_algorithm foxramdisk_codec foxramdisk_parse foxramdisk_raw_buf foxramdisk_bio foxramdisk_chunk_table"
+SUITES="foxramdisk_store foxramdisk_algorithm foxramdisk_codec foxramdisk_parse foxramdisk_raw_buf foxramdisk_bio foxramdisk_chunk_table foxramdisk_object_table foxramdisk_percpu_rw_sem"
 
 check "insmod runs the KUnit suites" load initial_devices_count=0
 ktap=$(dmesg -t)

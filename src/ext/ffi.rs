@@ -73,6 +73,22 @@ extern "C" {
     ) -> *mut bindings::gendisk;
     /// `disk_openers()`: how many times the whole disk is open (stable under `open_mutex`).
     pub(crate) fn foxramdisk_helper_disk_openers(disk: *mut bindings::gendisk) -> c_uint;
+    /// Allocates a `struct percpu_rw_semaphore` and initialises it with
+    /// `__percpu_init_rwsem(sem, name, key)`; null on failure.
+    pub(crate) fn foxramdisk_helper_percpu_rwsem_alloc(
+        name: *const c_char,
+        key: *mut bindings::lock_class_key,
+    ) -> *mut bindings::percpu_rw_semaphore;
+    /// `percpu_free_rwsem()`, then frees the semaphore.
+    pub(crate) fn foxramdisk_helper_percpu_rwsem_free(sem: *mut bindings::percpu_rw_semaphore);
+    /// `percpu_down_read()`.
+    pub(crate) fn foxramdisk_helper_percpu_down_read(sem: *mut bindings::percpu_rw_semaphore);
+    /// `percpu_down_read_trylock()`.
+    pub(crate) fn foxramdisk_helper_percpu_down_read_trylock(
+        sem: *mut bindings::percpu_rw_semaphore,
+    ) -> bool;
+    /// `percpu_up_read()`.
+    pub(crate) fn foxramdisk_helper_percpu_up_read(sem: *mut bindings::percpu_rw_semaphore);
     /// `zs_pool_stats()`, its `pages_compacted` field.
     pub(crate) fn foxramdisk_helper_zs_pages_compacted(pool: *mut zs_pool) -> c_ulong;
     /// `crypto_has_acomp()`.

@@ -4,6 +4,8 @@
 
 mod bit_lock;
 mod global_mutex;
+mod percpu_rw_sem;
 
-pub(crate) use bit_lock::{BitLock, LockdepMap};
+pub(crate) use bit_lock::{BitLock, BitLockGuard, LockdepMap};
 pub(crate) use global_mutex::GlobalMutex;
+pub(crate) use percpu_rw_sem::{PercpuReadGuard, PercpuRwSem, PercpuWriteGuard};

@@ -31,8 +31,9 @@ impl Counters {
         }
     }
 
-    /// Accounts a block entering (`add`) or leaving a state.
-    pub(super) fn account(&self, meta: Meta, add: bool) {
+    /// Accounts a block entering (`add`) or leaving state `meta`, with an object of `size`
+    /// bytes.
+    pub(super) fn account(&self, meta: Meta, size: usize, add: bool) {
         let update = |counter: &Atomic<u64>, n: u64| {
             if add {
                 counter.fetch_add(n, Relaxed);
@@ -46,7 +47,7 @@ impl Counters {
             State::Same => update(&self.same_blocks, 1),
             State::Compressed => {
                 update(&self.compressed_blocks, 1);
-                update(&self.compressed_bytes, meta.size() as u64);
+                update(&self.compressed_bytes, size as u64);
             }
         }
     }

@@ -1,0 +1,656 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A table of slots that own memory objects, one slot per block of a RAM disk.
+//!
+//! An [`ObjectTable`] is a [`ChunkTable`] of [`Slot`]s over a zsmalloc pool. A slot holds
+//! nothing, a word, a page of its own ([`PageBox`]) or an object of the table's pool
+//! ([`ZsObject`]), and a small value of the user's (a block's state). Each slot has a
+//! sleeping lock in bit 0 of its word ([`BitLock`]), checked by lockdep through one map per
+//! table, as zram's slot lock.
+//!
+//! The table keeps what a slot owns consistent with the memory it names: a handle is only
+//! read or written under the slot's lock or with the table held exclusively; objects come
+//! into a slot only from the table's own pool (checked, since two tables' objects have the
+//! same type); what leaves a slot is handed back as a [`Content`] that frees its memory
+//! when dropped. So the users of a table need no `unsafe` code.
+
+use crate::ext::{
+    chunk_table::{ChunkTable, Exclusive, Shared, SpareChunks},
+    mm::{page::PageBox, zsmalloc::ZsPool},
+    raw_buf::RawBuf,
+    sync::{BitLock, BitLockGuard, LockdepMap},
+};
+use core::{mem::size_of, ptr};
+use kernel::{
+    bindings,
+    pr_warn_once,
+    prelude::*,
+    sync::atomic::{Atomic, Relaxed}, //
+};
+
+/// Where a slot's kind sits in its word (bits 1-2); bit 0 is the lock.
+const KIND_SHIFT: u32 = 1;
+/// Where the user's value sits in a slot's word.
+const VALUE_SHIFT: u32 = 3;
+/// Where the size of a slot's zsmalloc object sits in its word (bits 16-31).
+const SIZE_SHIFT: u32 = 16;
+
+/// The largest object a slot can hold, in bytes (its size field is 16 bits).
+pub(crate) const MAX_OBJECT_SIZE: usize = (1 << 16) - 1;
+
+/// What a slot holds, as recorded in its word.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Empty = 0,
+    Word = 1,
+    Page = 2,
+    Object = 3,
+}
+
+impl Kind {
+    /// The kind recorded in word `word`.
+    fn of(word: usize) -> Self {
+        match (word >> KIND_SHIFT) & 0b11 {
+            1 => Self::Word,
+            2 => Self::Page,
+            3 => Self::Object,
+            _ => Self::Empty,
+        }
+    }
+}
+
+/// A slot's word: the kind, the user's value and the object size, without the lock bit.
+fn pack(kind: Kind, value: usize, size: usize) -> usize {
+    ((kind as usize) << KIND_SHIFT)
+        | ((value & ObjectTable::VALUE_MASK) << VALUE_SHIFT)
+        | ((size & MAX_OBJECT_SIZE) << SIZE_SHIFT)
+}
+
+/// An object of a table's zsmalloc pool, owned, out of any slot; freed when dropped.
+///
+/// # Invariants
+///
+/// `handle` is a live object of `pool`, allocated for `size` bytes, owned by this value.
+pub(crate) struct ZsObject<'a> {
+    pool: &'a ZsPool,
+    handle: usize,
+    size: usize,
+}
+
+impl ZsObject<'_> {
+    /// The bytes it holds.
+    pub(crate) fn size(&self) -> usize {
+        self.size
+    }
+}
+
+impl Drop for ZsObject<'_> {
+    fn drop(&mut self) {
+        // SAFETY: an owned, live object of `pool` (type invariant), not used after this.
+        unsafe { self.pool.free(self.handle) };
+    }
+}
+
+/// What a slot holds, taken out of it or to be put in.
+pub(crate) enum Content<'a> {
+    /// Nothing.
+    Empty,
+    /// A word, kept in the slot.
+    Word(usize),
+    /// A page of its own.
+    Page(PageBox),
+    /// An object of the table's pool.
+    Object(ZsObject<'a>),
+}
+
+/// One slot of an [`ObjectTable`]: 16 bytes on 64-bit machines.
+///
+/// # Invariants
+///
+/// The kind in `word` says what `handle` is: 0 for an empty slot; the word itself; the
+/// address of an order-0 page from [`PageBox::into_raw`], owned by the slot; or a live
+/// object of the table's pool, allocated for the size recorded in `word` and owned by the
+/// slot. `handle` is read or written only with the lock in `word` held, or with the table
+/// held exclusively.
+pub(crate) struct Slot {
+    handle: Atomic<usize>,
+    word: BitLock,
+}
+
+impl Slot {
+    /// An empty slot.
+    const fn new() -> Self {
+        // INVARIANT: an empty slot owns nothing.
+        Self {
+            handle: Atomic::new(0),
+            word: BitLock::new(0),
+        }
+    }
+
+    /// Whether the slot holds nothing, through exclusive access.
+    fn is_empty_mut(&mut self) -> bool {
+        Kind::of(self.word.get_mut()) == Kind::Empty
+    }
+
+    /// Takes what the slot holds, through exclusive access, leaving it empty.
+    fn take_mut<'p>(&mut self, pool: &'p ZsPool) -> Content<'p> {
+        let word = self.word.get_mut();
+        let handle = self.handle.load(Relaxed);
+        *self = Self::new();
+        // SAFETY: the slot owned `handle` as its word's kind says (type invariant), and no
+        // longer refers to it; the table's pool is `pool`.
+        unsafe { content_from_raw(pool, word, handle) }
+    }
+}
+
+/// What a slot of word `word` owned through `handle`, handed back.
+///
+/// # Safety
+///
+/// `handle` must be what a slot whose word was `word` owned in a table whose pool is
+/// `pool`, and nothing may refer to it any more.
+unsafe fn content_from_raw(pool: &ZsPool, word: usize, handle: usize) -> Content<'_> {
+    match Kind::of(word) {
+        Kind::Empty => Content::Empty,
+        Kind::Word => Content::Word(handle),
+        // SAFETY: an owned page from `PageBox::into_raw` (safety requirements).
+        Kind::Page => Content::Page(unsafe { PageBox::from_raw(handle) }),
+        // INVARIANT: a live object of `pool` of the recorded size, owned (safety
+        // requirements).
+        Kind::Object => Content::Object(ZsObject {
+            pool,
+            handle,
+            size: (word >> SIZE_SHIFT) & MAX_OBJECT_SIZE,
+        }),
+    }
+}
+
+/// Slots per chunk of a table: a page's worth (256, with 4 KiB pages).
+pub(crate) const SLOTS_PER_CHUNK: usize = bindings::PAGE_SIZE / size_of::<Slot>();
+
+/// Allocates a chunk of empty slots. May sleep.
+fn alloc_chunk() -> Result<KBox<[Slot; SLOTS_PER_CHUNK]>> {
+    KBox::init(
+        pin_init::init_array_from_fn(|_| Slot::new()),
+        GFP_KERNEL | __GFP_NOWARN,
+    )
+}
+
+/// Slot pointers for a table of a new length, allocated ahead of [`TableMut::resize`] so
+/// that the resize itself does not allocate.
+pub(crate) struct SpareSlots(SpareChunks<Slot, SLOTS_PER_CHUNK>);
+
+impl SpareSlots {
+    /// Room for `len` slots. May sleep.
+    pub(crate) fn new(len: usize) -> Result<Self> {
+        Ok(Self(SpareChunks::new(len)?))
+    }
+
+    /// The number of slots of a table resized to these.
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+/// A table of `len` slots over a zsmalloc pool; see the module documentation.
+///
+/// # Invariants
+///
+/// Every slot of `slots` keeps its invariants with `pool` as the table's pool; every lock of
+/// a slot is taken and released on `lock_map`.
+pub(crate) struct ObjectTable {
+    slots: ChunkTable<Slot, SLOTS_PER_CHUNK>,
+    pool: ZsPool,
+    lock_map: Pin<KBox<LockdepMap>>,
+}
+
+impl ObjectTable {
+    /// The bits a slot keeps of its user's value.
+    pub(crate) const VALUE_MASK: usize = (1 << (SIZE_SHIFT - VALUE_SHIFT)) - 1;
+
+    /// Bytes of one chunk of slots, allocated on the first use of one of them.
+    pub(crate) const CHUNK_BYTES: usize = ChunkTable::<Slot, SLOTS_PER_CHUNK>::CHUNK_BYTES;
+
+    /// A table of `len` empty slots with a pool of its own; `name` names the pool
+    /// (`zsmalloc/NAME` in debugfs) and its slots' locks for lockdep share one class. May
+    /// sleep.
+    pub(crate) fn new(name: &CStr, len: usize) -> Result<Self> {
+        // INVARIANT: no slot holds anything yet.
+        Ok(Self {
+            slots: ChunkTable::new(len)?,
+            pool: ZsPool::new(name)?,
+            lock_map: KBox::pin_init(
+                LockdepMap::new(c"ObjectTable::slot.lock", kernel::static_lock_class!()),
+                GFP_KERNEL,
+            )?,
+        })
+    }
+
+    /// The pool the objects come from.
+    pub(crate) fn pool(&self) -> &ZsPool {
+        &self.pool
+    }
+
+    /// The number of slots; read without locking.
+    pub(crate) fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The memory of the slots, in bytes: the chunks in use and the pointers to them; read
+    /// without locking.
+    pub(crate) fn bytes(&self) -> usize {
+        self.slots.bytes()
+    }
+
+    /// Allocates an object of the pool holding `data` (see [`ZsPool::malloc`]); `EINVAL`
+    /// if it is larger than a slot can record. May sleep.
+    pub(crate) fn alloc(&self, data: &RawBuf<'_>) -> Result<ZsObject<'_>> {
+        let size = data.len();
+        if size > MAX_OBJECT_SIZE {
+            return Err(EINVAL);
+        }
+        let handle = self.pool.malloc(size)?;
+        // INVARIANT: a live object of the pool of `size` bytes, owned by nobody else.
+        let object = ZsObject {
+            pool: &self.pool,
+            handle,
+            size,
+        };
+        // SAFETY: the object was just allocated for `data.len()` bytes and is not shared.
+        unsafe { self.pool.write(handle, data) };
+        Ok(object)
+    }
+
+    /// Shared use of the slots, until the returned value is dropped; waits while the table
+    /// is held exclusively. May sleep, and so may the holder. Not recursive.
+    #[inline]
+    pub(crate) fn read(&self) -> TableRef<'_> {
+        TableRef {
+            slots: self.slots.read(),
+            table: self,
+        }
+    }
+
+    /// Shared use, without sleeping, for atomic context: `None` while the table is held
+    /// exclusively, or waited for.
+    #[inline]
+    pub(crate) fn try_read(&self) -> Option<TableRef<'_>> {
+        Some(TableRef {
+            slots: self.slots.try_read()?,
+            table: self,
+        })
+    }
+
+    /// Exclusive use, to change the table as a whole; waits until no shared use is left.
+    /// May sleep.
+    pub(crate) fn exclusive(&self) -> TableMut<'_> {
+        TableMut {
+            slots: self.slots.exclusive(),
+            pool: &self.pool,
+        }
+    }
+}
+
+impl Drop for ObjectTable {
+    fn drop(&mut self) {
+        // Before the pool goes: the slots' objects are freed into it.
+        let pool = &self.pool;
+        self.slots.get_mut().clear(|slot| drop(slot.take_mut(pool)));
+    }
+}
+
+/// Shared use of an [`ObjectTable`] (see [`ObjectTable::read`]).
+pub(crate) struct TableRef<'a> {
+    slots: Shared<'a, Slot, SLOTS_PER_CHUNK>,
+    table: &'a ObjectTable,
+}
+
+impl TableRef<'_> {
+    /// The number of slots.
+    pub(crate) fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Slot `index`: `ERANGE` past the end, `None` if its chunk was never used (the slot is
+    /// empty).
+    #[inline]
+    pub(crate) fn get(&self, index: usize) -> Result<Option<SlotRef<'_>>> {
+        Ok(self.slots.get(index)?.map(|slot| SlotRef {
+            slot,
+            table: self.table,
+        }))
+    }
+
+    /// Slot `index`, allocating its chunk if needed: `reserve` is asked first, with the
+    /// chunk's size in bytes, and its error returned (a memory limit). `ERANGE` past the
+    /// end. May sleep.
+    pub(crate) fn get_or_alloc(
+        &self,
+        index: usize,
+        reserve: impl FnOnce(usize) -> Result,
+    ) -> Result<SlotRef<'_>> {
+        let slot = self.slots.get_or_alloc(index, || {
+            reserve(ObjectTable::CHUNK_BYTES)?;
+            alloc_chunk()
+        })?;
+        Ok(SlotRef {
+            slot,
+            table: self.table,
+        })
+    }
+}
+
+/// A slot of a table in shared use, to lock.
+pub(crate) struct SlotRef<'a> {
+    slot: &'a Slot,
+    table: &'a ObjectTable,
+}
+
+impl<'a> SlotRef<'a> {
+    /// Takes the slot's lock, sleeping until its holder drops it. May sleep, and so may the
+    /// holder.
+    #[inline]
+    pub(crate) fn lock(&self) -> SlotGuard<'a> {
+        SlotGuard {
+            guard: self.slot.word.lock(&self.table.lock_map),
+            slot: self.slot,
+            table: self.table,
+        }
+    }
+
+    /// Takes the slot's lock if it is free, without sleeping: for atomic context. `None` if
+    /// it is held.
+    #[inline]
+    pub(crate) fn try_lock(&self) -> Option<SlotGuard<'a>> {
+        Some(SlotGuard {
+            guard: self.slot.word.try_lock(&self.table.lock_map)?,
+            slot: self.slot,
+            table: self.table,
+        })
+    }
+}
+
+/// A locked slot: what it holds may be read, written or replaced.
+///
+/// # Invariants
+///
+/// `guard` holds the lock of `slot`, a slot of `table`.
+pub(crate) struct SlotGuard<'a> {
+    guard: BitLockGuard<'a>,
+    slot: &'a Slot,
+    table: &'a ObjectTable,
+}
+
+impl<'a> SlotGuard<'a> {
+    /// The user's value (see [`ObjectTable::VALUE_MASK`]).
+    #[inline]
+    pub(crate) fn value(&self) -> usize {
+        (self.guard.get() >> VALUE_SHIFT) & ObjectTable::VALUE_MASK
+    }
+
+    /// The slot's kind.
+    fn kind(&self) -> Kind {
+        Kind::of(self.guard.get())
+    }
+
+    /// The size of the slot's object in bytes; a page's size for a page, 0 for an empty
+    /// slot or a word.
+    #[inline]
+    pub(crate) fn size(&self) -> usize {
+        match self.kind() {
+            Kind::Object => (self.guard.get() >> SIZE_SHIFT) & MAX_OBJECT_SIZE,
+            Kind::Page => bindings::PAGE_SIZE,
+            Kind::Empty | Kind::Word => 0,
+        }
+    }
+
+    /// The slot's word; `EINVAL` if it holds something else.
+    #[inline]
+    pub(crate) fn word(&self) -> Result<usize> {
+        match self.kind() {
+            Kind::Word => Ok(self.slot.handle.load(Relaxed)),
+            _ => Err(EINVAL),
+        }
+    }
+
+    /// Runs `f` on the slot's object, mapped in place, or copied into `local_copy` where
+    /// it spans two pages (see [`ZsPool::read_with`]). `f` must not sleep. `EINVAL`
+    /// without calling `f` if the slot holds no object of the pool, or `local_copy` is too
+    /// short.
+    #[inline]
+    pub(crate) fn read<R>(&self, local_copy: &mut [u8], f: impl FnOnce(&[u8]) -> R) -> Result<R> {
+        if self.kind() != Kind::Object {
+            return Err(EINVAL);
+        }
+        let size = self.size();
+        // SAFETY: the slot owns a live object of the table's pool of `size` bytes (type
+        // invariants of `Slot` and `ObjectTable`); the lock, held, keeps it from being freed
+        // or written.
+        unsafe {
+            self.table
+                .pool
+                .read_with(self.slot.handle.load(Relaxed), size, local_copy, f)
+        }
+    }
+
+    /// Copies the slot's page, or its object of `dst.len()` bytes, into `dst` (`local_copy`
+    /// as for [`SlotGuard::read`]); `EINVAL` if it holds neither, or a size other than
+    /// `dst`'s.
+    #[inline]
+    pub(crate) fn copy_to(&self, dst: &mut RawBuf<'_>, local_copy: &mut [u8]) -> Result {
+        match self.kind() {
+            // SAFETY: the slot owns the page (type invariant of `Slot`); the lock, held,
+            // keeps it from being freed or written.
+            Kind::Page => unsafe { PageBox::read_raw(self.slot.handle.load(Relaxed), dst) },
+            Kind::Object if self.size() == dst.len() => {
+                self.read(local_copy, |src| dst.copy_from_slice(src))?
+            }
+            _ => Err(EINVAL),
+        }
+    }
+
+    /// Whether [`SlotGuard::overwrite`] can take `len` bytes: for a page, a page's worth;
+    /// for an object, a size of the same zsmalloc class ([`ZsPool::class_index`]).
+    pub(crate) fn can_overwrite(&self, len: usize) -> bool {
+        let pool = &self.table.pool;
+        match self.kind() {
+            Kind::Page => len == bindings::PAGE_SIZE,
+            Kind::Object => {
+                len <= MAX_OBJECT_SIZE && pool.class_index(len) == pool.class_index(self.size())
+            }
+            Kind::Empty | Kind::Word => false,
+        }
+    }
+
+    /// Writes `data` over the slot's own page or object, in place, and records `value`.
+    /// `EINVAL`, and nothing changed, unless [`SlotGuard::can_overwrite`] its length.
+    pub(crate) fn overwrite(&mut self, value: usize, data: &RawBuf<'_>) -> Result {
+        if !self.can_overwrite(data.len()) {
+            return Err(EINVAL);
+        }
+        let handle = self.slot.handle.load(Relaxed);
+        match self.kind() {
+            Kind::Page => {
+                // SAFETY: the slot owns the page (type invariant of `Slot`); the lock,
+                // held, keeps every other user out.
+                unsafe { PageBox::write_raw(handle, data) }?;
+                self.guard.replace(pack(Kind::Page, value, 0));
+            }
+            Kind::Object => {
+                // SAFETY: the slot owns a live object of the pool whose class holds
+                // `data.len()` bytes (checked above); the lock, held, keeps every other user
+                // out.
+                unsafe { self.table.pool.write(handle, data) };
+                // INVARIANT: the object now holds `data.len()` bytes, of its class.
+                self.guard.replace(pack(Kind::Object, value, data.len()));
+            }
+            Kind::Empty | Kind::Word => return Err(EINVAL),
+        }
+        Ok(())
+    }
+
+    /// Puts `content` in the slot with `value`, and returns what it held. `EINVAL`, with
+    /// the slot unchanged and `content` dropped, for an object of another table's pool.
+    pub(crate) fn replace(&mut self, value: usize, content: Content<'_>) -> Result<Content<'a>> {
+        let (word, handle) = match content {
+            Content::Empty => (pack(Kind::Empty, value, 0), 0),
+            Content::Word(word) => (pack(Kind::Word, value, 0), word),
+            Content::Page(page) => (pack(Kind::Page, value, 0), page.into_raw()),
+            Content::Object(object) => {
+                if !ptr::eq(object.pool, &self.table.pool) {
+                    pr_warn_once!("an object of another pool was refused\n");
+                    return Err(EINVAL);
+                }
+                let (handle, size) = (object.handle, object.size);
+                // The slot owns it from now on.
+                core::mem::forget(object);
+                (pack(Kind::Object, value, size), handle)
+            }
+        };
+        let old_handle = self.slot.handle.load(Relaxed);
+        // INVARIANT: the slot now owns what `content` owned, an object of the table's pool,
+        // as its new word records; the old content is handed back below.
+        self.slot.handle.store(handle, Relaxed);
+        let old_word = self.guard.replace(word);
+        // SAFETY: the slot owned `old_handle` as `old_word` says, and no longer refers to
+        // it; the table's pool is `self.table.pool`.
+        Ok(unsafe { content_from_raw(&self.table.pool, old_word, old_handle) })
+    }
+}
+
+/// Exclusive use of an [`ObjectTable`] (see [`ObjectTable::exclusive`]).
+pub(crate) struct TableMut<'a> {
+    slots: Exclusive<'a, Slot, SLOTS_PER_CHUNK>,
+    pool: &'a ZsPool,
+}
+
+impl TableMut<'_> {
+    /// The first slot from `start` on that holds something, if any.
+    pub(crate) fn first_used_from(&mut self, start: usize) -> Option<usize> {
+        let mut found = None;
+        // `Err` only stops the walk at the first slot found.
+        let _ = self.slots.try_for_each_chunk(|first, chunk| {
+            let skip = start.saturating_sub(first).min(SLOTS_PER_CHUNK);
+            match chunk[skip..].iter_mut().position(|s| !s.is_empty_mut()) {
+                Some(i) => {
+                    found = Some(first + skip + i);
+                    Err(EBUSY)
+                }
+                None => Ok(()),
+            }
+        });
+        found
+    }
+
+    /// Gives the table `spare`'s length; slots keep their index and content. Slots past
+    /// the new end are emptied, their objects freed: check [`TableMut::first_used_from`]
+    /// first to keep them.
+    pub(crate) fn resize(&mut self, spare: SpareSlots) {
+        let len = spare.len();
+        let pool = self.pool;
+        // Slots past the new end in the chunk that holds it would otherwise stay, unseen,
+        // until the table grows again; the chunks wholly past it are dropped below.
+        let _ = self.slots.try_for_each_chunk(|first, chunk| {
+            let skip = len.saturating_sub(first).min(SLOTS_PER_CHUNK);
+            chunk[skip..]
+                .iter_mut()
+                .for_each(|slot| drop(slot.take_mut(pool)));
+            Ok(())
+        });
+        self.slots.resize(spare.0);
+    }
+
+    /// Frees the chunks whose slots are all empty; returns how many.
+    pub(crate) fn trim(&mut self) -> usize {
+        self.slots
+            .free_chunks_where(|chunk| chunk.iter_mut().all(Slot::is_empty_mut))
+    }
+
+    /// Empties every slot, freeing what it holds, and frees every chunk.
+    pub(crate) fn clear(&mut self) {
+        let pool = self.pool;
+        self.slots.clear(|slot| drop(slot.take_mut(pool)));
+    }
+}
+
+#[kernel::prelude::kunit_tests(foxramdisk_object_table)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_own_and_hand_back_what_they_hold() -> Result {
+        let table = ObjectTable::new(c"foxramdisk-kunit-objects", 600)?;
+        let other = ObjectTable::new(c"foxramdisk-kunit-objects-2", 1)?;
+        let mut data = KVec::from_elem(7u8, 100, GFP_KERNEL)?;
+        let mut back = KVec::from_elem(0u8, bindings::PAGE_SIZE, GFP_KERNEL)?;
+        {
+            let slots = table.read();
+            assert!(slots.get(5)?.is_none());
+            assert_eq!(slots.get(600).err(), Some(ERANGE));
+            // The reservation may refuse a chunk.
+            assert_eq!(slots.get_or_alloc(5, |_| Err(ENOSPC)).err(), Some(ENOSPC));
+            let slot = slots.get_or_alloc(5, |bytes| {
+                assert_eq!(bytes, ObjectTable::CHUNK_BYTES);
+                Ok(())
+            })?;
+            let mut guard = slot.lock();
+            assert_eq!((guard.value(), guard.size()), (0, 0));
+            let object = table.alloc(&RawBuf::from(&mut data[..]))?;
+            assert!(matches!(
+                guard.replace(9, Content::Object(object))?,
+                Content::Empty
+            ));
+            assert_eq!((guard.value(), guard.size()), (9, 100));
+            let copied = guard.read(&mut back, |src| src.iter().all(|&b| b == 7))?;
+            assert!(copied);
+            // In place: the same class only.
+            data.iter_mut().for_each(|b| *b = 8);
+            guard.overwrite(10, &RawBuf::from(&mut data[..99]))?;
+            assert_eq!((guard.value(), guard.size()), (10, 99));
+            let mut big = KVec::from_elem(1u8, 3000, GFP_KERNEL)?;
+            assert_eq!(
+                guard.overwrite(11, &RawBuf::from(&mut big[..])),
+                Err(EINVAL)
+            );
+            assert_eq!(guard.value(), 10);
+            // An object of another table's pool is refused, the slot unchanged.
+            let foreign = other.alloc(&RawBuf::from(&mut data[..]))?;
+            assert!(guard.replace(1, Content::Object(foreign)).is_err());
+            assert_eq!((guard.value(), guard.size()), (10, 99));
+            // A word; the object comes back, of its size, and is freed when dropped.
+            match guard.replace(3, Content::Word(0x5a5a))? {
+                Content::Object(object) => assert_eq!(object.size(), 99),
+                _ => return Err(EINVAL),
+            }
+            assert_eq!(guard.word()?, 0x5a5a);
+            assert_eq!(guard.read(&mut back, |_| ()).err(), Some(EINVAL));
+            // A page.
+            let page = PageBox::alloc()?;
+            assert!(matches!(
+                guard.replace(4, Content::Page(page))?,
+                Content::Word(0x5a5a)
+            ));
+            assert_eq!(guard.size(), bindings::PAGE_SIZE);
+            back.iter_mut().for_each(|b| *b = 0x11);
+            guard.overwrite(4, &RawBuf::from(&mut back[..]))?;
+            let mut out = KVec::from_elem(0u8, bindings::PAGE_SIZE, GFP_KERNEL)?;
+            guard.copy_to(&mut RawBuf::from(&mut out[..]), &mut [])?;
+            assert!(out.iter().all(|&b| b == 0x11));
+            // The lock is held: nobody else gets it without waiting.
+            assert!(slot.try_lock().is_none());
+        }
+        let mut view = table.exclusive();
+        // Slot 5 holds a page: shrinking to 5 would free it.
+        assert_eq!(view.first_used_from(5), Some(5));
+        assert_eq!(view.first_used_from(6), None);
+        // Chunks holding only empty slots go; this one holds the page.
+        assert_eq!(view.trim(), 0);
+        view.resize(SpareSlots::new(5)?);
+        assert_eq!(view.first_used_from(0), None);
+        assert_eq!(view.trim(), 1);
+        drop(view);
+        assert_eq!(table.len(), 5);
+        assert_eq!(table.bytes(), size_of::<usize>());
+        Ok(())
+    }
+}
