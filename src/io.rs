@@ -6,9 +6,11 @@
 //! compression context of the CPU they run on taken once per request, in that order.
 //!
 //! Blocking model: the tag set is `BLK_MQ_F_BLOCKING`, so `queue_rq` runs in a context that
-//! may sleep, and every allocation in it happens inside a [`NoIoScope`] (`GFP_NOIO`):
-//! reclaim may wait for memory but never issues I/O, which could recurse into this device
-//! when it is used as swap. The store allocates once, as zram does, and may wait in reclaim
+//! may sleep, and every allocation in it happens inside a no-I/O scope (`GFP_NOIO`), the
+//! one the table's shared use carries ([`Store::io`](crate::store::Store::io), taken
+//! first): reclaim may wait for memory but never issues I/O, which could recurse into this
+//! device when it is used as swap, or wait for the queue that a control froze to change
+//! the table. The store allocates once, as zram does, and may wait in reclaim
 //! with the compression context held. A swap-out also runs inside a [`NoReclaimScope`]:
 //! reclaim issued it and waits for it, and when blk-mq runs it in a kblockd worker rather
 //! than in the reclaiming task, the worker would otherwise lack the reserves that task may
@@ -25,7 +27,7 @@ use crate::{
             bio::Segment,
             mq::{Operations, ReqOp, Request},
         },
-        mm::{NoIoScope, NoReclaimScope},
+        mm::NoReclaimScope,
         raw_buf::RawBuf,
     },
     geometry::{BLOCK_SHIFT, BLOCK_SIZE},
@@ -171,7 +173,7 @@ impl Operations for DiskOps {
     const BLOCKING: bool = true;
 
     fn queue_rq(disk: ArcBorrow<'_, DiskData>, rq: &Request) -> Result {
-        let _noio = NoIoScope::enter();
+        // Also the no-I/O allocation scope of the whole request.
         let store = disk.store.io();
         let io = &disk.io;
         let pos = rq.sector() << SECTOR_SHIFT;

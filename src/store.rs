@@ -239,8 +239,9 @@ impl Store {
     }
 
     /// The store for the I/O path: the table held for shared use until the returned value
-    /// is dropped (see the locking rules above). Take it once per request, before the
-    /// compression context; never twice in one task. May sleep.
+    /// is dropped (see the locking rules above), and allocations meanwhile made as with
+    /// `GFP_NOIO`. Take it once per request, before the compression context; never twice
+    /// in one task. May sleep.
     #[inline]
     pub(crate) fn io(&self) -> StoreIo<'_> {
         StoreIo {

@@ -16,7 +16,11 @@ use core::{mem::size_of, ptr};
 use kernel::{
     alloc::KVVec,
     prelude::*,
-    sync::atomic::{Acquire, Atomic, Full, Relaxed}, //
+    str::CStr,
+    sync::{
+        atomic::{Acquire, Atomic, Full, Relaxed},
+        LockClassKey,
+    }, //
 };
 
 /// The chunk pointers of a table: null where a chunk is missing.
@@ -70,16 +74,17 @@ impl<T, const N: usize> ChunkTable<T, N> {
     /// Bytes of one chunk.
     pub(crate) const CHUNK_BYTES: usize = size_of::<[T; N]>();
 
-    /// A table of `len` entries, without any chunk. May sleep.
-    pub(crate) fn new(len: usize) -> Result<Self> {
+    /// A table of `len` entries, without any chunk; its lock is named `name` for lockdep,
+    /// in the class `key` (`kernel::static_lock_class!()` of its user). May sleep.
+    pub(crate) fn new(
+        len: usize,
+        name: &'static CStr,
+        key: Pin<&'static LockClassKey>,
+    ) -> Result<Self> {
         const { assert!(N > 0) };
         // INVARIANT: room for `len` entries, and no chunk yet.
         Ok(Self {
-            chunks: PercpuRwSem::new(
-                null_chunks::<T, N>(len)?,
-                c"ChunkTable::chunks",
-                kernel::static_lock_class!(),
-            )?,
+            chunks: PercpuRwSem::new(null_chunks::<T, N>(len)?, name, key)?,
             len: Atomic::new(len),
             allocated: Atomic::new(0),
         })
@@ -359,7 +364,7 @@ mod tests {
 
     #[test]
     fn chunks_come_on_first_use() -> Result {
-        let owner = Table::new(10)?;
+        let owner = Table::new(10, c"kunit_chunk_table", kernel::static_lock_class!())?;
         let table = owner.read();
         assert_eq!(table.len(), 10);
         assert_eq!(owner.allocated(), 0);
@@ -381,7 +386,7 @@ mod tests {
 
     #[test]
     fn exclusive_view_resizes_frees_and_clears() -> Result {
-        let mut table = Table::new(12)?;
+        let mut table = Table::new(12, c"kunit_chunk_table", kernel::static_lock_class!())?;
         for (index, value) in [(0, 1), (5, 2), (9, 3)] {
             table.read().get_or_alloc(index, || chunk(value))?;
         }

@@ -16,7 +16,7 @@
 
 use crate::ext::{
     chunk_table::{ChunkTable, Exclusive, Shared, SpareChunks},
-    mm::{page::PageBox, zsmalloc::ZsPool},
+    mm::{page::PageBox, zsmalloc::ZsPool, NoIoScope},
     raw_buf::RawBuf,
     sync::{BitLock, BitLockGuard, LockdepMap},
 };
@@ -217,7 +217,7 @@ impl ObjectTable {
     pub(crate) fn new(name: &CStr, len: usize) -> Result<Self> {
         // INVARIANT: no slot holds anything yet.
         Ok(Self {
-            slots: ChunkTable::new(len)?,
+            slots: ChunkTable::new(len, c"ObjectTable::slots", kernel::static_lock_class!())?,
             pool: ZsPool::new(name)?,
             lock_map: KBox::pin_init(
                 LockdepMap::new(c"ObjectTable::slot.lock", kernel::static_lock_class!()),
@@ -263,11 +263,17 @@ impl ObjectTable {
 
     /// Shared use of the slots, until the returned value is dropped; waits while the table
     /// is held exclusively. May sleep, and so may the holder. Not recursive.
+    ///
+    /// The holder allocates as with `GFP_NOIO` (a [`NoIoScope`]): a block driver takes the
+    /// read side while serving a request and the write side with its queue frozen, so
+    /// reclaim started under the read side must not wait for I/O to the queue.
     #[inline]
     pub(crate) fn read(&self) -> TableRef<'_> {
+        let noio = NoIoScope::enter();
         TableRef {
             slots: self.slots.read(),
             table: self,
+            _noio: noio,
         }
     }
 
@@ -275,9 +281,11 @@ impl ObjectTable {
     /// exclusively, or waited for.
     #[inline]
     pub(crate) fn try_read(&self) -> Option<TableRef<'_>> {
+        let noio = NoIoScope::enter();
         Some(TableRef {
             slots: self.slots.try_read()?,
             table: self,
+            _noio: noio,
         })
     }
 
@@ -303,6 +311,8 @@ impl Drop for ObjectTable {
 pub(crate) struct TableRef<'a> {
     slots: Shared<'a, Slot, SLOTS_PER_CHUNK>,
     table: &'a ObjectTable,
+    /// Ends after the read side is released (fields drop in order).
+    _noio: NoIoScope,
 }
 
 impl TableRef<'_> {
