@@ -158,10 +158,7 @@ fn write(disk: &DiskData, store: &StoreIo<'_>, rq: &Request, pos: u64, len: u64)
 fn discard(store: &StoreIo<'_>, pos: u64, len: u64) -> Result {
     let first = usize::try_from(pos >> BLOCK_SHIFT).map_err(|_| EIO)?;
     let count = usize::try_from(len >> BLOCK_SHIFT).map_err(|_| EIO)?;
-    for index in first..first + count {
-        store.discard(index)?;
-    }
-    Ok(())
+    store.discard_range(first, count)
 }
 
 #[vtable]

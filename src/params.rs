@@ -10,6 +10,7 @@
 use crate::{
     algorithm::{Algorithm, AtomicAlgorithm},
     ext::module_param::ParamOperations,
+    geometry::BLOCK_SHIFT,
     module_param,
     parse::{parse_u64, shown},
     FoxRamDisk,
@@ -23,8 +24,10 @@ use kernel::{
 
 /// The most devices `initial_devices_count` may ask for.
 pub(crate) const MAX_INITIAL_DEVICES: u32 = 1024;
-/// The largest capacity, in blocks (16 TiB).
-pub(crate) const MAX_CAPACITY_BLOCKS: u64 = 1 << 32;
+/// The largest capacity, in blocks: what the block layer can address, a size in bytes
+/// that fits a `loff_t` (8 EiB less 4 KiB). The table is sparse, so a device of any such
+/// size costs memory for what is written to it only.
+pub(crate) const MAX_CAPACITY_BLOCKS: u64 = (i64::MAX as u64) >> BLOCK_SHIFT;
 
 /// `initial_devices_count`.
 static INITIAL_DEVICES_COUNT: Atomic<u32> = Atomic::new(1);

@@ -503,6 +503,22 @@ impl StoreIo<'_> {
         Ok(())
     }
 
+    /// Makes the `count` blocks from `first` on zeroed and frees their memory; `ERANGE` if
+    /// they go past the end. Blocks in table chunks never written are skipped, so that a
+    /// discard of a huge device takes time for what it holds, not for its size.
+    pub(crate) fn discard_range(&self, first: usize, count: usize) -> Result {
+        let end = first
+            .checked_add(count)
+            .filter(|&end| end <= self.blocks())
+            .ok_or(ERANGE)?;
+        let mut index = first;
+        while let Some(next) = self.table.next_used(index).filter(|&i| i < end) {
+            self.discard(next)?;
+            index = next + 1;
+        }
+        Ok(())
+    }
+
     /// Makes block `index` zeroed and frees its memory.
     pub(crate) fn discard(&self, index: usize) -> Result {
         match self.table.get(index)? {
@@ -768,6 +784,33 @@ mod tests {
             store.mem_used_total(),
             test_store(3 * SLOTS_PER_CHUNK, Algorithm::Lz4)?.mem_used_total()
         );
+        Ok(())
+    }
+
+    #[test]
+    fn a_huge_store_costs_what_it_holds_and_discards_fast() -> Result {
+        // 4 TiB: three levels of table; a discard of all of it walks only what exists.
+        let blocks = 1usize << 30;
+        let store = test_store(blocks, Algorithm::Lz4)?;
+        let empty = store.mem_used_total();
+        assert!(store.table.bytes() <= 4096);
+        let mut text = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
+        fill_text(&mut text);
+        for index in [0, 5, blocks / 2, blocks - 1] {
+            round_trip(&store, index, &mut text)?;
+        }
+        assert_eq!(store.compressed_blocks(), 4);
+        assert_eq!(state_of(&store, blocks / 2 + 1)?, State::Zeroed);
+        store.io().discard_range(1, blocks - 2)?;
+        assert_eq!(store.compressed_blocks(), 2);
+        assert_eq!(state_of(&store, 0)?, State::Compressed);
+        assert_eq!(state_of(&store, 5)?, State::Zeroed);
+        assert_eq!(state_of(&store, blocks - 1)?, State::Compressed);
+        assert_eq!(store.io().discard_range(blocks - 1, 2), Err(ERANGE));
+        store.io().discard_range(0, blocks)?;
+        assert_eq!(store.stored_bytes(), 0);
+        // The chunks and the nodes above them stay until the table is trimmed.
+        assert!(store.mem_used_total() > empty);
         Ok(())
     }
 

@@ -45,5 +45,5 @@ bad_param() { # PARAM MESSAGE-REGEX
 }
 bad_param initial_devices_count=100000 'foxramdisk: initial_devices_count=100000 is not a number of devices'
 bad_param default_capacity=0 'foxramdisk: default_capacity=0 blocks is not in'
-bad_param default_capacity=99999999999999 'foxramdisk: default_capacity=99999999999999 blocks is not in'
+bad_param default_capacity=2251799813685248 'foxramdisk: default_capacity=2251799813685248 blocks is not in'
 finish

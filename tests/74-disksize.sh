@@ -65,8 +65,8 @@ check_eq "  one block" "$(size)" 4096
 
 # Sizes that make no device.
 check_match "disksize 0: EINVAL" "$(set_size 0)" 'Invalid argument'
-check_match "disksize beyond 16 TiB: EINVAL" "$(set_size 17T)" 'Invalid argument'
-check_match "disksize 1E: EINVAL" "$(set_size 1E)" 'Invalid argument'
+check_match "disksize beyond what the block layer addresses (8 EiB): EINVAL" "$(set_size 8E)" 'Invalid argument'
+check_match "disksize 20E (not a 64-bit size): EINVAL" "$(set_size 20E)" 'Invalid argument'
 check_eq "the size stayed" "$(size)" 4096
 check_eq "no write failed in the driver (the block layer stops I/O past the end)" "$(st 0 io_counters/failed_writes)" 0
 check "rmmod" unload

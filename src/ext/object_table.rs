@@ -321,6 +321,12 @@ impl TableRef<'_> {
         self.slots.len()
     }
 
+    /// The first slot from `index` on whose chunk is allocated, if there is one before the
+    /// end: slots in chunks never used are empty, and are skipped a subtree at a time.
+    pub(crate) fn next_used(&self, index: usize) -> Option<usize> {
+        self.slots.next_allocated(index)
+    }
+
     /// Slot `index`: `ERANGE` past the end, `None` if its chunk was never used (the slot is
     /// empty).
     #[inline]
