@@ -30,8 +30,10 @@ for row in rows:
     if "fio_output" in row:
         row["result"] = fio_result(row["fio_output"], f"{row['job']}-{row['numjobs']}")
 
-JOBS = ["randread", "randwrite", "randrw70", "seqread", "seqwrite"]
-UNIT = {"randread": "IOPS", "randwrite": "IOPS", "randrw70": "IOPS", "seqread": "MiB/s", "seqwrite": "MiB/s"}
+JOBS = ["randread", "randwrite", "randrw70", "seqread", "seqwrite",
+        "randread-qd32", "randwrite-qd32", "randrw70-qd32"]
+UNIT = {"randread": "IOPS", "randwrite": "IOPS", "randrw70": "IOPS", "seqread": "MiB/s", "seqwrite": "MiB/s",
+        "randread-qd32": "IOPS", "randwrite-qd32": "IOPS", "randrw70-qd32": "IOPS"}
 
 
 def value(job, r):
