@@ -172,8 +172,9 @@ pub(crate) struct ChunkTable<T, const N: usize> {
 
 // SAFETY: shared use reads pointers, installs nodes and chunks atomically and hands out
 // shared references to entries, which are `Sync`; the tree changes otherwise only under
-// the write side of `tree`, which excludes every other user.
-unsafe impl<T: Sync, const N: usize> Sync for ChunkTable<T, N> {}
+// the write side of `tree`, which excludes every other user, and which any thread may take
+// to reach entries mutably and drop them, hence `Send` too.
+unsafe impl<T: Send + Sync, const N: usize> Sync for ChunkTable<T, N> {}
 
 // SAFETY: the table owns its chunks, whose entries are `Send`.
 unsafe impl<T: Send, const N: usize> Send for ChunkTable<T, N> {}

@@ -290,11 +290,13 @@ impl ObjectTable {
     }
 
     /// Exclusive use, to change the table as a whole; waits until no shared use is left.
-    /// May sleep.
+    /// May sleep. The holder allocates as with `GFP_NOIO`, as under [`ObjectTable::read`].
     pub(crate) fn exclusive(&self) -> TableMut<'_> {
+        let noio = NoIoScope::enter();
         TableMut {
             slots: self.slots.exclusive(),
             pool: &self.pool,
+            _noio: noio,
         }
     }
 }
@@ -538,6 +540,8 @@ impl<'a> SlotGuard<'a> {
 pub(crate) struct TableMut<'a> {
     slots: Exclusive<'a, Slot, SLOTS_PER_CHUNK>,
     pool: &'a ZsPool,
+    /// Ends after the write side is released (fields drop in order).
+    _noio: NoIoScope,
 }
 
 impl TableMut<'_> {
@@ -655,13 +659,15 @@ mod tests {
             // The lock is held: nobody else gets it without waiting.
             assert!(slot.try_lock().is_none());
         }
+        // Allocated before the table is held, as a resize's caller does.
+        let spare = SpareSlots::new(5)?;
         let mut view = table.exclusive();
         // Slot 5 holds a page: shrinking to 5 would free it.
         assert_eq!(view.first_used_from(5), Some(5));
         assert_eq!(view.first_used_from(6), None);
         // Chunks holding only empty slots go; this one holds the page.
         assert_eq!(view.trim(), 0);
-        view.resize(SpareSlots::new(5)?);
+        view.resize(spare);
         assert_eq!(view.first_used_from(0), None);
         assert_eq!(view.trim(), 1);
         drop(view);
