@@ -94,6 +94,9 @@ run "awk '{ print \"after the process exited: \" \$1 \" bytes of data, \" \$3 \"
 run "swapoff /dev/foxramdisk1 && umount $work/pin"
 run "echo 1 >/sys/block/foxramdisk1/compact; awk '{ print \"after swapoff and compact: \" \$3 \" bytes\" }' /sys/block/foxramdisk1/mm_stat"
 
+step "A sparse table: a petabyte device costs a few bytes of table until it is written"
+run "echo 274877906944 >$P/default_capacity; n=\$(cat /sys/class/foxramdisk-control/hot_add); echo /dev/foxramdisk\$n: \$(blockdev --getsize64 /dev/foxramdisk\$n) bytes, \$(cat /sys/block/foxramdisk\$n/storage_stat/mem_used_total) bytes of memory; dd if=$work/text of=/dev/foxramdisk\$n bs=4K seek=274877906943 count=1 oflag=direct status=none; echo after a write to its last block: \$(cat /sys/block/foxramdisk\$n/storage_stat/mem_used_total) bytes; echo \$n >/sys/class/foxramdisk-control/hot_remove"
+
 step "Unload"
 run "rmmod foxramdisk"
 run "ls /dev/foxramdisk* 2>/dev/null || echo 'no foxramdisk devices left'"
