@@ -23,7 +23,6 @@ use crate::ext::{
 use core::{mem::size_of, ptr};
 use kernel::{
     bindings,
-    pr_warn_once,
     prelude::*,
     sync::atomic::{Atomic, Relaxed}, //
 };
@@ -516,7 +515,7 @@ impl<'a> SlotGuard<'a> {
             Content::Page(page) => (pack(Kind::Page, value, 0), page.into_raw()),
             Content::Object(object) => {
                 if !ptr::eq(object.pool, &self.table.pool) {
-                    pr_warn_once!("an object of another pool was refused\n");
+                    pr_warn!("an object of another table's pool was refused\n");
                     return Err(EINVAL);
                 }
                 let (handle, size) = (object.handle, object.size);
