@@ -36,7 +36,7 @@ for v in "" -1 -4096 abc 12abc 1Q "1 2" 0x 4G4 99999999999999999999 200000000000
 	refused "$v" $A/mem_limit 'Invalid argument'
 done
 refused 0 $A/disksize 'Invalid argument'
-refused 17T $A/disksize 'Invalid argument'
+refused 8E $A/disksize 'Invalid argument'
 for v in "" 0 -1 abc 99999999999999999999 "$long"; do
 	refused "$v" $A/reset 'Invalid argument'
 	refused "$v" $A/compact 'Invalid argument'
