@@ -358,12 +358,14 @@ impl Deref for StoreIo<'_> {
 
 impl StoreIo<'_> {
     /// The number of blocks, which cannot change while this lives.
+    #[inline]
     pub(crate) fn blocks(&self) -> usize {
         self.table.len()
     }
 
     /// The slot of block `index` for a write, allocating its table chunk if needed (which
     /// counts against the memory limit like an object); `ERANGE` past the end. May sleep.
+    #[inline]
     fn slot_for_write(&self, index: usize) -> Result<SlotRef<'_>> {
         self.table.get_or_alloc(index, |bytes| {
             if self.store.over_limit(bytes) {
@@ -489,6 +491,7 @@ impl StoreIo<'_> {
     }
 
     /// Puts block `block` in state `meta` with `content`, and frees what it held.
+    #[inline]
     fn set(&self, block: &SlotRef<'_>, meta: Meta, content: Content<'_>) -> Result {
         let mut guard = block.lock();
         let old = (Meta(guard.value()), guard.size());

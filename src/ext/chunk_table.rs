@@ -254,6 +254,7 @@ impl<T, const N: usize> ChunkTable<T, N> {
     }
 
     /// The number of entries; may be read at any time, without locking.
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         self.counts.len.load(Relaxed)
     }
@@ -280,6 +281,7 @@ impl<T, const N: usize> Drop for ChunkTable<T, N> {
 }
 
 /// The slot, at the level `level` (the root is level `depth`), of chunk number `chunk`.
+#[inline]
 fn link_index(chunk: usize, level: u32) -> usize {
     (chunk >> (FANOUT_SHIFT * (level - 1))) & (FANOUT - 1)
 }
@@ -329,6 +331,7 @@ impl<T, const N: usize> Shared<'_, T, N> {
     }
 
     /// The root pointer above chunk number `chunk`.
+    #[inline]
     fn root_link(&self, chunk: usize) -> Result<&Link> {
         let depth = self.tree.depth;
         self.tree
@@ -402,6 +405,7 @@ impl<T, const N: usize> Shared<'_, T, N> {
     /// Entry `index`, allocating its chunk with `alloc` (and the index nodes above it) if
     /// it is missing: `ERANGE` past the end, or an allocation's error. Two callers may
     /// allocate the same node or chunk at once; one is installed, and the other dropped.
+    #[inline]
     pub(crate) fn get_or_alloc(
         &self,
         index: usize,

@@ -48,6 +48,7 @@ enum Kind {
 
 impl Kind {
     /// The kind recorded in word `word`.
+    #[inline]
     fn of(word: usize) -> Self {
         match (word >> KIND_SHIFT) & 0b11 {
             1 => Self::Word,
@@ -59,6 +60,7 @@ impl Kind {
 }
 
 /// A slot's word: the kind, the user's value and the object size, without the lock bit.
+#[inline]
 fn pack(kind: Kind, value: usize, size: usize) -> usize {
     ((kind as usize) << KIND_SHIFT)
         | ((value & ObjectTable::VALUE_MASK) << VALUE_SHIFT)
@@ -84,6 +86,7 @@ impl ZsObject<'_> {
 }
 
 impl Drop for ZsObject<'_> {
+    #[inline]
     fn drop(&mut self) {
         // SAFETY: an owned, live object of `pool` (type invariant), not used after this.
         unsafe { self.pool.free(self.handle) };
@@ -148,6 +151,7 @@ impl Slot {
 ///
 /// `handle` must be what a slot whose word was `word` owned in a table whose pool is
 /// `pool`, and nothing may refer to it any more.
+#[inline]
 unsafe fn content_from_raw(pool: &ZsPool, word: usize, handle: usize) -> Content<'_> {
     match Kind::of(word) {
         Kind::Empty => Content::Empty,
@@ -231,6 +235,7 @@ impl ObjectTable {
     }
 
     /// The number of slots; read without locking.
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         self.slots.len()
     }
@@ -341,6 +346,7 @@ impl TableRef<'_> {
     /// Slot `index`, allocating its chunk if needed: `reserve` is asked first, with the
     /// chunk's size in bytes, and its error returned (a memory limit). `ERANGE` past the
     /// end. May sleep.
+    #[inline]
     pub(crate) fn get_or_alloc(
         &self,
         index: usize,
@@ -406,6 +412,7 @@ impl<'a> SlotGuard<'a> {
     }
 
     /// The slot's kind.
+    #[inline]
     fn kind(&self) -> Kind {
         Kind::of(self.guard.get())
     }
@@ -468,6 +475,7 @@ impl<'a> SlotGuard<'a> {
 
     /// Whether [`SlotGuard::overwrite`] can take `len` bytes: for a page, a page's worth;
     /// for an object, a size of the same zsmalloc class ([`ZsPool::class_index`]).
+    #[inline]
     pub(crate) fn can_overwrite(&self, len: usize) -> bool {
         let pool = &self.table.pool;
         match self.kind() {
@@ -481,6 +489,7 @@ impl<'a> SlotGuard<'a> {
 
     /// Writes `data` over the slot's own page or object, in place, and records `value`.
     /// `EINVAL`, and nothing changed, unless [`SlotGuard::can_overwrite`] its length.
+    #[inline]
     pub(crate) fn overwrite(&mut self, value: usize, data: &RawBuf<'_>) -> Result {
         if !self.can_overwrite(data.len()) {
             return Err(EINVAL);
@@ -508,6 +517,7 @@ impl<'a> SlotGuard<'a> {
 
     /// Puts `content` in the slot with `value`, and returns what it held. `EINVAL`, with
     /// the slot unchanged and `content` dropped, for an object of another table's pool.
+    #[inline]
     pub(crate) fn replace(&mut self, value: usize, content: Content<'_>) -> Result<Content<'a>> {
         let (word, handle) = match content {
             Content::Empty => (pack(Kind::Empty, value, 0), 0),
