@@ -23,7 +23,7 @@ done
 check_eq "default_compression is unchanged" "$(cat $PARAMS/default_compression)" deflate
 check_match "an unknown algorithm is named in the log" "$(dmesg)" "foxramdisk: unknown compression algorithm 'bogus'"
 
-for v in "" 0 -1 abc 12abc "1 2" 0x 4294967297 99999999999999999999 "$long"; do
+for v in "" 0 -1 abc 12abc "1 2" 0x 2251799813685248 99999999999999999999 "$long"; do
 	refused "$v" $PARAMS/default_capacity 'Invalid argument'
 done
 check_eq "default_capacity is unchanged" "$(cat $PARAMS/default_capacity)" 1024
