@@ -9,7 +9,7 @@
 # Environment: PROFILE_DEVICES (as BENCH_DEVICES, default "foxramdisk:lz4 zram:lz4"),
 # PROFILE_JOB (randread, randwrite, randrw, read or write; default randread),
 # PROFILE_NUMJOBS (1), PROFILE_RUNTIME (seconds, 5), PROFILE_SIZE_MIB (128),
-# PROFILE_TOP (how many symbols the own-time list shows, 40).
+# PROFILE_TOP (how many symbols the own-time list shows, 40), PROFILE_QD (see below).
 set -u
 cd "$(dirname "$0")/.." || exit 1
 OUT=${OUT:-results/profile}
@@ -17,6 +17,15 @@ SIZE=${PROFILE_SIZE_MIB:-128}
 JOB=${PROFILE_JOB:-randread}
 NUMJOBS=${PROFILE_NUMJOBS:-1}
 RUNTIME=${PROFILE_RUNTIME:-5}
+# PROFILE_QD: 1 (psync), or a queue depth for io_uring, submitted in batches of half of it
+# (bench's depth-32 rows: PROFILE_QD=32).
+QD=${PROFILE_QD:-1}
+engine=(--ioengine=psync)
+engine_name=psync
+if [ "$QD" -gt 1 ]; then
+	engine=(--ioengine=io_uring --iodepth="$QD" --iodepth_batch_submit=$((QD / 2)) --iodepth_batch_complete_min=1)
+	engine_name="io_uring depth $QD"
+fi
 mkdir -p "$OUT"
 . scripts/bench-devices.sh
 
@@ -34,14 +43,15 @@ for dev_spec in ${PROFILE_DEVICES:-foxramdisk:lz4 zram:lz4}; do
 	fi
 	prefill "$d"
 	report=$OUT/$label-$JOB-$NUMJOBS.txt
+	[ "$QD" -gt 1 ] && report=$OUT/$label-$JOB-$NUMJOBS-qd$QD.txt
 	data=/tmp/perf-$label.data
 	iops=$(perf record -q -e cpu-clock -F 2000 -a -g -o "$data" -- \
 		fio --name="$JOB" --filename="$d" --rw="$JOB" --rwmixread=70 --bs=$bs \
-		--numjobs="$NUMJOBS" --group_reporting --size="${SIZE}M" --direct=1 --ioengine=psync \
+		--numjobs="$NUMJOBS" --group_reporting --size="${SIZE}M" --direct=1 "${engine[@]}" \
 		--time_based --runtime="$RUNTIME" --buffer_compress_percentage=50 --refill_buffers \
 		--randrepeat=0 --output-format=terse | awk -F';' '{ print $8 + $49 }')
 	{
-		echo "# $label: fio $JOB bs=$bs numjobs=$NUMJOBS psync direct, ${RUNTIME} s, under perf"
+		echo "# $label: fio $JOB bs=$bs numjobs=$NUMJOBS $engine_name direct, ${RUNTIME} s, under perf"
 		echo "IOPS (read + write): $iops"
 		echo
 		echo "## Own time (--no-children)"
