@@ -170,10 +170,10 @@ pub(crate) struct ChunkTable<T, const N: usize> {
     counts: Counts,
 }
 
-// SAFETY: shared use reads pointers, installs nodes and chunks atomically and hands out
-// shared references to entries, which are `Sync`; the tree changes otherwise only under
-// the write side of `tree`, which excludes every other user, and which any thread may take
-// to reach entries mutably and drop them, hence `Send` too.
+// Shared use reads pointers, installs nodes and chunks atomically and hands out shared
+// references to entries (hence `T: Sync`); any thread may take the write side, which
+// excludes every other user, and reach entries mutably or drop them (hence `T: Send`).
+// SAFETY: as above, every access to the tree is an atomic install or under its lock.
 unsafe impl<T: Send + Sync, const N: usize> Sync for ChunkTable<T, N> {}
 
 // SAFETY: the table owns its chunks, whose entries are `Send`.
