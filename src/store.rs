@@ -469,11 +469,9 @@ impl StoreIo<'_> {
         // An overwrite whose data fits the block's object (same size class, or a page over
         // a page) reuses it: no allocation, no free, and the pool's layout stays as it is.
         let mut guard = block.lock();
-        if guard.can_overwrite(data.len()) {
-            let old = (Meta(guard.value()), guard.size());
-            guard.overwrite(meta.0, data)?;
+        if let Some((old, old_size)) = guard.overwrite(meta.0, data)? {
             drop(guard);
-            store.counters.account(old.0, old.1, false);
+            store.counters.account(Meta(old), old_size, false);
             store.counters.account(meta, data.len(), true);
             store.count_raw_write(meta);
             return Ok(());

@@ -473,12 +473,13 @@ impl<'a> SlotGuard<'a> {
         }
     }
 
-    /// Whether [`SlotGuard::overwrite`] can take `len` bytes: for a page, a page's worth;
-    /// for an object, a size of the same zsmalloc class ([`ZsPool::class_index`]).
+    /// Whether the slot's own page or object can take `len` bytes in place: for a page, a
+    /// page's worth; for an object, a size of the same zsmalloc class
+    /// ([`ZsPool::class_index`]).
     #[inline]
-    pub(crate) fn can_overwrite(&self, len: usize) -> bool {
+    fn fits(&self, kind: Kind, len: usize) -> bool {
         let pool = &self.table.pool;
-        match self.kind() {
+        match kind {
             Kind::Page => len == bindings::PAGE_SIZE,
             Kind::Object => {
                 len <= MAX_OBJECT_SIZE && pool.class_index(len) == pool.class_index(self.size())
@@ -487,32 +488,35 @@ impl<'a> SlotGuard<'a> {
         }
     }
 
-    /// Writes `data` over the slot's own page or object, in place, and records `value`.
-    /// `EINVAL`, and nothing changed, unless [`SlotGuard::can_overwrite`] its length.
+    /// Writes `data` over the slot's own page or object, in place, and records `value`, if
+    /// it fits there (see [`SlotGuard::fits`]): returns the value and size the slot had, or
+    /// `None`, with nothing changed, if the slot holds no page or object that can take it.
     #[inline]
-    pub(crate) fn overwrite(&mut self, value: usize, data: &RawBuf<'_>) -> Result {
-        if !self.can_overwrite(data.len()) {
-            return Err(EINVAL);
+    pub(crate) fn overwrite(
+        &mut self,
+        value: usize,
+        data: &RawBuf<'_>,
+    ) -> Result<Option<(usize, usize)>> {
+        let kind = self.kind();
+        if !self.fits(kind, data.len()) {
+            return Ok(None);
         }
+        let old = (self.value(), self.size());
         let handle = self.slot.handle.load(Relaxed);
-        match self.kind() {
-            Kind::Page => {
-                // SAFETY: the slot owns the page (type invariant of `Slot`); the lock,
-                // held, keeps every other user out.
-                unsafe { PageBox::write_raw(handle, data) }?;
-                self.guard.replace(pack(Kind::Page, value, 0));
-            }
-            Kind::Object => {
-                // SAFETY: the slot owns a live object of the pool whose class holds
-                // `data.len()` bytes (checked above); the lock, held, keeps every other user
-                // out.
-                unsafe { self.table.pool.write(handle, data) };
-                // INVARIANT: the object now holds `data.len()` bytes, of its class.
-                self.guard.replace(pack(Kind::Object, value, data.len()));
-            }
-            Kind::Empty | Kind::Word => return Err(EINVAL),
+        if kind == Kind::Page {
+            // SAFETY: the slot owns the page (type invariant of `Slot`); the lock, held,
+            // keeps every other user out.
+            unsafe { PageBox::write_raw(handle, data) }?;
+            self.guard.replace(pack(Kind::Page, value, 0));
+        } else {
+            // SAFETY: the slot owns a live object of the pool (it fits, so the kind is an
+            // object) whose class holds `data.len()` bytes (checked above); the lock, held,
+            // keeps every other user out.
+            unsafe { self.table.pool.write(handle, data) };
+            // INVARIANT: the object now holds `data.len()` bytes, of its class.
+            self.guard.replace(pack(Kind::Object, value, data.len()));
         }
-        Ok(())
+        Ok(Some(old))
     }
 
     /// Puts `content` in the slot with `value`, and returns what it held. `EINVAL`, with
@@ -634,13 +638,13 @@ mod tests {
             assert!(copied);
             // In place: the same class only.
             data.iter_mut().for_each(|b| *b = 8);
-            guard.overwrite(10, &RawBuf::from(&mut data[..99]))?;
+            assert_eq!(
+                guard.overwrite(10, &RawBuf::from(&mut data[..99]))?,
+                Some((9, 100))
+            );
             assert_eq!((guard.value(), guard.size()), (10, 99));
             let mut big = KVec::from_elem(1u8, 3000, GFP_KERNEL)?;
-            assert_eq!(
-                guard.overwrite(11, &RawBuf::from(&mut big[..])),
-                Err(EINVAL)
-            );
+            assert_eq!(guard.overwrite(11, &RawBuf::from(&mut big[..]))?, None);
             assert_eq!(guard.value(), 10);
             // An object of another table's pool is refused, the slot unchanged.
             let foreign = other.alloc(&RawBuf::from(&mut data[..]))?;
@@ -661,7 +665,9 @@ mod tests {
             ));
             assert_eq!(guard.size(), bindings::PAGE_SIZE);
             back.iter_mut().for_each(|b| *b = 0x11);
-            guard.overwrite(4, &RawBuf::from(&mut back[..]))?;
+            guard
+                .overwrite(4, &RawBuf::from(&mut back[..]))?
+                .ok_or(EINVAL)?;
             let mut out = KVec::from_elem(0u8, bindings::PAGE_SIZE, GFP_KERNEL)?;
             guard.copy_to(&mut RawBuf::from(&mut out[..]), &mut [])?;
             assert!(out.iter().all(|&b| b == 0x11));
