@@ -59,7 +59,7 @@ use crate::{
     algorithm::Algorithm,
     compressor::{Codecs, Compressor, Context},
     ext::{
-        object_table::{Content, ObjectTable, SlotRef, SpareSlots, TableRef},
+        object_table::{Content, ObjectTable, SlotRef, SpareSlots, TableRef, SLOTS_PER_CHUNK},
         raw_buf::RawBuf,
     },
     geometry::BLOCK_SIZE,
@@ -357,12 +357,6 @@ impl Deref for StoreIo<'_> {
 }
 
 impl StoreIo<'_> {
-    /// The number of blocks, which cannot change while this lives.
-    #[inline]
-    pub(crate) fn blocks(&self) -> usize {
-        self.table.len()
-    }
-
     /// The slot of block `index` for a write, allocating its table chunk if needed (which
     /// counts against the memory limit like an object); `ERANGE` past the end. May sleep.
     #[inline]
@@ -514,8 +508,13 @@ impl StoreIo<'_> {
             .ok_or(ERANGE)?;
         let mut index = first;
         while let Some(next) = self.table.next_used(index).filter(|&i| i < end) {
-            self.discard(next)?;
-            index = next + 1;
+            // `next` lies in a chunk that exists: its blocks up to `end` are discarded
+            // without another walk of the tree to find them.
+            let chunk_end = (next / SLOTS_PER_CHUNK + 1) * SLOTS_PER_CHUNK;
+            for block in next..chunk_end.min(end) {
+                self.discard(block)?;
+            }
+            index = chunk_end;
         }
         Ok(())
     }
@@ -533,7 +532,6 @@ impl StoreIo<'_> {
 mod tests {
     use super::*;
 
-    use crate::ext::object_table::SLOTS_PER_CHUNK;
     use core::mem::size_of;
 
     /// A store for a test, with a pool of its own name, and its control.

@@ -322,11 +322,6 @@ pub(crate) struct TableRef<'a> {
 }
 
 impl TableRef<'_> {
-    /// The number of slots.
-    pub(crate) fn len(&self) -> usize {
-        self.slots.len()
-    }
-
     /// The first slot from `index` on whose chunk is allocated, if there is one before the
     /// end: slots in chunks never used are empty, and are skipped a subtree at a time.
     pub(crate) fn next_used(&self, index: usize) -> Option<usize> {
