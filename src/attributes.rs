@@ -11,13 +11,14 @@
 use crate::{
     algorithm::Algorithm,
     disk_data::DiskData,
-    ext::object_table::SpareSlots,
     ext::{
         block::mq::{
             disk_attribute::{DiskAttribute, DiskAttributeOperations},
             gen_disk::DiskRef,
         },
+        object_table::SpareSlots,
         sysfs::{AttributeGroup, AttributeGroups, AttributeList},
+        workqueue::WithWork,
     },
     geometry::{BLOCK_SIZE, SECTORS_PER_BLOCK_SHIFT},
     io::DiskOps,
@@ -65,7 +66,7 @@ fn is(id: u32, attr: Id) -> bool {
 }
 
 impl DiskAttributeOperations for DiskOps {
-    fn show(disk: ArcBorrow<'_, DiskData>, id: u32, out: &mut Formatter<'_>) -> Result {
+    fn show(disk: ArcBorrow<'_, WithWork<DiskData>>, id: u32, out: &mut Formatter<'_>) -> Result {
         let io = &disk.io;
         let store = &disk.store;
         let value = match id {
@@ -114,7 +115,12 @@ impl DiskAttributeOperations for DiskOps {
         Ok(writeln!(out, "{value}")?)
     }
 
-    fn store(disk: DiskRef<'_>, data: ArcBorrow<'_, DiskData>, id: u32, input: &[u8]) -> Result {
+    fn store(
+        disk: DiskRef<'_>,
+        data: ArcBorrow<'_, WithWork<DiskData>>,
+        id: u32,
+        input: &[u8],
+    ) -> Result {
         match id {
             x if is(x, Id::DiskSize) => set_disksize(&disk, &data, input),
             x if is(x, Id::CompAlgorithm) => set_algorithm(&data, input),

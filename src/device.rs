@@ -6,9 +6,12 @@ use crate::{
     algorithm::Algorithm,
     attributes,
     disk_data::DiskData,
-    ext::block::mq::{
-        gen_disk::{Features, GenDisk, GenDiskBuilder},
-        TagSet,
+    ext::{
+        block::mq::{
+            gen_disk::{Features, GenDisk, GenDiskBuilder},
+            TagSet,
+        },
+        workqueue::WithWork,
     },
     geometry::{BLOCK_SIZE, SECTORS_PER_BLOCK_SHIFT},
     io::DiskOps,
@@ -29,7 +32,19 @@ pub(crate) struct Device {
     /// The disk; dropped first, so no request or sysfs access reaches the data afterwards.
     disk: GenDisk<DiskOps>,
     /// The data.
-    data: Arc<DiskData>,
+    data: Data,
+}
+
+/// A device's data, and its work item, which may still be queued by the last discard.
+///
+/// Dropped after the disk, when no request can queue the item again: waits for it, so
+/// that no run is left when the module goes.
+struct Data(Arc<WithWork<DiskData>>);
+
+impl Drop for Data {
+    fn drop(&mut self) {
+        self.0.flush();
+    }
 }
 
 impl Device {
@@ -43,7 +58,11 @@ impl Device {
             .ok_or(EINVAL)?;
         let name = CString::try_from_fmt(fmt!("foxramdisk{id}"))?;
         let data = Arc::pin_init(
-            DiskData::new(Store::new(&name, nblocks, algorithm)?, id),
+            WithWork::new(
+                DiskData::new(Store::new(&name, nblocks, algorithm)?, id),
+                c"foxramdisk_trim",
+                kernel::static_lock_class!(),
+            ),
             GFP_KERNEL,
         )?;
         // One hardware queue per CPU: requests from different CPUs never share a queue lock.
@@ -69,24 +88,27 @@ impl Device {
             "foxramdisk{id}: {blocks} blocks of {BLOCK_SIZE} bytes ({} KiB), {algorithm}\n",
             blocks * (BLOCK_SIZE as u64 / 1024)
         );
-        Ok(Self { disk, data })
+        Ok(Self {
+            disk,
+            data: Data(data),
+        })
     }
 
     /// Claims the device for its removal: `EBUSY` if it is open or being reset. The claim
     /// is never released: the device can no longer be opened until it is dropped.
     pub(crate) fn claim_for_removal(&self) -> Result {
-        let claim = self.data.claim(&self.disk.disk())?;
+        let claim = self.data.0.claim(&self.disk.disk())?;
         core::mem::forget(claim);
         Ok(())
     }
 
     /// The device number `N` of `/dev/foxramdiskN`.
     pub(crate) fn id(&self) -> u32 {
-        self.data.id
+        self.data.0.id
     }
 
     /// The device's data.
     pub(crate) fn data(&self) -> &DiskData {
-        &self.data
+        &self.data.0
     }
 }

@@ -3,7 +3,10 @@
 //! A device's data: what its I/O path and its sysfs files reach through the request queue.
 
 use crate::{
-    ext::block::mq::gen_disk::DiskRef,
+    ext::{
+        block::mq::gen_disk::DiskRef,
+        workqueue::{Job, WithWork},
+    },
     stats::IoStats,
     store::{Store, StoreControl},
 };
@@ -72,6 +75,22 @@ impl DiskData {
         } else {
             Ok(())
         }
+    }
+}
+
+/// The device's work item: frees the table chunks that discards left with no data. A
+/// discard cannot free them itself: that takes the table's write side, which waits for
+/// every request in flight, and the control mutex, which a control holds while it
+/// freezes the queue. The queue is not frozen for it: requests that come meanwhile wait
+/// for the table's read side, only while the chunks are freed.
+impl Job for DiskData {
+    fn run(this: &WithWork<Self>) {
+        let mut control = this.control.lock();
+        let chunks = this.store.trim_table(&mut control);
+        pr_debug!(
+            "foxramdisk{}: {chunks} table chunks freed after a discard\n",
+            this.id
+        );
     }
 }
 

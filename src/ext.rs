@@ -17,4 +17,5 @@ pub(crate) mod object_table;
 pub(crate) mod raw_buf;
 pub(crate) mod sync;
 pub(crate) mod sysfs;
+pub(crate) mod workqueue;
 pub(crate) mod zstd;

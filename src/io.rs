@@ -29,6 +29,7 @@ use crate::{
         },
         mm::NoReclaimScope,
         raw_buf::RawBuf,
+        workqueue::WithWork,
     },
     geometry::{BLOCK_SHIFT, BLOCK_SIZE},
     stats::IoStats,
@@ -154,22 +155,31 @@ fn write(disk: &DiskData, store: &StoreIo<'_>, rq: &Request, pos: u64, len: u64)
 }
 
 /// Serves a discard or write-zeroes of `len` bytes at `pos` (block-aligned): every block
-/// becomes zeroed and its memory is freed.
-fn discard(store: &StoreIo<'_>, pos: u64, len: u64) -> Result {
+/// becomes zeroed and its memory is freed, and the table chunks left with no data are
+/// freed soon after, by the device's work item.
+fn discard(
+    disk: ArcBorrow<'_, WithWork<DiskData>>,
+    store: &StoreIo<'_>,
+    pos: u64,
+    len: u64,
+) -> Result {
     let first = usize::try_from(pos >> BLOCK_SHIFT).map_err(|_| EIO)?;
     let count = usize::try_from(len >> BLOCK_SHIFT).map_err(|_| EIO)?;
-    store.discard_range(first, count)
+    if store.discard_range(first, count)? > 0 {
+        WithWork::schedule(disk);
+    }
+    Ok(())
 }
 
 #[vtable]
 impl Operations for DiskOps {
-    type QueueData = Arc<DiskData>;
+    type QueueData = Arc<WithWork<DiskData>>;
 
     const OWNER: &'static ThisModule = kernel::module::this_module::<crate::FoxRamDisk>();
 
     const BLOCKING: bool = true;
 
-    fn queue_rq(disk: ArcBorrow<'_, DiskData>, rq: &Request) -> Result {
+    fn queue_rq(disk: ArcBorrow<'_, WithWork<DiskData>>, rq: &Request) -> Result {
         // Also the no-I/O allocation scope of the whole request.
         let store = disk.store.io();
         let io = &disk.io;
@@ -194,7 +204,7 @@ impl Operations for DiskOps {
                     write(&disk, &store, rq, pos, len)
                 }
                 ReqOp::Write => write(&disk, &store, rq, pos, len),
-                ReqOp::Discard | ReqOp::WriteZeroes => discard(&store, pos, len),
+                ReqOp::Discard | ReqOp::WriteZeroes => discard(disk, &store, pos, len),
                 // Data lives in RAM: there is no volatile cache to flush.
                 ReqOp::Flush => Ok(()),
                 ReqOp::Other(op) => {
@@ -215,11 +225,11 @@ impl Operations for DiskOps {
         result
     }
 
-    fn open(disk: ArcBorrow<'_, DiskData>) -> Result {
+    fn open(disk: ArcBorrow<'_, WithWork<DiskData>>) -> Result {
         disk.check_open()
     }
 
-    fn swap_slot_free_notify(disk: ArcBorrow<'_, DiskData>, slot: usize) {
+    fn swap_slot_free_notify(disk: ArcBorrow<'_, WithWork<DiskData>>, slot: usize) {
         disk.io.notify_free.fetch_add(1, Relaxed);
         // A slot past the end (after a shrink under swap) holds nothing: not a miss.
         if disk.store.slot_free(slot) == Err(EBUSY) {

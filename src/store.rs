@@ -39,9 +39,10 @@
 //! [`Store::resize`], [`Store::reset`] and [`Store::trim_table`] change the table as a
 //! whole: they take its write side, which waits for every reader to leave and keeps new
 //! ones out, so they are safe whenever they run. Each takes the [`StoreControl`] of the
-//! store, which the device keeps in the mutex that serialises its controls, and the device
-//! freezes its queue around them, so that no request waits for the table meanwhile.
-//! Slots freed meanwhile keep their blocks and count as misses. The statistics never read
+//! store, which the device keeps in the mutex that serialises its controls. The device
+//! freezes its queue around the controls, so that no request waits for the table
+//! meanwhile, but not around the trim that follows a discard ([`StoreIo::discard_range`]
+//! counts the chunks it empties), which frees memory only. Slots freed meanwhile keep their blocks and count as misses. The statistics never read
 //! the table, so they stay available meanwhile.
 //!
 //! # Memory limit
@@ -500,13 +501,15 @@ impl StoreIo<'_> {
 
     /// Makes the `count` blocks from `first` on zeroed and frees their memory; `ERANGE` if
     /// they go past the end. Blocks in table chunks never written are skipped, so that a
-    /// discard of a huge device takes time for what it holds, not for its size.
-    pub(crate) fn discard_range(&self, first: usize, count: usize) -> Result {
+    /// discard of a huge device takes time for what it holds, not for its size. Returns how
+    /// many table chunks it left with no data, which [`Store::trim_table`] would free.
+    pub(crate) fn discard_range(&self, first: usize, count: usize) -> Result<usize> {
         let end = first
             .checked_add(count)
             .filter(|&end| end <= self.blocks())
             .ok_or(ERANGE)?;
         let mut index = first;
+        let mut emptied = 0;
         while let Some(next) = self.table.next_used(index).filter(|&i| i < end) {
             // `next` lies in a chunk that exists: its blocks up to `end` are discarded
             // without another walk of the tree to find them.
@@ -514,9 +517,12 @@ impl StoreIo<'_> {
             for block in next..chunk_end.min(end) {
                 self.discard(block)?;
             }
+            if self.table.chunk_is_empty(next) {
+                emptied += 1;
+            }
             index = chunk_end;
         }
-        Ok(())
+        Ok(emptied)
     }
 
     /// Makes block `index` zeroed and frees its memory.
@@ -790,7 +796,7 @@ mod tests {
     fn a_huge_store_costs_what_it_holds_and_discards_fast() -> Result {
         // 4 TiB: three levels of table; a discard of all of it walks only what exists.
         let blocks = 1usize << 30;
-        let store = test_store(blocks, Algorithm::Lz4)?;
+        let (store, mut control) = controlled_store(blocks, Algorithm::Lz4)?;
         let empty = store.mem_used_total();
         assert!(store.table.bytes() <= 4096);
         let mut text = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
@@ -800,16 +806,19 @@ mod tests {
         }
         assert_eq!(store.compressed_blocks(), 4);
         assert_eq!(state_of(&store, blocks / 2 + 1)?, State::Zeroed);
-        store.io().discard_range(1, blocks - 2)?;
+        // Only the chunk of block `blocks / 2` is left with no data.
+        assert_eq!(store.io().discard_range(1, blocks - 2)?, 1);
         assert_eq!(store.compressed_blocks(), 2);
         assert_eq!(state_of(&store, 0)?, State::Compressed);
         assert_eq!(state_of(&store, 5)?, State::Zeroed);
         assert_eq!(state_of(&store, blocks - 1)?, State::Compressed);
         assert_eq!(store.io().discard_range(blocks - 1, 2), Err(ERANGE));
-        store.io().discard_range(0, blocks)?;
+        assert_eq!(store.io().discard_range(0, blocks)?, 3);
         assert_eq!(store.stored_bytes(), 0);
         // The chunks and the nodes above them stay until the table is trimmed.
         assert!(store.mem_used_total() > empty);
+        assert_eq!(store.trim_table(&mut control), 3);
+        assert_eq!(store.mem_used_total(), empty);
         Ok(())
     }
 

@@ -343,6 +343,13 @@ impl<T, const N: usize> Shared<'_, T, N> {
     /// Entry `index`: `ERANGE` past the end, `None` if its chunk is not allocated.
     #[inline]
     pub(crate) fn get(&self, index: usize) -> Result<Option<&T>> {
+        Ok(self.chunk(index)?.and_then(|c| c.get(index % N)))
+    }
+
+    /// The chunk that holds entry `index`: `ERANGE` past the end, `None` if it is not
+    /// allocated.
+    #[inline]
+    pub(crate) fn chunk(&self, index: usize) -> Result<Option<&[T; N]>> {
         if index >= self.len() {
             return Err(ERANGE);
         }
@@ -362,7 +369,7 @@ impl<T, const N: usize> Shared<'_, T, N> {
         }
         // SAFETY: a non-null pointer of level 1 is a chunk owned by the tree, which stays
         // while the read side, held by `self`, is.
-        Ok(unsafe { p.cast::<[T; N]>().as_ref() }.and_then(|c| c.get(index % N)))
+        Ok(unsafe { p.cast::<[T; N]>().as_ref() })
     }
 
     /// The first index from `index` on whose chunk is allocated, if there is one before the

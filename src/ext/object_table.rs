@@ -328,6 +328,14 @@ impl TableRef<'_> {
         self.slots.next_allocated(index)
     }
 
+    /// Whether the chunk of slot `index` is allocated and all its slots are empty now, as
+    /// after a discard: a hint that [`TableMut::trim`] would free it, which that checks
+    /// again. `false` past the end.
+    pub(crate) fn chunk_is_empty(&self, index: usize) -> bool {
+        matches!(self.slots.chunk(index), Ok(Some(chunk))
+            if chunk.iter().all(|slot| Kind::of(slot.word.peek()) == Kind::Empty))
+    }
+
     /// Slot `index`: `ERANGE` past the end, `None` if its chunk was never used (the slot is
     /// empty).
     #[inline]

@@ -125,6 +125,14 @@ impl BitLock {
         }
     }
 
+    /// The value as it is now, without the lock: a holder may change it at any moment, so
+    /// it is a hint (a value that cannot change back while the caller looks, or a
+    /// check repeated under the lock), never a basis for using what the value names.
+    #[inline]
+    pub(crate) fn peek(&self) -> usize {
+        self.word.load(Relaxed) & Self::VALUE_MASK
+    }
+
     /// Returns the value with exclusive access, no locking needed.
     pub(crate) fn get_mut(&mut self) -> usize {
         self.word.load(Relaxed) & Self::VALUE_MASK
