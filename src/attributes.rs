@@ -58,6 +58,9 @@ enum Id {
     IoStat,
     DebugStat,
     MemUsedMax,
+    Dedup,
+    DupDataSize,
+    MetaDataSize,
 }
 
 /// Whether `id` is attribute `attr`.
@@ -86,6 +89,9 @@ impl DiskAttributeOperations for DiskOps {
             x if is(x, Id::DiskSize) => store.blocks() as u64 * BLOCK_SIZE as u64,
             x if is(x, Id::MemLimit) => store.mem_limit(),
             x if is(x, Id::MemUsedMax) => store.mem_used_max(),
+            x if is(x, Id::Dedup) => u64::from(store.dedup()),
+            x if is(x, Id::DupDataSize) => store.dup_data_size(),
+            x if is(x, Id::MetaDataSize) => store.meta_data_size(),
             x if is(x, Id::CompressionName) => {
                 return Ok(writeln!(out, "{}", store.algorithm().name())?);
             }
@@ -128,6 +134,7 @@ impl DiskAttributeOperations for DiskOps {
             x if is(x, Id::Reset) => reset(&disk, &data, input),
             x if is(x, Id::Compact) => compact(&disk, &data, input),
             x if is(x, Id::MemUsedMax) => reset_mem_used_max(&data, input),
+            x if is(x, Id::Dedup) => set_dedup(&data, input),
             _ => Err(EINVAL),
         }
     }
@@ -149,13 +156,14 @@ fn show_algorithms(current: Algorithm, out: &mut Formatter<'_>) -> Result {
 }
 
 /// `mm_stat`, in zram's field order: orig_data_size compr_data_size mem_used_total
-/// mem_limit mem_used_max same_pages pages_compacted huge_pages huge_pages_since.
+/// mem_limit mem_used_max same_pages pages_compacted huge_pages huge_pages_since, then
+/// dup_data_size and meta_data_size, as zram's deduplication patches added them.
 fn show_mm_stat(disk: &DiskData, out: &mut Formatter<'_>) -> Result {
     let store = &disk.store;
     let compr_data_size = store.compressed_bytes() + store.raw_blocks() * BLOCK_SIZE as u64;
     Ok(writeln!(
         out,
-        "{:8} {:8} {:8} {:8} {:8} {:8} {:8} {:8} {:8}",
+        "{:8} {:8} {:8} {:8} {:8} {:8} {:8} {:8} {:8} {:8} {:8}",
         store.stored_bytes(),
         compr_data_size,
         store.mem_used_total(),
@@ -166,6 +174,8 @@ fn show_mm_stat(disk: &DiskData, out: &mut Formatter<'_>) -> Result {
         store.pages_compacted(),
         store.raw_blocks(),
         store.raw_writes(),
+        store.dup_data_size(),
+        store.meta_data_size(),
     )?)
 }
 
@@ -246,6 +256,32 @@ fn set_algorithm(data: &DiskData, input: &[u8]) -> Result {
     Ok(())
 }
 
+/// `dedup`: `1` makes new writes share the stored data of blocks that hold the same, `0`
+/// stops it; stored blocks stay as they are.
+fn set_dedup(data: &DiskData, input: &[u8]) -> Result {
+    let on = match parse_u64(input) {
+        Ok(0) => false,
+        Ok(1) => true,
+        _ => {
+            pr_err!(
+                "foxramdisk{}: dedup: write 0 or 1, not '{}'\n",
+                data.id,
+                shown(input)
+            );
+            return Err(EINVAL);
+        }
+    };
+    if data.store.dedup() != on {
+        pr_info!(
+            "foxramdisk{}: deduplication of new writes {}\n",
+            data.id,
+            if on { "on" } else { "off" }
+        );
+    }
+    data.store.set_dedup(on);
+    Ok(())
+}
+
 /// `mem_limit`: bytes, 0 for no limit.
 fn set_mem_limit(data: &DiskData, input: &[u8]) -> Result {
     let bytes = size_arg(data, "mem_limit", input)?;
@@ -320,7 +356,7 @@ macro_rules! attr {
     };
 }
 
-static CONTROL_ATTRS: [DiskAttribute; 9] = [
+static CONTROL_ATTRS: [DiskAttribute; 10] = [
     attr!(c"disksize", 0o644, DiskSize),
     attr!(c"comp_algorithm", 0o644, CompAlgorithm),
     attr!(c"mem_limit", 0o644, MemLimit),
@@ -330,8 +366,9 @@ static CONTROL_ATTRS: [DiskAttribute; 9] = [
     attr!(c"mm_stat", 0o444, MmStat),
     attr!(c"io_stat", 0o444, IoStat),
     attr!(c"debug_stat", 0o444, DebugStat),
+    attr!(c"dedup", 0o644, Dedup),
 ];
-static CONTROL_LIST: AttributeList<10> = DiskAttribute::list(&CONTROL_ATTRS);
+static CONTROL_LIST: AttributeList<11> = DiskAttribute::list(&CONTROL_ATTRS);
 static CONTROL_GROUP: AttributeGroup = AttributeGroup::new(None, &CONTROL_LIST);
 
 static IO_ATTRS: [DiskAttribute; 6] = [
@@ -346,7 +383,7 @@ static IO_LIST: AttributeList<7> = DiskAttribute::list(&IO_ATTRS);
 // The C module's `io_stat/` directory, renamed: zram's one-line `io_stat` file has its name.
 static IO_GROUP: AttributeGroup = AttributeGroup::new(Some(c"io_counters"), &IO_LIST);
 
-static STORAGE_ATTRS: [DiskAttribute; 8] = [
+static STORAGE_ATTRS: [DiskAttribute; 10] = [
     attr!(c"zeroed_blocks_count", 0o444, ZeroedBlocksCount),
     attr!(c"raw_blocks_count", 0o444, RawBlocksCount),
     attr!(c"compressed_blocks_count", 0o444, CompressedBlocksCount),
@@ -355,8 +392,10 @@ static STORAGE_ATTRS: [DiskAttribute; 8] = [
     attr!(c"compression_name", 0o444, CompressionName),
     attr!(c"block_size", 0o444, BlockSize),
     attr!(c"mem_used_total", 0o444, MemUsedTotal),
+    attr!(c"dup_data_size", 0o444, DupDataSize),
+    attr!(c"meta_data_size", 0o444, MetaDataSize),
 ];
-static STORAGE_LIST: AttributeList<9> = DiskAttribute::list(&STORAGE_ATTRS);
+static STORAGE_LIST: AttributeList<11> = DiskAttribute::list(&STORAGE_ATTRS);
 static STORAGE_GROUP: AttributeGroup = AttributeGroup::new(Some(c"storage_stat"), &STORAGE_LIST);
 
 /// Every attribute group of a device.

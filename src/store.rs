@@ -98,6 +98,10 @@ pub(crate) struct Store {
     counters: Counters,
     /// The most memory the store may use, in bytes; 0 for no limit.
     mem_limit: Atomic<u64>,
+    /// Whether new writes share the object of a block that holds the same data.
+    dedup: Atomic<bool>,
+    /// The hash that finds candidates for sharing ([`RawBuf::xxh64`]; the tests weaken it).
+    hash: fn(&RawBuf<'_>) -> u64,
 }
 
 impl Store {
@@ -117,6 +121,8 @@ impl Store {
             threshold,
             counters: Counters::new(),
             mem_limit: Atomic::new(0),
+            dedup: Atomic::new(false),
+            hash: |data| data.xxh64(),
         };
         store
             .counters
@@ -150,6 +156,16 @@ impl Store {
     /// limit; writes that need memory beyond it fail.
     pub(crate) fn set_mem_limit(&self, bytes: u64) {
         self.mem_limit.store(bytes, Relaxed);
+    }
+
+    /// Whether new writes share stored data (deduplication).
+    pub(crate) fn dedup(&self) -> bool {
+        self.dedup.load(Relaxed)
+    }
+
+    /// Makes new writes share stored data, or not; stored blocks stay as they are.
+    pub(crate) fn set_dedup(&self, on: bool) {
+        self.dedup.store(on, Relaxed);
     }
 
     /// Whether `bytes` more would go over the memory limit.
@@ -333,12 +349,34 @@ impl Store {
     }
 
     /// Every byte the store holds: zsmalloc pages (objects and their fragmentation), raw
-    /// block pages, the block table (the chunks written to) and the compression buffers.
+    /// block pages, the metadata ([`Store::meta_data_size`]) and the compression buffers.
     pub(crate) fn mem_used_total(&self) -> u64 {
-        let raw_pages = if RAW_PAGES { self.raw_blocks() } else { 0 };
-        (self.table.pool().total_pages() + raw_pages) * bindings::PAGE_SIZE as u64
-            + self.table.bytes() as u64
+        (self.table.pool().total_pages() + self.own_raw_pages()) * bindings::PAGE_SIZE as u64
+            + self.meta_data_size()
             + self.compressor.buffer_bytes()
+    }
+
+    /// The raw blocks' pages of their own, in memory: each raw block's, but a shared
+    /// page's once.
+    fn own_raw_pages(&self) -> u64 {
+        if RAW_PAGES {
+            self.raw_blocks()
+                .saturating_sub(self.table.shared_saved_pages())
+        } else {
+            0
+        }
+    }
+
+    /// The metadata, in bytes: the block table (the chunks written to) and the index of
+    /// shared objects.
+    pub(crate) fn meta_data_size(&self) -> u64 {
+        (self.table.bytes() + self.table.shared_bytes()) as u64
+    }
+
+    /// The bytes that sharing saved: each shared object's stored size (a page for a raw
+    /// block) times its blocks beyond the first (zram's `dup_data_size`).
+    pub(crate) fn dup_data_size(&self) -> u64 {
+        self.table.shared_saved()
     }
 }
 
@@ -454,13 +492,27 @@ impl StoreIo<'_> {
         let compressed_len = codecs.compress(algorithm, src).inspect_err(|_| {
             pr_err_once!("block {index}: no codec of {algorithm}\n");
         })?;
-        let (meta, data) = match compressed_len {
+        // The compressed data, and the rest of the buffer, which a shared object spanning
+        // two pages is copied into to be compared.
+        let (meta, data, spare) = match compressed_len {
             Some(len) if store.keeps_compressed(len) => {
-                compressed = RawBuf::from(codecs.compressed.get_mut(..len).ok_or(EIO)?);
-                (Meta::stored(State::Compressed, algorithm), &compressed)
+                let (head, spare) = codecs.compressed.split_at_mut_checked(len).ok_or(EIO)?;
+                compressed = RawBuf::from(head);
+                (
+                    Meta::stored(State::Compressed, algorithm),
+                    &compressed,
+                    spare,
+                )
             }
-            _ => (Meta::stored(State::Raw, algorithm), src),
+            _ => (
+                Meta::stored(State::Raw, algorithm),
+                src,
+                &mut codecs.compressed[..],
+            ),
         };
+        if store.dedup() {
+            return self.write_shared(&block, meta, data, spare);
+        }
         // An overwrite whose data fits the block's object (same size class, or a page over
         // a page) reuses it: no allocation, no free, and the pool's layout stays as it is.
         let mut guard = block.lock();
@@ -481,6 +533,40 @@ impl StoreIo<'_> {
         let object = store.new_object(meta, data)?;
         store.note_mem_used();
         self.set(&block, meta, object)
+    }
+
+    /// Stores `data`, in state `meta`, as block `block` through the table's index of shared
+    /// objects: as a reference to a stored object that holds the same bytes in the same
+    /// state if the hash of `data` finds one, else in a new object that later writes can
+    /// share. `local_copy` takes a candidate object that spans two pages. May sleep.
+    ///
+    /// The hash only finds a candidate: its bytes are compared with `data` before it is
+    /// shared. Compressed data is compared compressed: two blocks whose compressed bytes
+    /// and algorithm are the same hold the same data, since decompression gives each its
+    /// own back. Two writers of the same new data at once may both miss, and store it
+    /// twice: the index then holds both, and later writes share the newer.
+    fn write_shared(
+        &self,
+        block: &SlotRef<'_>,
+        meta: Meta,
+        data: &RawBuf<'_>,
+        local_copy: &mut [u8],
+    ) -> Result {
+        let store = self.store;
+        let hash = (store.hash)(data);
+        if let Some(found) = store.table.find_shared(hash) {
+            if found.value() == meta.0 && found.same_bytes(data, local_copy)? {
+                return self.set(block, meta, Content::Shared(found));
+            }
+        }
+        let bytes = Store::object_bytes(meta, data.len()) + ObjectTable::SHARED_ENTRY_BYTES;
+        if store.over_limit(bytes) {
+            return Err(ENOSPC);
+        }
+        let object = store.new_object(meta, data)?;
+        let shared = store.table.share(hash, meta.0, object);
+        store.note_mem_used();
+        self.set(block, meta, shared)
     }
 
     /// Puts block `block` in state `meta` with `content`, and frees what it held.
@@ -995,6 +1081,121 @@ mod tests {
         assert_eq!(store.mem_used_total(), empty);
         round_trip(&store, 7, &mut text)?;
         assert_eq!(store.trim_table(&mut control), 0);
+        Ok(())
+    }
+
+    /// Reads block `index` and checks it holds `data`.
+    fn check_block(store: &Store, index: usize, data: &[u8]) -> Result {
+        let mut back = KVec::from_elem(0xAAu8, BLOCK_SIZE, GFP_KERNEL)?;
+        read(store, index, &mut back)?;
+        assert!(back[..] == data[..]);
+        Ok(())
+    }
+
+    #[test]
+    fn dedup_shares_equal_blocks_until_the_last_goes() -> Result {
+        let store = test_store(600, Algorithm::Lz4)?;
+        store.set_dedup(true);
+        let mut text = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
+        let mut random = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
+        let mut other = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
+        fill_text(&mut text);
+        fill_random(&mut random, 99);
+        fill_random(&mut other, 100);
+        // The three chunks of the table are there from the start to the end.
+        for index in [0, 300, 599] {
+            round_trip(&store, index, &mut other)?;
+            discard(&store, index)?;
+        }
+        let empty = store.mem_used_total();
+        round_trip(&store, 0, &mut text)?;
+        let size = store.compressed_bytes();
+        assert!(size > 0 && size < BLOCK_SIZE as u64);
+        for index in [1, 300, 2] {
+            round_trip(&store, index, &mut text)?;
+        }
+        // Four blocks, one object: the pool did not grow, the index holds one entry.
+        assert_eq!(store.compressed_blocks(), 4);
+        assert_eq!(store.dup_data_size(), 3 * size);
+        assert_eq!(store.compressed_bytes(), 4 * size);
+        // Raw blocks share one page: one more page, not two.
+        let with_text = store.mem_used_total();
+        round_trip(&store, 10, &mut random)?;
+        round_trip(&store, 11, &mut random)?;
+        assert_eq!(store.raw_blocks(), 2);
+        assert_eq!(store.dup_data_size(), 3 * size + BLOCK_SIZE as u64);
+        let pages = store.mem_used_total() - with_text;
+        assert!(pages >= BLOCK_SIZE as u64 && pages < 2 * BLOCK_SIZE as u64);
+        // An overwrite, a discard and a slot free each drop one reference; the others
+        // still read their data.
+        round_trip(&store, 1, &mut other)?;
+        discard(&store, 300)?;
+        store.slot_free(10)?;
+        check_block(&store, 0, &text)?;
+        check_block(&store, 2, &text)?;
+        check_block(&store, 11, &random)?;
+        assert_eq!(store.dup_data_size(), size);
+        // Turned off, new writes store their own objects; shared ones stay shared.
+        store.set_dedup(false);
+        round_trip(&store, 3, &mut text)?;
+        assert_eq!(store.dup_data_size(), size);
+        check_block(&store, 2, &text)?;
+        // With the last references gone, so is every object and the index.
+        for index in [0, 1, 2, 3, 11] {
+            discard(&store, index)?;
+        }
+        assert_eq!(store.dup_data_size(), 0);
+        assert_eq!(store.table.shared_bytes(), 0);
+        assert_eq!(store.stored_bytes(), 0);
+        assert_eq!(store.mem_used_total(), empty);
+        Ok(())
+    }
+
+    #[test]
+    fn a_hash_collision_never_returns_another_block() -> Result {
+        let mut store = test_store(8, Algorithm::Zstd)?;
+        // Every block has the same hash: each write finds a candidate to compare.
+        store.hash = |_| 0;
+        store.set_dedup(true);
+        let mut blocks = KVec::new();
+        for seed in 1..=3u64 {
+            let mut text = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
+            fill_text(&mut text);
+            // Similar text, different bytes.
+            text[seed as usize * 100] = b'0' + seed as u8;
+            let mut random = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
+            fill_random(&mut random, seed);
+            blocks.push(text, GFP_KERNEL)?;
+            blocks.push(random, GFP_KERNEL)?;
+        }
+        for (index, data) in blocks.iter_mut().enumerate() {
+            round_trip(&store, index, data)?;
+        }
+        for (index, data) in blocks.iter().enumerate() {
+            check_block(&store, index, data)?;
+        }
+        assert_eq!(store.dup_data_size(), 0);
+        // A real duplicate that is the newest of its hash is still shared.
+        let last = blocks.len() - 1;
+        write(&store, 7, &mut blocks[last])?;
+        check_block(&store, 7, &blocks[last])?;
+        assert_eq!(store.dup_data_size(), BLOCK_SIZE as u64);
+        Ok(())
+    }
+
+    #[test]
+    fn dedup_shares_within_one_algorithm() -> Result {
+        let store = test_store(4, Algorithm::Lz4)?;
+        store.set_dedup(true);
+        let mut text = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
+        fill_text(&mut text);
+        round_trip(&store, 0, &mut text)?;
+        store.set_algorithm(Algorithm::Zstd)?;
+        round_trip(&store, 1, &mut text)?;
+        assert_eq!(store.dup_data_size(), 0);
+        round_trip(&store, 2, &mut text)?;
+        assert!(store.dup_data_size() > 0);
+        check_block(&store, 0, &text)?;
         Ok(())
     }
 

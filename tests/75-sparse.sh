@@ -10,8 +10,8 @@ mem() { st "$1" storage_stat/mem_used_total; }
 # Whether device $1 comes back within 4 KiB of $2 bytes in 30 s: the table chunks a
 # discard empties are freed by the device's work item, soon after the discard.
 mem_back_to() {
-	local i now
-	for i in $(seq 300); do
+	local now
+	for _ in $(seq 300); do
 		now=$(mem "$1")
 		[ $((now - $2)) -le 4096 ] && [ $(($2 - now)) -le 4096 ] && return 0
 		sleep 0.1

@@ -3,7 +3,7 @@
 # reset, mem_limit, mm_stat and compact: reset frees everything but is refused while the
 # device is open; writes past mem_limit fail with an I/O error and are counted, data
 # stays readable and writes resume when the limit is raised; mm_stat has zram's nine
-# fields and agrees with storage_stat.
+# fields, then dup_data_size and meta_data_size, and agrees with storage_stat.
 . "$(dirname "$0")/lib.sh"
 
 A=/sys/block/foxramdisk0
@@ -13,7 +13,7 @@ mm() { awk -v f="$1" '{ print $f }' $A/mm_stat; }
 check "insmod (64 MiB, lz4)" load default_capacity=16384 default_compression=lz4
 check_eq "reset is write-only (0200)" "$(stat -c %a $A/reset)" 200
 check_eq "mem_limit is 0644" "$(stat -c %a $A/mem_limit)" 644
-check_eq "mm_stat has nine fields" "$(awk '{ print NF }' $A/mm_stat)" 9
+check_eq "mm_stat has zram's nine fields and two more" "$(awk '{ print NF }' $A/mm_stat)" 11
 empty=$(mm 3)
 check_eq "mm_stat mem_used_total = storage_stat/mem_used_total" "$empty" "$(st 0 storage_stat/mem_used_total)"
 

@@ -195,6 +195,8 @@ extern "C" {
     pub(crate) fn zs_lookup_class_index(pool: *mut zs_pool, size: c_uint) -> c_uint;
     /// `zs_compact()`.
     pub(crate) fn zs_compact(pool: *mut zs_pool) -> c_ulong;
+    /// `xxh64()` (`lib/xxhash.c`): the 64-bit xxHash of `len` bytes at `input`.
+    pub(crate) fn xxh64(input: *const c_void, len: usize, seed: u64) -> u64;
     /// `zs_get_total_pages()`.
     pub(crate) fn zs_get_total_pages(pool: *mut zs_pool) -> c_ulong;
     /// `zs_obj_read_begin()`.

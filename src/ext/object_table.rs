@@ -8,11 +8,20 @@
 //! sleeping lock in bit 0 of its word ([`BitLock`]), checked by lockdep through one map per
 //! table, as zram's slot lock.
 //!
+//! A slot may also hold a reference to a page or object that several slots share
+//! ([`shared`]): the table's index finds them by a hash of their contents, for
+//! deduplication.
+//!
 //! The table keeps what a slot owns consistent with the memory it names: a handle is only
 //! read or written under the slot's lock or with the table held exclusively; objects come
 //! into a slot only from the table's own pool (checked, since two tables' objects have the
 //! same type); what leaves a slot is handed back as a [`Content`] that frees its memory
 //! when dropped. So the users of a table need no `unsafe` code.
+
+mod shared;
+
+use shared::SharedIndex;
+pub(crate) use shared::SharedRef;
 
 use crate::ext::{
     chunk_table::{ChunkTable, Exclusive, Shared, SpareChunks},
@@ -20,17 +29,20 @@ use crate::ext::{
     raw_buf::RawBuf,
     sync::{BitLock, BitLockGuard, LockdepMap},
 };
-use core::{mem::size_of, ptr};
+use core::{
+    mem::{size_of, ManuallyDrop},
+    ptr,
+};
 use kernel::{
     bindings,
     prelude::*,
     sync::atomic::{Atomic, Relaxed}, //
 };
 
-/// Where a slot's kind sits in its word (bits 1-2); bit 0 is the lock.
+/// Where a slot's kind sits in its word (bits 1-3); bit 0 is the lock.
 const KIND_SHIFT: u32 = 1;
-/// Where the user's value sits in a slot's word.
-const VALUE_SHIFT: u32 = 3;
+/// Where the user's value sits in a slot's word (bits 4-15).
+const VALUE_SHIFT: u32 = 4;
 /// Where the size of a slot's zsmalloc object sits in its word (bits 16-31).
 const SIZE_SHIFT: u32 = 16;
 
@@ -44,16 +56,18 @@ enum Kind {
     Word = 1,
     Page = 2,
     Object = 3,
+    Shared = 4,
 }
 
 impl Kind {
     /// The kind recorded in word `word`.
     #[inline]
     fn of(word: usize) -> Self {
-        match (word >> KIND_SHIFT) & 0b11 {
+        match (word >> KIND_SHIFT) & 0b111 {
             1 => Self::Word,
             2 => Self::Page,
             3 => Self::Object,
+            4 => Self::Shared,
             _ => Self::Empty,
         }
     }
@@ -103,6 +117,8 @@ pub(crate) enum Content<'a> {
     Page(PageBox),
     /// An object of the table's pool.
     Object(ZsObject<'a>),
+    /// A reference to a page or object of the table's that several slots share.
+    Shared(SharedRef<'a>),
 }
 
 /// One slot of an [`ObjectTable`]: 16 bytes on 64-bit machines.
@@ -112,8 +128,9 @@ pub(crate) enum Content<'a> {
 /// The kind in `word` says what `handle` is: 0 for an empty slot; the word itself; the
 /// address of an order-0 page from [`PageBox::into_raw`], owned by the slot; or a live
 /// object of the table's pool, allocated for the size recorded in `word` and owned by the
-/// slot. `handle` is read or written only with the lock in `word` held, or with the table
-/// held exclusively.
+/// slot; or a [`shared::SharedEntry`] of the table's index, one of whose references the
+/// slot owns ([`SharedRef::into_raw`]). `handle` is read or written only with the lock in
+/// `word` held, or with the table held exclusively.
 pub(crate) struct Slot {
     handle: Atomic<usize>,
     word: BitLock,
@@ -135,13 +152,13 @@ impl Slot {
     }
 
     /// Takes what the slot holds, through exclusive access, leaving it empty.
-    fn take_mut<'p>(&mut self, pool: &'p ZsPool) -> Content<'p> {
+    fn take_mut<'p>(&mut self, pool: &'p ZsPool, index: &'p SharedIndex) -> Content<'p> {
         let word = self.word.get_mut();
         let handle = self.handle.load(Relaxed);
         *self = Self::new();
         // SAFETY: the slot owned `handle` as its word's kind says (type invariant), and no
-        // longer refers to it; the table's pool is `pool`.
-        unsafe { content_from_raw(pool, word, handle) }
+        // longer refers to it; the table's pool and index are `pool` and `index`.
+        unsafe { content_from_raw(pool, index, word, handle) }
     }
 }
 
@@ -149,10 +166,15 @@ impl Slot {
 ///
 /// # Safety
 ///
-/// `handle` must be what a slot whose word was `word` owned in a table whose pool is
-/// `pool`, and nothing may refer to it any more.
+/// `handle` must be what a slot (or shared entry) whose word was `word` owned in a table
+/// whose pool and index are `pool` and `index`, and nothing may refer to it any more.
 #[inline]
-unsafe fn content_from_raw(pool: &ZsPool, word: usize, handle: usize) -> Content<'_> {
+unsafe fn content_from_raw<'a>(
+    pool: &'a ZsPool,
+    index: &'a SharedIndex,
+    word: usize,
+    handle: usize,
+) -> Content<'a> {
     match Kind::of(word) {
         Kind::Empty => Content::Empty,
         Kind::Word => Content::Word(handle),
@@ -165,6 +187,9 @@ unsafe fn content_from_raw(pool: &ZsPool, word: usize, handle: usize) -> Content
             handle,
             size: (word >> SIZE_SHIFT) & MAX_OBJECT_SIZE,
         }),
+        // SAFETY: a reference from `SharedRef::into_raw` to an entry of `index` over `pool`
+        // (safety requirements).
+        Kind::Shared => Content::Shared(unsafe { SharedRef::from_raw(index, pool, handle) }),
     }
 }
 
@@ -204,12 +229,17 @@ impl SpareSlots {
 pub(crate) struct ObjectTable {
     slots: ChunkTable<Slot, SLOTS_PER_CHUNK>,
     pool: ZsPool,
+    /// The shared pages and objects; empty once no slot refers to one.
+    index: SharedIndex,
     lock_map: Pin<KBox<LockdepMap>>,
 }
 
 impl ObjectTable {
     /// The bits a slot keeps of its user's value.
     pub(crate) const VALUE_MASK: usize = (1 << (SIZE_SHIFT - VALUE_SHIFT)) - 1;
+
+    /// Bytes of one entry of the index of shared pages and objects.
+    pub(crate) const SHARED_ENTRY_BYTES: usize = shared::ENTRY_BYTES;
 
     /// Bytes of one chunk of slots, allocated on the first use of one of them.
     pub(crate) const CHUNK_BYTES: usize = ChunkTable::<Slot, SLOTS_PER_CHUNK>::CHUNK_BYTES;
@@ -222,6 +252,7 @@ impl ObjectTable {
         Ok(Self {
             slots: ChunkTable::new(len, c"ObjectTable::slots", kernel::static_lock_class!())?,
             pool: ZsPool::new(name)?,
+            index: SharedIndex::new()?,
             lock_map: KBox::pin_init(
                 LockdepMap::new(c"ObjectTable::slot.lock", kernel::static_lock_class!()),
                 GFP_KERNEL,
@@ -244,6 +275,44 @@ impl ObjectTable {
     /// without locking.
     pub(crate) fn bytes(&self) -> usize {
         self.slots.bytes()
+    }
+
+    /// The memory of the index of shared pages and objects, in bytes: its entries
+    /// ([`ObjectTable::SHARED_ENTRY_BYTES`] each) and buckets.
+    pub(crate) fn shared_bytes(&self) -> usize {
+        self.index.bytes()
+    }
+
+    /// The bytes that sharing saved: for each shared page or object, its size times its
+    /// references beyond the first.
+    pub(crate) fn shared_saved(&self) -> u64 {
+        self.index.saved()
+    }
+
+    /// The pages that sharing saved: the references to shared pages beyond each page's
+    /// first.
+    pub(crate) fn shared_saved_pages(&self) -> u64 {
+        self.index.saved_pages()
+    }
+
+    /// Makes `content`, a page or an object of the table's pool, shareable under `hash`
+    /// with value `value`: returns a first reference to it ([`Content::Shared`]), which a
+    /// slot can take, and [`ObjectTable::find_shared`] finds. Other content, and any when
+    /// there is no memory for the index, is handed back as it was. May sleep.
+    pub(crate) fn share<'a>(
+        &'a self,
+        hash: u64,
+        value: usize,
+        content: Content<'a>,
+    ) -> Content<'a> {
+        self.index.insert(&self.pool, hash, value, content)
+    }
+
+    /// The newest shared page or object of `hash`, with a reference to it: a candidate
+    /// whose bytes the caller compares ([`SharedRef::same_bytes`]) before it stores the
+    /// reference. Never sleeps.
+    pub(crate) fn find_shared(&self, hash: u64) -> Option<SharedRef<'_>> {
+        self.index.find(&self.pool, hash)
     }
 
     /// Allocates an object of the pool holding `data` (see [`ZsPool::malloc`]); `EINVAL`
@@ -300,6 +369,7 @@ impl ObjectTable {
         TableMut {
             slots: self.slots.exclusive(),
             pool: &self.pool,
+            index: &self.index,
             _noio: noio,
         }
     }
@@ -308,8 +378,10 @@ impl ObjectTable {
 impl Drop for ObjectTable {
     fn drop(&mut self) {
         // Before the pool goes: the slots' objects are freed into it.
-        let pool = &self.pool;
-        self.slots.get_mut().clear(|slot| drop(slot.take_mut(pool)));
+        let (pool, index) = (&self.pool, &self.index);
+        self.slots
+            .get_mut()
+            .clear(|slot| drop(slot.take_mut(pool, index)));
     }
 }
 
@@ -420,14 +492,32 @@ impl<'a> SlotGuard<'a> {
         Kind::of(self.guard.get())
     }
 
-    /// The size of the slot's object in bytes; a page's size for a page, 0 for an empty
-    /// slot or a word.
+    /// The word and handle of what the slot's data is in: its own, or, for a shared page
+    /// or object, the shared entry's (of kind page or object).
+    #[inline]
+    fn owned(&self) -> (usize, usize) {
+        let (word, handle) = (self.guard.get(), self.slot.handle.load(Relaxed));
+        if Kind::of(word) != Kind::Shared {
+            return (word, handle);
+        }
+        // SAFETY: the slot owns a reference to an entry of the table's index over its pool
+        // (type invariant of `Slot`), which the lock, held, keeps; it is lent here, never
+        // dropped.
+        let shared = ManuallyDrop::new(unsafe {
+            SharedRef::from_raw(&self.table.index, &self.table.pool, handle)
+        });
+        shared.owned()
+    }
+
+    /// The size of the slot's object in bytes, shared or not; a page's size for a page, 0
+    /// for an empty slot or a word.
     #[inline]
     pub(crate) fn size(&self) -> usize {
-        match self.kind() {
-            Kind::Object => (self.guard.get() >> SIZE_SHIFT) & MAX_OBJECT_SIZE,
+        let (word, _) = self.owned();
+        match Kind::of(word) {
+            Kind::Object => (word >> SIZE_SHIFT) & MAX_OBJECT_SIZE,
             Kind::Page => bindings::PAGE_SIZE,
-            Kind::Empty | Kind::Word => 0,
+            Kind::Empty | Kind::Word | Kind::Shared => 0,
         }
     }
 
@@ -446,18 +536,16 @@ impl<'a> SlotGuard<'a> {
     /// short.
     #[inline]
     pub(crate) fn read<R>(&self, local_copy: &mut [u8], f: impl FnOnce(&[u8]) -> R) -> Result<R> {
-        if self.kind() != Kind::Object {
+        let (word, handle) = self.owned();
+        if Kind::of(word) != Kind::Object {
             return Err(EINVAL);
         }
-        let size = self.size();
-        // SAFETY: the slot owns a live object of the table's pool of `size` bytes (type
-        // invariants of `Slot` and `ObjectTable`); the lock, held, keeps it from being freed
-        // or written.
-        unsafe {
-            self.table
-                .pool
-                .read_with(self.slot.handle.load(Relaxed), size, local_copy, f)
-        }
+        let size = (word >> SIZE_SHIFT) & MAX_OBJECT_SIZE;
+        // SAFETY: the slot owns a live object of the table's pool of `size` bytes, or a
+        // reference to a shared entry that owns one and never writes it (type invariants
+        // of `Slot`, `SharedEntry` and `ObjectTable`); the lock, held, keeps it from being
+        // freed or written.
+        unsafe { self.table.pool.read_with(handle, size, local_copy, f) }
     }
 
     /// Copies the slot's page, or its object of `dst.len()` bytes, into `dst` (`local_copy`
@@ -465,10 +553,12 @@ impl<'a> SlotGuard<'a> {
     /// `dst`'s.
     #[inline]
     pub(crate) fn copy_to(&self, dst: &mut RawBuf<'_>, local_copy: &mut [u8]) -> Result {
-        match self.kind() {
-            // SAFETY: the slot owns the page (type invariant of `Slot`); the lock, held,
-            // keeps it from being freed or written.
-            Kind::Page => unsafe { PageBox::read_raw(self.slot.handle.load(Relaxed), dst) },
+        let (word, handle) = self.owned();
+        match Kind::of(word) {
+            // SAFETY: the slot owns the page, or a reference to a shared entry that owns it
+            // and never writes it (type invariants of `Slot` and `SharedEntry`); the lock,
+            // held, keeps it from being freed or written.
+            Kind::Page => unsafe { PageBox::read_raw(handle, dst) },
             Kind::Object if self.size() == dst.len() => {
                 self.read(local_copy, |src| dst.copy_from_slice(src))?
             }
@@ -487,7 +577,8 @@ impl<'a> SlotGuard<'a> {
             Kind::Object => {
                 len <= MAX_OBJECT_SIZE && pool.class_index(len) == pool.class_index(self.size())
             }
-            Kind::Empty | Kind::Word => false,
+            // A shared page or object is never written.
+            Kind::Empty | Kind::Word | Kind::Shared => false,
         }
     }
 
@@ -540,6 +631,13 @@ impl<'a> SlotGuard<'a> {
                 core::mem::forget(object);
                 (pack(Kind::Object, value, size), handle)
             }
+            Content::Shared(shared) => {
+                if !ptr::eq(shared.index, &self.table.index) {
+                    pr_warn!("a shared object of another table was refused\n");
+                    return Err(EINVAL);
+                }
+                (pack(Kind::Shared, value, 0), shared.into_raw())
+            }
         };
         let old_handle = self.slot.handle.load(Relaxed);
         // INVARIANT: the slot now owns what `content` owned, an object of the table's pool,
@@ -547,8 +645,8 @@ impl<'a> SlotGuard<'a> {
         self.slot.handle.store(handle, Relaxed);
         let old_word = self.guard.replace(word);
         // SAFETY: the slot owned `old_handle` as `old_word` says, and no longer refers to
-        // it; the table's pool is `self.table.pool`.
-        Ok(unsafe { content_from_raw(&self.table.pool, old_word, old_handle) })
+        // it; the table's pool and index are `self.table`'s.
+        Ok(unsafe { content_from_raw(&self.table.pool, &self.table.index, old_word, old_handle) })
     }
 }
 
@@ -556,6 +654,7 @@ impl<'a> SlotGuard<'a> {
 pub(crate) struct TableMut<'a> {
     slots: Exclusive<'a, Slot, SLOTS_PER_CHUNK>,
     pool: &'a ZsPool,
+    index: &'a SharedIndex,
     /// Ends after the write side is released (fields drop in order).
     _noio: NoIoScope,
 }
@@ -583,14 +682,14 @@ impl TableMut<'_> {
     /// first to keep them.
     pub(crate) fn resize(&mut self, spare: SpareSlots) {
         let len = spare.len();
-        let pool = self.pool;
+        let (pool, index) = (self.pool, self.index);
         // Slots past the new end in the chunk that holds it would otherwise stay, unseen,
         // until the table grows again; the chunks wholly past it are dropped below.
         let _ = self.slots.try_for_each_chunk(|first, chunk| {
             let skip = len.saturating_sub(first).min(SLOTS_PER_CHUNK);
             chunk[skip..]
                 .iter_mut()
-                .for_each(|slot| drop(slot.take_mut(pool)));
+                .for_each(|slot| drop(slot.take_mut(pool, index)));
             Ok(())
         });
         self.slots.resize(spare.0);
@@ -604,8 +703,8 @@ impl TableMut<'_> {
 
     /// Empties every slot, freeing what it holds, and frees every chunk.
     pub(crate) fn clear(&mut self) {
-        let pool = self.pool;
-        self.slots.clear(|slot| drop(slot.take_mut(pool)));
+        let (pool, index) = (self.pool, self.index);
+        self.slots.clear(|slot| drop(slot.take_mut(pool, index)));
     }
 }
 

@@ -121,6 +121,33 @@ impl<'a> RawBuf<'a> {
         Ok(())
     }
 
+    /// Whether the buffer holds the same bytes as `other` (at the time each is read).
+    pub(crate) fn same_bytes(&self, other: &RawBuf<'_>) -> bool {
+        if self.len != other.len {
+            return false;
+        }
+        // SAFETY: both are valid for reads of their length (type invariant), which is the
+        // same; `memcmp()` only reads them.
+        unsafe { bindings::memcmp(self.ptr.cast(), other.ptr.cast(), self.len) == 0 }
+    }
+
+    /// Whether the buffer holds the bytes of `other` (at the time each is read).
+    pub(crate) fn same_as_slice(&self, other: &[u8]) -> bool {
+        if self.len != other.len() {
+            return false;
+        }
+        // SAFETY: the buffer is valid for reads of its length (type invariant), as `other`
+        // is of the same length; `memcmp()` only reads them.
+        unsafe { bindings::memcmp(self.ptr.cast(), other.as_ptr().cast(), self.len) == 0 }
+    }
+
+    /// The 64-bit xxHash of the buffer (`xxh64()`, seed 0), of its bytes as each is read.
+    pub(crate) fn xxh64(&self) -> u64 {
+        // SAFETY: the buffer is valid for reads of its length (type invariant); `xxh64()`
+        // only reads it.
+        unsafe { ffi::xxh64(self.ptr.cast(), self.len, 0) }
+    }
+
     /// Fills the buffer with zeros, with `clear_page()` if it is one whole, page-aligned
     /// page.
     pub(crate) fn zero(&mut self) {

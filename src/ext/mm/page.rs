@@ -89,6 +89,18 @@ impl PageBox {
         unsafe { Self::map_raw(raw, |page| dst.copy_from(page)) }
     }
 
+    /// Whether page `raw` holds the bytes of `other`: `false` unless `other` is one page
+    /// long.
+    ///
+    /// # Safety
+    ///
+    /// `raw` must come from [`PageBox::into_raw`] and not be taken back before this returns;
+    /// nobody may write the page meanwhile.
+    pub(crate) unsafe fn same_bytes_raw(raw: usize, other: &RawBuf<'_>) -> bool {
+        // SAFETY: guaranteed by the caller.
+        unsafe { Self::map_raw(raw, |page| page.same_bytes(other)) }
+    }
+
     /// Copies `src` into page `raw`; `EINVAL` (and nothing copied) unless `src` is one page
     /// long.
     ///
