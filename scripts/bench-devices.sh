@@ -4,10 +4,11 @@
 # down one device under test of $SIZE MiB, and its own account of its memory.
 # $FOXRAMDISK_KO is the module built for the running kernel (default: foxramdisk.ko).
 
-setup() { # KIND ALG -> prints the device path
+setup() { # KIND ALG -> prints the device path; foxramdisk's ALG+dedup turns dedup on
 	case "$1" in
 	foxramdisk)
-		insmod "${FOXRAMDISK_KO:-foxramdisk.ko}" default_capacity=$((SIZE * 256)) default_compression="$2" && echo /dev/foxramdisk0 ;;
+		insmod "${FOXRAMDISK_KO:-foxramdisk.ko}" default_capacity=$((SIZE * 256)) default_compression="${2%+dedup}" &&
+			{ [ "$2" = "${2%+dedup}" ] || echo 1 >/sys/block/foxramdisk0/dedup; } && echo /dev/foxramdisk0 ;;
 	zram)
 		modprobe zram num_devices=1 &&
 			echo "$2" >/sys/block/zram0/comp_algorithm &&

@@ -79,7 +79,8 @@ perf = {k: median(v) for k, v in perf.items()}
 pairs = []
 for dev in devices:
     if dev.startswith("foxramdisk-"):
-        alg = dev.split("-", 1)[1]
+        # foxramdisk-lz4+dedup is compared with zram-lz4.
+        alg = dev.split("-", 1)[1].split("+")[0]
         if alg == "nocomp" and "brd" in devices:
             pairs.append((dev, "brd"))
         elif "zram-" + alg in devices:
