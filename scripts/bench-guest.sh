@@ -132,6 +132,13 @@ bench_group() { # DEVICE-SPEC...
 	for i in "${!paths[@]}"; do
 		realdata "${kinds[i]}" "${labels[i]}" "${paths[i]}"
 	done
+	# Duplicate data, for a group with a foxramdisk device that deduplicates.
+	if [[ " ${labels[*]}" == *+dedup* ]]; then
+		log "${labels[*]}: duplicate data"
+		for i in "${!paths[@]}"; do
+			dupdata "${kinds[i]}" "${labels[i]}" "${paths[i]}"
+		done
+	fi
 	for kind in "${kinds[@]}"; do
 		teardown "$kind"
 	done
@@ -173,6 +180,38 @@ realdata() { # KIND LABEL DEVICE
 	t3=$(date +%s.%N)
 	emit "{\"device\": \"$label\", \"realdata\": {\"tree\": \"$TREE\", \"tree_bytes\": $tree_bytes, \"copy_s\": $(seconds "$t0" "$t1"), \"read_s\": $(seconds "$t2" "$t3"), \"stored_bytes\": $(stored_bytes "$kind"), $(accounts "$kind")}}"
 	umount "$mnt"
+}
+
+# Duplicate data, the same on every device of a group, and the memory it takes: the first
+# 24 MiB of the tree's ext4 image at four offsets; ext4 holding three copies of the tree;
+# fio's own duplicate data (dedupe_percentage=50, half compressible) over the device.
+dupdata() { # KIND LABEL DEVICE
+	local kind=$1 label=$2 d=$3 off copy
+	if [ -n "$image" ] && [ "$SIZE" -ge 120 ]; then
+		blkdiscard -f "$d" 2>/dev/null
+		for off in 0 32 64 96; do
+			dd if="$image" of="$d" bs=1M count=24 seek=$off oflag=direct status=none
+		done
+		settle
+		emit "{\"device\": \"$label\", \"dedup\": {\"case\": \"the same 24 MiB of real data at four offsets\", \"written_bytes\": $((96 << 20)), $(accounts "$kind")}}"
+	fi
+	blkdiscard -f "$d" 2>/dev/null
+	if mkfs.ext4 -q -F "$d" && mount "$d" "$mnt"; then
+		for copy in 1 2 3; do
+			if ! { mkdir "$mnt/copy$copy" && cp -a "$stage/." "$mnt/copy$copy/" 2>/dev/null; }; then
+				log "$label: copy $copy of the tree does not fit"
+			fi
+		done
+		umount "$mnt"
+		settle
+		emit "{\"device\": \"$label\", \"dedup\": {\"case\": \"ext4 with three copies of $TREE\", \"written_bytes\": $((3 * tree_bytes)), $(accounts "$kind")}}"
+	fi
+	blkdiscard -f "$d" 2>/dev/null
+	fio --name=dedupe --filename="$d" --rw=write --bs=4k --size="${SIZE}M" --direct=1 \
+		--dedupe_percentage=50 --buffer_compress_percentage=50 --refill_buffers \
+		--output-format=json >/dev/null
+	settle
+	emit "{\"device\": \"$label\", \"dedup\": {\"case\": \"fio dedupe_percentage=50\", \"written_bytes\": $((SIZE << 20)), $(accounts "$kind")}}"
 }
 
 read -ra devices <<<"$DEVICES"

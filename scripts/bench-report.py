@@ -46,7 +46,7 @@ def value(job, r):
 
 
 devices = []
-perf, memory, realdata, image = {}, {}, {}, {}
+perf, memory, realdata, image, dedup = {}, {}, {}, {}, {}
 kernel = {}
 for row in rows:
     if "kernel" in row:
@@ -63,6 +63,8 @@ for row in rows:
         realdata[dev] = row["realdata"]
     elif "image" in row:
         image[dev] = row["image"]
+    elif "dedup" in row:
+        dedup.setdefault(row["dedup"]["case"], {})[dev] = row["dedup"]
 
 def median(values):
     """The median of a job's runs on one device; None if any run failed."""
@@ -198,6 +200,27 @@ if image:
         mem, wt = r["device_mem_used"], all_in(r)
         lines.append(f"| {d} | {mem / mib:.2f} | {fmt(wt / mib if wt is not None else None, 2)} | "
                      f"{fmt(ratio(wt, r['tree_bytes']), 4)} |")
+    lines.append("")
+
+if dedup:
+    lines.append("## Duplicate data: memory")
+    lines.append("")
+    lines.append("Memory each device uses for the same duplicate data, all in (as above), and foxramdisk's "
+                 "against zram's (below 1: foxramdisk uses less).")
+    lines.append("")
+    lines.append("| data | " + " | ".join(f"{d} all in MiB" for d in devices) + " | "
+                 + " | ".join(f"{a} / {b}" for a, b in pairs) + " |")
+    lines.append("|---|" + "---|" * (len(devices) + len(pairs)))
+    for case, by_dev in dedup.items():
+        cells = []
+        for d in devices:
+            wt = all_in(by_dev[d]) if d in by_dev else None
+            cells.append(fmt(wt / mib if wt is not None else None, 2))
+        for a, b in pairs:
+            wa = all_in(by_dev[a]) if a in by_dev else None
+            wb = all_in(by_dev[b]) if b in by_dev else None
+            cells.append(fmt(ratio(wa, wb), 3))
+        lines.append(f"| {case} | " + " | ".join(cells) + " |")
     lines.append("")
 
 open(f"{out}/bench.md", "w").write("\n".join(lines) + "\n")
