@@ -21,6 +21,7 @@
 //! of a slot at once, as zram does; it never sleeps.
 
 use crate::{
+    compressor::Context,
     disk_data::DiskData,
     ext::{
         block::{
@@ -39,7 +40,7 @@ use kernel::{
     block::SECTOR_SHIFT,
     pr_warn_once,
     prelude::*,
-    sync::{atomic::Relaxed, Arc, ArcBorrow},
+    sync::{atomic::Relaxed, Arc, ArcBorrow, MutexGuard},
     ThisModule, //
 };
 
@@ -91,9 +92,7 @@ fn for_each_chunk(
 
 /// Serves a read. A block that one segment covers whole is decompressed straight into
 /// it; a block split across segments is read into the context, then copied out.
-fn read(store: &StoreIo<'_>, rq: &Request, pos: u64, len: u64) -> Result {
-    let mut guard = store.context()?;
-    let ctx = &mut *guard;
+fn read(store: &StoreIo<'_>, ctx: &mut Context, rq: &Request, pos: u64, len: u64) -> Result {
     for_each_chunk(rq, pos, len, |c| {
         if c.len == BLOCK_SIZE {
             return c.segment.map(c.at, c.len, |dst| {
@@ -118,9 +117,14 @@ fn read(store: &StoreIo<'_>, rq: &Request, pos: u64, len: u64) -> Result {
 /// A write refused by the memory limit fails with `EIO`, logged once per limit setting; one
 /// whose memory the allocator could not give fails with `EIO` too, as in zram (an `ENOMEM`
 /// would end the request with blk-mq's `BLK_STS_RESOURCE`, which is not an I/O error).
-fn write(disk: &DiskData, store: &StoreIo<'_>, rq: &Request, pos: u64, len: u64) -> Result {
-    let mut guard = store.context()?;
-    let ctx = &mut *guard;
+fn write(
+    disk: &DiskData,
+    store: &StoreIo<'_>,
+    ctx: &mut Context,
+    rq: &Request,
+    pos: u64,
+    len: u64,
+) -> Result {
     for_each_chunk(rq, pos, len, |c| {
         let stored = if c.len == BLOCK_SIZE {
             c.segment.map(c.at, c.len, |src| {
@@ -171,6 +175,69 @@ fn discard(
     Ok(())
 }
 
+/// The compression context of the current CPU, taken on first use into `slot`, where it
+/// stays until the caller drops it: after the table's read side (the lock order).
+fn context<'s, 'a>(
+    store: &'a StoreIo<'_>,
+    slot: &'s mut Option<MutexGuard<'a, Context>>,
+) -> Result<&'s mut Context> {
+    if slot.is_none() {
+        *slot = Some(store.context()?);
+    }
+    slot.as_deref_mut().ok_or(EIO)
+}
+
+/// Serves request `rq` with the table held for shared use (`store`) and the context in
+/// `ctx`, taken if the request needs one and not yet there; counts it.
+fn serve<'a>(
+    disk: ArcBorrow<'_, WithWork<DiskData>>,
+    store: &'a StoreIo<'_>,
+    ctx: &mut Option<MutexGuard<'a, Context>>,
+    rq: &Request,
+) -> Result {
+    let io = &disk.io;
+    let pos = rq.sector() << SECTOR_SHIFT;
+    let len = u64::from(rq.bytes());
+    let capacity = (store.blocks() as u64) << BLOCK_SHIFT;
+    let op = rq.op();
+    let result = if pos.checked_add(len).is_none_or(|end| end > capacity) {
+        pr_warn_once!("request beyond the end of the device (byte {pos}, {len} bytes)\n");
+        io.invalid_io.fetch_add(1, Relaxed);
+        Err(EIO)
+    } else if (pos | len) & (BLOCK_SIZE as u64 - 1) != 0 {
+        // Cannot happen with a 4096-byte logical block size; refuse rather than guess.
+        pr_warn_once!("request not aligned to blocks (byte {pos}, {len} bytes)\n");
+        io.invalid_io.fetch_add(1, Relaxed);
+        Err(EIO)
+    } else {
+        match op {
+            ReqOp::Read => read(store, context(store, ctx)?, rq, pos, len),
+            ReqOp::Write if rq.is_swap() => {
+                let _reclaim = NoReclaimScope::enter();
+                write(&disk, store, context(store, ctx)?, rq, pos, len)
+            }
+            ReqOp::Write => write(&disk, store, context(store, ctx)?, rq, pos, len),
+            ReqOp::Discard | ReqOp::WriteZeroes => discard(disk, store, pos, len),
+            // Data lives in RAM: there is no volatile cache to flush.
+            ReqOp::Flush => Ok(()),
+            ReqOp::Other(op) => {
+                pr_warn_once!("unsupported request operation {op}\n");
+                Err(EOPNOTSUPP)
+            }
+        }
+    };
+    let ok = result.is_ok();
+    match op {
+        ReqOp::Read => IoStats::count(&io.bytes_read, &io.failed_reads, ok, len),
+        ReqOp::Write => IoStats::count(&io.bytes_written, &io.failed_writes, ok, len),
+        ReqOp::Discard | ReqOp::WriteZeroes => {
+            IoStats::count(&io.bytes_discarded, &io.failed_discards, ok, len)
+        }
+        ReqOp::Flush | ReqOp::Other(_) => {}
+    }
+    result
+}
+
 #[vtable]
 impl Operations for DiskOps {
     type QueueData = Arc<WithWork<DiskData>>;
@@ -182,47 +249,9 @@ impl Operations for DiskOps {
     fn queue_rq(disk: ArcBorrow<'_, WithWork<DiskData>>, rq: &Request) -> Result {
         // Also the no-I/O allocation scope of the whole request.
         let store = disk.store.io();
-        let io = &disk.io;
-        let pos = rq.sector() << SECTOR_SHIFT;
-        let len = u64::from(rq.bytes());
-        let capacity = (store.blocks() as u64) << BLOCK_SHIFT;
-        let op = rq.op();
-        let result = if pos.checked_add(len).is_none_or(|end| end > capacity) {
-            pr_warn_once!("request beyond the end of the device (byte {pos}, {len} bytes)\n");
-            io.invalid_io.fetch_add(1, Relaxed);
-            Err(EIO)
-        } else if (pos | len) & (BLOCK_SIZE as u64 - 1) != 0 {
-            // Cannot happen with a 4096-byte logical block size; refuse rather than guess.
-            pr_warn_once!("request not aligned to blocks (byte {pos}, {len} bytes)\n");
-            io.invalid_io.fetch_add(1, Relaxed);
-            Err(EIO)
-        } else {
-            match op {
-                ReqOp::Read => read(&store, rq, pos, len),
-                ReqOp::Write if rq.is_swap() => {
-                    let _reclaim = NoReclaimScope::enter();
-                    write(&disk, &store, rq, pos, len)
-                }
-                ReqOp::Write => write(&disk, &store, rq, pos, len),
-                ReqOp::Discard | ReqOp::WriteZeroes => discard(disk, &store, pos, len),
-                // Data lives in RAM: there is no volatile cache to flush.
-                ReqOp::Flush => Ok(()),
-                ReqOp::Other(op) => {
-                    pr_warn_once!("unsupported request operation {op}\n");
-                    Err(EOPNOTSUPP)
-                }
-            }
-        };
-        let ok = result.is_ok();
-        match op {
-            ReqOp::Read => IoStats::count(&io.bytes_read, &io.failed_reads, ok, len),
-            ReqOp::Write => IoStats::count(&io.bytes_written, &io.failed_writes, ok, len),
-            ReqOp::Discard | ReqOp::WriteZeroes => {
-                IoStats::count(&io.bytes_discarded, &io.failed_discards, ok, len)
-            }
-            ReqOp::Flush | ReqOp::Other(_) => {}
-        }
-        result
+        // Dropped first: the context's mutex before the table's read side.
+        let mut ctx = None;
+        serve(disk, &store, &mut ctx, rq)
     }
 
     fn open(disk: ArcBorrow<'_, WithWork<DiskData>>) -> Result {
