@@ -7,6 +7,7 @@
  */
 
 #include <crypto/acompress.h>
+#include <linux/blk-mq.h>
 #include <linux/blkdev.h>
 #include <linux/lockdep.h>
 #include <linux/lz4.h>
@@ -42,6 +43,18 @@ struct gendisk *foxramdisk_helper_dev_to_disk(struct device *dev)
 unsigned int foxramdisk_helper_disk_openers(struct gendisk *disk)
 {
 	return disk_openers(disk);
+}
+
+struct request *foxramdisk_helper_rq_list_pop(struct rq_list *rl)
+{
+	return rq_list_pop(rl);
+}
+
+bool foxramdisk_helper_blk_mq_add_to_batch(struct request *req, struct io_comp_batch *iob,
+					   bool is_error,
+					   void (*complete)(struct io_comp_batch *))
+{
+	return blk_mq_add_to_batch(req, iob, is_error, complete);
 }
 
 /* zs_pool_stats() with its one field read: struct zs_pool_stats stays out of Rust. */

@@ -11,6 +11,7 @@
 #define FOXRAMDISK_HELPERS_H
 
 #include <crypto/acompress.h>
+#include <linux/blk-mq.h>
 #include <linux/blkdev.h>
 #include <linux/percpu-rwsem.h>
 #include <linux/zsmalloc.h>
@@ -18,6 +19,10 @@
 /* block */
 struct gendisk *foxramdisk_helper_dev_to_disk(struct device *dev);
 unsigned int foxramdisk_helper_disk_openers(struct gendisk *disk);
+struct request *foxramdisk_helper_rq_list_pop(struct rq_list *rl);
+bool foxramdisk_helper_blk_mq_add_to_batch(struct request *req, struct io_comp_batch *iob,
+					   bool is_error,
+					   void (*complete)(struct io_comp_batch *));
 
 /* per-CPU rw semaphore */
 struct percpu_rw_semaphore *foxramdisk_helper_percpu_rwsem_alloc(const char *name,

@@ -3,7 +3,12 @@
 //! The I/O path: blk-mq requests served from a device's [`Store`].
 //!
 //! Requests are served synchronously, with the block table held for shared use and the
-//! compression context of the CPU they run on taken once per request, in that order.
+//! compression context of the CPU they run on taken once per request, in that order. The
+//! requests a plug gathers (io_uring's batches, a filesystem's writeback) come in one
+//! call ([`Operations::queue_rqs`]), which takes both once for all of them, and blk-mq ends
+//! them together (`blk_mq_end_request_batch()`). A plug hands over at most 32 requests
+//! of one queue (`BLK_MAX_REQUEST_COUNT`), so a batch keeps its CPU's context for at most
+//! that many.
 //!
 //! Blocking model: the tag set is `BLK_MQ_F_BLOCKING`, so `queue_rq` runs in a context that
 //! may sleep, and every allocation in it happens inside a no-I/O scope (`GFP_NOIO`), the
@@ -26,7 +31,7 @@ use crate::{
     ext::{
         block::{
             bio::Segment,
-            mq::{Operations, ReqOp, Request},
+            mq::{Operations, ReqOp, Request, RequestBatch},
         },
         mm::NoReclaimScope,
         raw_buf::RawBuf,
@@ -252,6 +257,14 @@ impl Operations for DiskOps {
         // Dropped first: the context's mutex before the table's read side.
         let mut ctx = None;
         serve(disk, &store, &mut ctx, rq)
+    }
+
+    fn queue_rqs(disk: ArcBorrow<'_, WithWork<DiskData>>, batch: &mut RequestBatch<'_>) {
+        // The table's read side and the CPU's context once for the whole batch, in the
+        // same order as for one request.
+        let store = disk.store.io();
+        let mut ctx = None;
+        batch.serve_each(|rq| serve(disk, &store, &mut ctx, rq));
     }
 
     fn open(disk: ArcBorrow<'_, WithWork<DiskData>>) -> Result {

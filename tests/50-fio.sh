@@ -3,7 +3,8 @@
 # fio with verify: two jobs of random 4 KiB writes over the whole device (each its own
 # half), then everything read back and checked (crc32c), on half-compressible data.
 # Then the same with buffers 512 bytes into a page (fio mem_align), so that every block
-# is split across two pages: the path that gathers and scatters through the context.
+# is split across two pages: the path that gathers and scatters through the context; and
+# with io_uring at depth 32, whose plugged batches come through queue_rqs.
 . "$(dirname "$0")/lib.sh"
 
 # verify LABEL MIB ALG FIO-OPTION...: loads a device of MIB MiB, writes it whole with fio
@@ -27,4 +28,7 @@ for alg in lz4 zstd deflate; do
 	verify "$alg" 64 "$alg" --bs=4k --numjobs=2 --size=32M --offset_increment=32M
 done
 verify "split blocks" 16 lz4 --bs=8k --mem_align=512 --size=16M
+# io_uring at depth 32, submitting 16 at a time: plugged batches (queue_rqs), ended together.
+verify "io_uring batches" 64 lz4 --ioengine=io_uring --iodepth=32 --iodepth_batch_submit=16 \
+	--iodepth_batch_complete_min=1 --bs=4k --numjobs=2 --size=32M --offset_increment=32M
 finish

@@ -73,6 +73,18 @@ extern "C" {
     ) -> *mut bindings::gendisk;
     /// `disk_openers()`: how many times the whole disk is open (stable under `open_mutex`).
     pub(crate) fn foxramdisk_helper_disk_openers(disk: *mut bindings::gendisk) -> c_uint;
+    /// `rq_list_pop()`: takes the first request off the list; null if it is empty.
+    pub(crate) fn foxramdisk_helper_rq_list_pop(
+        rl: *mut bindings::rq_list,
+    ) -> *mut bindings::request;
+    /// `blk_mq_add_to_batch()`: adds a finished request to `iob`, to be ended with the
+    /// others by `complete`; false, with nothing done, if it cannot be batched.
+    pub(crate) fn foxramdisk_helper_blk_mq_add_to_batch(
+        req: *mut bindings::request,
+        iob: *mut bindings::io_comp_batch,
+        is_error: bool,
+        complete: Option<unsafe extern "C" fn(*mut bindings::io_comp_batch)>,
+    ) -> bool;
     /// Allocates a `struct percpu_rw_semaphore` and initialises it with
     /// `__percpu_init_rwsem(sem, name, key)`; null on failure.
     pub(crate) fn foxramdisk_helper_percpu_rwsem_alloc(

@@ -11,6 +11,8 @@
 //!
 //! - [`Operations::BLOCKING`]: `BLK_MQ_F_BLOCKING`, so that `queue_rq` may sleep;
 //! - [`Request::sector`], [`Request::bytes`], [`Request::op`], [`Request::segments`];
+//! - [`Operations::queue_rqs`]: a plug's requests in one call ([`RequestBatch`]), ended
+//!   together with `blk_mq_end_request_batch()`;
 //! - [`gen_disk::GenDiskBuilder`] limits for discard and write-zeroes, [`gen_disk::Features`]
 //!   and `fops.owner` set to the driver's module (so a module with an open disk cannot be
 //!   unloaded).
@@ -28,6 +30,7 @@ mod tag_set;
 pub(crate) use operations::Operations;
 pub(crate) use request::{
     ReqOp,
-    Request, //
+    Request,
+    RequestBatch, //
 };
 pub(crate) use tag_set::TagSet;

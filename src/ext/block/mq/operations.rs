@@ -4,7 +4,7 @@
 //!
 //! C header: [`include/linux/blk-mq.h`](srctree/include/linux/blk-mq.h)
 
-use super::Request;
+use super::{Request, RequestBatch};
 use core::marker::PhantomData;
 use kernel::{bindings, prelude::*, types::ForeignOwnable, ThisModule};
 
@@ -31,6 +31,15 @@ pub(crate) trait Operations: Sized {
     /// status that `errno_to_blk_status()` maps the error to (`ENOMEM` → `BLK_STS_RESOURCE`,
     /// `EOPNOTSUPP` → `BLK_STS_NOTSUPP`, `EIO` and the rest → `BLK_STS_IOERR`).
     fn queue_rq(queue_data: ForeignBorrowed<'_, Self::QueueData>, rq: &Request) -> Result;
+
+    /// Serves the requests of one queue that a plug gathered (`queue_rqs`), in one call:
+    /// the driver can take what every request needs once for all of them. Each request
+    /// is started and ended by [`RequestBatch::serve_each`]; requests it leaves unserved
+    /// are handed to [`Operations::queue_rq`] one by one after this returns. Not called
+    /// unless implemented.
+    fn queue_rqs(_queue_data: ForeignBorrowed<'_, Self::QueueData>, _batch: &mut RequestBatch<'_>) {
+        build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
 
     /// Called, with the disk's `open_mutex` held, when the disk is opened; an error
     /// refuses the open with that errno. By default every open is allowed.
@@ -84,6 +93,39 @@ impl<T: Operations> OperationsVTable<T> {
         bindings::BLK_STS_OK as bindings::blk_status_t
     }
 
+    /// Called by blk-mq with the requests a plug gathered for one queue.
+    ///
+    /// # Safety
+    ///
+    /// `rqlist` must be a non-empty list of requests of one queue created by
+    /// [`super::gen_disk::GenDiskBuilder::build`] for `T`, owned by the driver and not
+    /// started, as blk-mq hands it to `queue_rqs`.
+    unsafe extern "C" fn queue_rqs_callback(rqlist: *mut bindings::rq_list) {
+        // SAFETY: `rqlist` is valid by the safety requirements.
+        let first = unsafe { (*rqlist).head };
+        if first.is_null() {
+            return;
+        }
+        // SAFETY: the requests and their queue are live by the safety requirements.
+        let queue_data = unsafe { (*(*first).q).queuedata };
+        // SAFETY: as in `queue_rq_callback`: a `T::QueueData` turned foreign, released only
+        // after the disk is deleted, when no request is queued.
+        let queue_data = unsafe { T::QueueData::borrow(queue_data) };
+        // `DEFINE_IO_COMP_BATCH()`: all zero.
+        let mut iob = bindings::io_comp_batch::default();
+        {
+            // SAFETY: blk-mq's list, and a zeroed batch ended below; both used only
+            // through `batch` until it is dropped.
+            let mut batch = unsafe { RequestBatch::new(rqlist, &mut iob) };
+            T::queue_rqs(queue_data, &mut batch);
+        }
+        if !iob.req_list.head.is_null() {
+            // SAFETY: `iob` holds requests served and started by the driver, each added
+            // once by `blk_mq_add_to_batch()`, which ends them all.
+            unsafe { bindings::blk_mq_end_request_batch(&mut iob) };
+        }
+    }
+
     /// Called by the block layer when the disk is opened.
     ///
     /// # Safety
@@ -127,7 +169,11 @@ impl<T: Operations> OperationsVTable<T> {
     /// The blk-mq operations: requests are served and ended inside `queue_rq`.
     const VTABLE: bindings::blk_mq_ops = bindings::blk_mq_ops {
         queue_rq: Some(Self::queue_rq_callback),
-        queue_rqs: None,
+        queue_rqs: if T::HAS_QUEUE_RQS {
+            Some(Self::queue_rqs_callback)
+        } else {
+            None
+        },
         commit_rqs: None,
         get_budget: None,
         put_budget: None,

@@ -4,8 +4,9 @@
 //!
 //! C header: [`include/linux/blk-mq.h`](srctree/include/linux/blk-mq.h)
 
-use super::super::bio::Segments;
-use kernel::{bindings, types::Opaque};
+use super::super::{super::ffi, bio::Segments};
+use core::marker::PhantomData;
+use kernel::{bindings, prelude::*, types::Opaque};
 
 /// The operation of a request (`enum req_op`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -125,5 +126,85 @@ impl Request {
         // driver owns the request, so the chain and its pages stay unchanged while borrowed,
         // and the bios of a request share its operation, which carries data pages here.
         unsafe { Segments::new(bio) }
+    }
+}
+
+/// The requests of one queue that a plug gathered, handed to
+/// [`super::Operations::queue_rqs`] together (`struct rq_list`).
+///
+/// # Invariants
+///
+/// `list` is the list blk-mq handed to `queue_rqs`, of requests of one queue that the
+/// driver owns and has not started; `iob` is a completion batch of requests that were
+/// started and served successfully, ended with `blk_mq_end_request_batch()` after
+/// `queue_rqs` returns.
+pub(crate) struct RequestBatch<'a> {
+    list: *mut bindings::rq_list,
+    iob: *mut bindings::io_comp_batch,
+    _p: PhantomData<&'a mut bindings::rq_list>,
+}
+
+impl RequestBatch<'_> {
+    /// Wraps the list `list` and the completion batch `iob`.
+    ///
+    /// # Safety
+    ///
+    /// `list` must be a list that blk-mq hands to `queue_rqs`, and `iob` a zeroed
+    /// `io_comp_batch` (`DEFINE_IO_COMP_BATCH`) that the caller ends with
+    /// `blk_mq_end_request_batch()` if it holds requests when `'a` ends; both valid and
+    /// used by nobody else for `'a`.
+    pub(super) unsafe fn new(
+        list: *mut bindings::rq_list,
+        iob: *mut bindings::io_comp_batch,
+    ) -> Self {
+        // INVARIANT: guaranteed by the caller.
+        Self {
+            list,
+            iob,
+            _p: PhantomData,
+        }
+    }
+
+    /// Starts and serves every request of the batch in turn with `serve`, in order. A
+    /// request `serve` fails is ended at once with the status its error maps to (as
+    /// [`super::Operations::queue_rq`]'s); the others end together, after the batch
+    /// (`blk_mq_end_request_batch()`: one tag release and one time stamp for all).
+    pub(crate) fn serve_each(&mut self, mut serve: impl FnMut(&Request) -> Result) {
+        loop {
+            // SAFETY: `list` is blk-mq's list, used by nobody else (type invariant).
+            let rq = unsafe { ffi::foxramdisk_helper_rq_list_pop(self.list) };
+            if rq.is_null() {
+                return;
+            }
+            // SAFETY: the driver owns `rq`, which has not been started yet (type
+            // invariant); it is off the list now.
+            unsafe { bindings::blk_mq_start_request(rq) };
+            // SAFETY: `rq` was started above and is ended only below, after the borrow
+            // ends.
+            let result = serve(unsafe { Request::from_raw(rq) });
+            let status = match result {
+                Ok(()) => {
+                    // SAFETY: `rq` is started, served and owned by the driver; the batch
+                    // `iob` ends it after `queue_rqs` (type invariant), if it takes it.
+                    let batched = unsafe {
+                        ffi::foxramdisk_helper_blk_mq_add_to_batch(
+                            rq,
+                            self.iob,
+                            false,
+                            Some(bindings::blk_mq_end_request_batch),
+                        )
+                    };
+                    if batched {
+                        continue;
+                    }
+                    bindings::BLK_STS_OK as bindings::blk_status_t
+                }
+                // SAFETY: `errno_to_blk_status()` accepts any errno.
+                Err(e) => unsafe { bindings::errno_to_blk_status(e.to_errno()) },
+            };
+            // SAFETY: `rq` is started and owned by the driver, and not in the batch; it
+            // is ended exactly once, here.
+            unsafe { bindings::blk_mq_end_request(rq, status) };
+        }
     }
 }
