@@ -792,4 +792,117 @@ mod tests {
         assert_eq!(table.bytes(), size_of::<usize>());
         Ok(())
     }
+
+    #[test]
+    fn shared_objects_live_until_their_last_reference() -> Result {
+        let table = ObjectTable::new(c"foxramdisk-kunit-shared", 4)?;
+        let other = ObjectTable::new(c"foxramdisk-kunit-shared-2", 1)?;
+        let mut data = KVec::from_elem(3u8, 100, GFP_KERNEL)?;
+        let mut local = KVec::from_elem(0u8, bindings::PAGE_SIZE, GFP_KERNEL)?;
+        // 1,000 entries: the buckets grow from 64 to 512, rehashed three times.
+        let mut refs = KVec::new();
+        for i in 0..1000u64 {
+            data[..8].copy_from_slice(&i.to_le_bytes());
+            let object = table.alloc(&RawBuf::from(&mut data[..]))?;
+            match table.share(i, 7, Content::Object(object)) {
+                Content::Shared(shared) => refs.push(shared, GFP_KERNEL)?,
+                _ => return Err(ENOMEM),
+            }
+        }
+        assert_eq!(
+            table.shared_bytes(),
+            1000 * ObjectTable::SHARED_ENTRY_BYTES + 512 * size_of::<usize>()
+        );
+        // Each is found by its hash, and holds its bytes; another's do not match.
+        for i in 0..1000u64 {
+            data[..8].copy_from_slice(&i.to_le_bytes());
+            let found = table.find_shared(i).ok_or(ENOENT)?;
+            assert_eq!(found.value(), 7);
+            assert!(found.same_bytes(&RawBuf::from(&mut data[..]), &mut local)?);
+            assert!(!found.same_bytes(&RawBuf::from(&mut data[..99]), &mut local)?);
+            data[50] = 4;
+            assert!(!found.same_bytes(&RawBuf::from(&mut data[..]), &mut local)?);
+            data[50] = 3;
+        }
+        assert_eq!(table.shared_saved(), 0);
+        assert!(table.find_shared(1000).is_none());
+        // A second reference counts what it saved, until it goes.
+        let again = table.find_shared(5).ok_or(ENOENT)?;
+        assert_eq!(table.shared_saved(), 100);
+        // In a slot, the reference reads as the object.
+        {
+            let slots = table.read();
+            let slot = slots.get_or_alloc(1, |_| Ok(()))?;
+            let mut guard = slot.lock();
+            let extra = table.find_shared(6).ok_or(ENOENT)?;
+            assert!(matches!(
+                guard.replace(2, Content::Shared(extra))?,
+                Content::Empty
+            ));
+            assert_eq!((guard.value(), guard.size()), (2, 100));
+            assert!(guard.read(&mut local, |src| src[..8] == 6u64.to_le_bytes())?);
+            // Shared objects are never written in place.
+            assert_eq!(guard.overwrite(3, &RawBuf::from(&mut data[..]))?, None);
+            // A reference to another table's object is refused.
+            let mut foreign = KVec::from_elem(1u8, 100, GFP_KERNEL)?;
+            let object = other.alloc(&RawBuf::from(&mut foreign[..]))?;
+            let Content::Shared(foreign) = other.share(1, 0, Content::Object(object)) else {
+                return Err(ENOMEM);
+            };
+            assert_eq!(
+                guard.replace(4, Content::Shared(foreign)).err(),
+                Some(EINVAL)
+            );
+            assert_eq!(table.shared_saved(), 200);
+            drop(guard.replace(0, Content::Empty)?);
+            assert_eq!(table.shared_saved(), 100);
+        }
+        assert_eq!(other.shared_bytes(), 0);
+        // An object of another pool is handed back, not shared.
+        let object = other.alloc(&RawBuf::from(&mut data[..]))?;
+        assert!(matches!(
+            table.share(2000, 0, Content::Object(object)),
+            Content::Object(_)
+        ));
+        drop(refs);
+        assert_eq!(
+            table.shared_bytes(),
+            ObjectTable::SHARED_ENTRY_BYTES + 512 * size_of::<usize>()
+        );
+        assert_eq!(table.shared_saved(), 0);
+        // The last reference frees the object, the entry and the buckets.
+        drop(again);
+        assert_eq!(table.shared_bytes(), 0);
+        assert_eq!(table.pool().total_pages(), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn the_newest_entry_of_a_hash_is_the_candidate() -> Result {
+        let table = ObjectTable::new(c"foxramdisk-kunit-shared", 1)?;
+        let mut page = PageBox::alloc()?;
+        let mut data = KVec::from_elem(9u8, bindings::PAGE_SIZE, GFP_KERNEL)?;
+        let mut local = KVec::from_elem(0u8, bindings::PAGE_SIZE, GFP_KERNEL)?;
+        page.write(&RawBuf::from(&mut data[..]))?;
+        let Content::Shared(first) = table.share(42, 1, Content::Page(page)) else {
+            return Err(ENOMEM);
+        };
+        let object = table.alloc(&RawBuf::from(&mut data[..10]))?;
+        let Content::Shared(second) = table.share(42, 2, Content::Object(object)) else {
+            return Err(ENOMEM);
+        };
+        let found = table.find_shared(42).ok_or(ENOENT)?;
+        assert_eq!(found.value(), 2);
+        assert!(found.same_bytes(&RawBuf::from(&mut data[..10]), &mut local)?);
+        drop((found, second));
+        // With the newest gone, the older one is found again: a page, compared whole.
+        let found = table.find_shared(42).ok_or(ENOENT)?;
+        assert_eq!(found.value(), 1);
+        assert!(found.same_bytes(&RawBuf::from(&mut data[..]), &mut local)?);
+        assert!(!found.same_bytes(&RawBuf::from(&mut data[..10]), &mut local)?);
+        assert_eq!(table.shared_saved(), bindings::PAGE_SIZE as u64);
+        drop((found, first));
+        assert_eq!(table.shared_bytes(), 0);
+        Ok(())
+    }
 }
