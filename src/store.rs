@@ -687,13 +687,18 @@ mod tests {
         io.read_block(&mut ctx.codecs, index, &mut RawBuf::from(out))
     }
 
-    /// Writes `data` to block `index`, reads it back (over other bytes) and checks it.
-    fn round_trip(store: &Store, index: usize, data: &mut [u8]) -> Result {
-        write(store, index, data)?;
+    /// Reads block `index` (over other bytes) and checks it holds `data`.
+    fn check_block(store: &Store, index: usize, data: &[u8]) -> Result {
         let mut back = KVec::from_elem(0xAAu8, BLOCK_SIZE, GFP_KERNEL)?;
         read(store, index, &mut back)?;
         assert!(back[..] == data[..]);
         Ok(())
+    }
+
+    /// Writes `data` to block `index`, reads it back and checks it.
+    fn round_trip(store: &Store, index: usize, data: &mut [u8]) -> Result {
+        write(store, index, data)?;
+        check_block(store, index, data)
     }
 
     #[test]
@@ -1081,14 +1086,6 @@ mod tests {
         assert_eq!(store.mem_used_total(), empty);
         round_trip(&store, 7, &mut text)?;
         assert_eq!(store.trim_table(&mut control), 0);
-        Ok(())
-    }
-
-    /// Reads block `index` and checks it holds `data`.
-    fn check_block(store: &Store, index: usize, data: &[u8]) -> Result {
-        let mut back = KVec::from_elem(0xAAu8, BLOCK_SIZE, GFP_KERNEL)?;
-        read(store, index, &mut back)?;
-        assert!(back[..] == data[..]);
         Ok(())
     }
 
