@@ -67,10 +67,13 @@ seconds() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 
 fio_common=(--direct=1 --ioengine=psync --time_based --runtime="$RUNTIME" --group_reporting
 	--buffer_compress_percentage=50 --refill_buffers --randrepeat=0 --output-format=json --eta=never)
-# name rw bs [rwmixread] [qd32]: psync at depth 1, or, with qd32, io_uring at queue depth
-# 32 submitted in batches of 16 (what reaches blk-mq as plugged batches).
+# name rw bs [rwmixread] [qd32|qd32b]: psync at depth 1; with qd32, io_uring at queue depth
+# 32 submitted 16 at a time, reaped as they complete (past the first batches, fio then
+# submits one or two at a time); with qd32b, 16 submitted and 16 reaped at a time, so that
+# every submission is a plugged batch (queue_rqs).
 JOBS="randread:randread:4k randwrite:randwrite:4k randrw70:randrw:4k:70 seqread:read:128k seqwrite:write:128k
-randread-qd32:randread:4k::qd32 randwrite-qd32:randwrite:4k::qd32 randrw70-qd32:randrw:4k:70:qd32"
+randread-qd32:randread:4k::qd32 randwrite-qd32:randwrite:4k::qd32 randrw70-qd32:randrw:4k:70:qd32
+randread-qd32b:randread:4k::qd32b randwrite-qd32b:randwrite:4k::qd32b"
 # Every job at 1 and 2 jobs, one after the other (stonewall), as one fio invocation per
 # device and round: fio takes about two seconds to start under TCG.
 fio_jobs=()
@@ -80,6 +83,7 @@ for job in $JOBS; do
 		fio_jobs+=(--name="$name-$n" --stonewall --rw="$rw" --bs="$bs" --numjobs="$n")
 		[ -n "${mix:-}" ] && fio_jobs+=(--rwmixread="$mix")
 		[ "${qd:-}" = qd32 ] && fio_jobs+=(--ioengine=io_uring --iodepth=32 --iodepth_batch_submit=16 --iodepth_batch_complete_min=1)
+		[ "${qd:-}" = qd32b ] && fio_jobs+=(--ioengine=io_uring --iodepth=32 --iodepth_batch_submit=16 --iodepth_batch_complete_min=16)
 	done
 done
 

@@ -31,9 +31,10 @@ for row in rows:
         row["result"] = fio_result(row["fio_output"], f"{row['job']}-{row['numjobs']}")
 
 JOBS = ["randread", "randwrite", "randrw70", "seqread", "seqwrite",
-        "randread-qd32", "randwrite-qd32", "randrw70-qd32"]
+        "randread-qd32", "randwrite-qd32", "randrw70-qd32", "randread-qd32b", "randwrite-qd32b"]
 UNIT = {"randread": "IOPS", "randwrite": "IOPS", "randrw70": "IOPS", "seqread": "MiB/s", "seqwrite": "MiB/s",
-        "randread-qd32": "IOPS", "randwrite-qd32": "IOPS", "randrw70-qd32": "IOPS"}
+        "randread-qd32": "IOPS", "randwrite-qd32": "IOPS", "randrw70-qd32": "IOPS",
+        "randread-qd32b": "IOPS", "randwrite-qd32b": "IOPS"}
 
 
 def value(job, r):
