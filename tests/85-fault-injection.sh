@@ -175,15 +175,22 @@ def hot_add():
     with open("/sys/class/foxramdisk-control/hot_add") as f:
         log.append(("added", int(f.read())))
 
+# One write(2) per control, unbuffered: a text file's close() retries a failed write
+# from its buffer, so a control that failed could still be applied by a second write.
+def write_attr(path, text):
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+
 def grow():
     global size
-    with open(dev0 + "disksize", "w") as f:
-        f.write("%d\n" % (size + (1 << 20)))
+    write_attr(dev0 + "disksize", "%d\n" % (size + (1 << 20)))
     size += 1 << 20
 
 def algorithm(name):
-    with open(dev0 + "comp_algorithm", "w") as f:
-        f.write(name + "\n")
+    write_attr(dev0 + "comp_algorithm", name + "\n")
 
 open(os.path.join(work, "ready2"), "w").close()
 while not os.path.exists(os.path.join(work, "go2")):
