@@ -541,10 +541,10 @@ impl<'a> SlotGuard<'a> {
             return Err(EINVAL);
         }
         let size = (word >> SIZE_SHIFT) & MAX_OBJECT_SIZE;
-        // SAFETY: the slot owns a live object of the table's pool of `size` bytes, or a
-        // reference to a shared entry that owns one and never writes it (type invariants
-        // of `Slot`, `SharedEntry` and `ObjectTable`); the lock, held, keeps it from being
-        // freed or written.
+        // The slot owns a live object of the table's pool of `size` bytes, or a reference
+        // to a shared entry that owns one and never writes it (type invariants of `Slot`,
+        // `SharedEntry` and `ObjectTable`).
+        // SAFETY: as above; the lock, held, keeps it from being freed or written.
         unsafe { self.table.pool.read_with(handle, size, local_copy, f) }
     }
 

@@ -6,10 +6,10 @@
 //! C header: [`include/linux/workqueue.h`](srctree/include/linux/workqueue.h)
 //!
 //! `kernel::workqueue` runs a [`Work`] that is a field of a struct through `impl_has_work!`,
-//! which expands to an `unsafe impl`, and offers no `flush_work()`. [`WithWork`] holds the
-//! field for any `T`, so the unsafe implementation is written once, here, and
-//! [`WithWork::flush`] waits for the item, as a device's removal must before the module
-//! that runs it can go.
+//! whose expansion a driver module that denies `unsafe_code` cannot hold, and offers no
+//! `flush_work()`. [`WithWork`] holds the field for any `T`, so that expansion is written
+//! once, here, and [`WithWork::flush`] waits for the item, as a device's removal must
+//! before the module that runs it can go.
 
 use core::ops::Deref;
 use kernel::{
