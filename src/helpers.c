@@ -34,6 +34,19 @@ static_assert(offsetof(zstd_parameters, fParams) == sizeof(zstd_compression_para
 static_assert(LZ4_MEM_COMPRESS == 16416 && LZ4_ACCELERATION_DEFAULT == 1);
 /* Mirrored in src/ext/block/mq/request.rs (`Request::op()`). */
 static_assert(REQ_OP_MASK == (1 << REQ_OP_BITS) - 1);
+/*
+ * src/ext/object_table.rs keeps a page's frame number in the top 52 bits of a slot's word,
+ * as zsmalloc keeps one in its object locations (same fallback when an architecture does
+ * not define the bound).
+ */
+#ifndef MAX_POSSIBLE_PHYSMEM_BITS
+#ifdef MAX_PHYSMEM_BITS
+#define MAX_POSSIBLE_PHYSMEM_BITS MAX_PHYSMEM_BITS
+#else
+#define MAX_POSSIBLE_PHYSMEM_BITS BITS_PER_LONG
+#endif
+#endif
+static_assert(BITS_PER_LONG == 64 && MAX_POSSIBLE_PHYSMEM_BITS - PAGE_SHIFT <= 52);
 
 struct gendisk *foxramdisk_helper_dev_to_disk(struct device *dev)
 {
@@ -186,6 +199,16 @@ void foxramdisk_helper_bit_unlock(unsigned long *word, unsigned int bit, struct 
 void foxramdisk_helper_copy_page(void *to, void *from)
 {
 	copy_page(to, from);
+}
+
+unsigned long foxramdisk_helper_page_to_pfn(struct page *page)
+{
+	return page_to_pfn(page);
+}
+
+struct page *foxramdisk_helper_pfn_to_page(unsigned long pfn)
+{
+	return pfn_to_page(pfn);
 }
 
 void foxramdisk_helper_clear_page(void *page)

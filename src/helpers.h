@@ -58,6 +58,8 @@ void foxramdisk_helper_bit_unlock(unsigned long *word, unsigned int bit, struct 
 /* memory */
 void foxramdisk_helper_copy_page(void *to, void *from);
 void foxramdisk_helper_clear_page(void *page);
+unsigned long foxramdisk_helper_page_to_pfn(struct page *page);
+struct page *foxramdisk_helper_pfn_to_page(unsigned long pfn);
 void foxramdisk_helper_memset_l(unsigned long *p, unsigned long v, size_t n);
 
 /* memory allocation scope */

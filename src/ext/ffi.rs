@@ -168,6 +168,10 @@ extern "C" {
     pub(crate) fn foxramdisk_helper_copy_page(to: *mut c_void, from: *mut c_void);
     /// `clear_page()`: zeroes a page-aligned page.
     pub(crate) fn foxramdisk_helper_clear_page(page: *mut c_void);
+    /// `page_to_pfn()`: the frame number of a page.
+    pub(crate) fn foxramdisk_helper_page_to_pfn(page: *mut bindings::page) -> c_ulong;
+    /// `pfn_to_page()`: the page of a frame number.
+    pub(crate) fn foxramdisk_helper_pfn_to_page(pfn: c_ulong) -> *mut bindings::page;
     /// `memset_l()`: fills `n` longs at `p` with `v`.
     pub(crate) fn foxramdisk_helper_memset_l(p: *mut c_ulong, v: c_ulong, n: usize);
     /// `memalloc_noio_save()`.

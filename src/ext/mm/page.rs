@@ -4,11 +4,12 @@
 //!
 //! C header: [`include/linux/gfp.h`](srctree/include/linux/gfp.h)
 //!
-//! `kernel::page::Page` cannot be turned into a raw pointer and back, which a table of
-//! atomic words needs; [`PageBox`] can. Its contents are reached only as [`RawBuf`]s
-//! through short-lived `kmap_local_page()` mappings.
+//! `kernel::page::Page` cannot be turned into a word and back, which a table of atomic
+//! words needs; [`PageBox`] can, as its frame number (which leaves the word's low bits to
+//! its owner). Its contents are reached only as [`RawBuf`]s through short-lived
+//! `kmap_local_page()` mappings.
 
-use crate::ext::raw_buf::RawBuf;
+use crate::ext::{ffi, raw_buf::RawBuf};
 use core::ptr::NonNull;
 use kernel::{bindings, prelude::*};
 
@@ -39,11 +40,13 @@ impl PageBox {
         })
     }
 
-    /// Gives up ownership: the page's address as a word, for [`PageBox::from_raw`].
+    /// Gives up ownership: the page's frame number, for [`PageBox::from_raw`]. It takes at
+    /// most 52 bits (`static_assert` in `src/helpers.c`).
     pub(crate) fn into_raw(self) -> usize {
-        let raw = self.page.as_ptr() as usize;
+        // SAFETY: `page` is a live page (type invariant).
+        let pfn = unsafe { ffi::foxramdisk_helper_page_to_pfn(self.page.as_ptr()) };
         core::mem::forget(self);
-        raw
+        pfn as usize
     }
 
     /// Takes back ownership of a page given up by [`PageBox::into_raw`].
@@ -52,11 +55,22 @@ impl PageBox {
     ///
     /// `raw` must come from [`PageBox::into_raw`] and not have been taken back yet.
     pub(crate) unsafe fn from_raw(raw: usize) -> Self {
-        // INVARIANT: by the safety requirements `raw` is an owned order-0 page, non-null.
+        // INVARIANT: by the safety requirements `raw` is the frame of an owned order-0 page.
         Self {
-            // SAFETY: `into_raw` returned the address of a non-null page.
-            page: unsafe { NonNull::new_unchecked(raw as *mut bindings::page) },
+            // SAFETY: the frame of a live page (safety requirements) has a page, not null.
+            page: unsafe { NonNull::new_unchecked(Self::page_of(raw)) },
         }
+    }
+
+    /// The page of frame `raw`.
+    ///
+    /// # Safety
+    ///
+    /// `raw` must be the frame number of a live page.
+    #[inline]
+    unsafe fn page_of(raw: usize) -> *mut bindings::page {
+        // SAFETY: a valid frame number (safety requirements).
+        unsafe { ffi::foxramdisk_helper_pfn_to_page(raw as kernel::ffi::c_ulong) }
     }
 
     /// Maps page `raw` and runs `f` on its contents.
@@ -64,8 +78,20 @@ impl PageBox {
     /// # Safety
     ///
     /// `raw` must come from [`PageBox::into_raw`] and not be taken back before this returns.
+    #[inline]
     unsafe fn map_raw<R>(raw: usize, f: impl FnOnce(&mut RawBuf<'_>) -> R) -> R {
-        let page = raw as *mut bindings::page;
+        // SAFETY: `raw` is the frame of a live page (safety requirements), which stays
+        // live until this returns.
+        unsafe { Self::map(Self::page_of(raw), f) }
+    }
+
+    /// Maps `page` and runs `f` on its contents.
+    ///
+    /// # Safety
+    ///
+    /// `page` must be a live page until this returns.
+    #[inline]
+    unsafe fn map<R>(page: *mut bindings::page, f: impl FnOnce(&mut RawBuf<'_>) -> R) -> R {
         // SAFETY: `page` is a live page (safety requirements).
         let base = unsafe { bindings::kmap_local_page(page) }.cast::<u8>();
         // SAFETY: the mapping covers the page until `kunmap_local()` below; the page's
@@ -117,7 +143,7 @@ impl PageBox {
     /// long.
     pub(crate) fn write(&mut self, src: &RawBuf<'_>) -> Result {
         // SAFETY: `self` owns the page and is borrowed mutably, so nobody else uses it.
-        unsafe { Self::write_raw(self.page.as_ptr() as usize, src) }
+        unsafe { Self::map(self.page.as_ptr(), |page| page.copy_from(src)) }
     }
 }
 
