@@ -17,10 +17,11 @@
 use crate::{
     algorithm::{Algorithm, AtomicAlgorithm},
     codec::Codec,
-    ext::raw_buf::RawBuf,
+    ext::{object_table::HEADER_BYTES, raw_buf::RawBuf},
     geometry::BLOCK_SIZE, //
 };
 use kernel::{
+    bindings,
     cpu,
     new_mutex,
     prelude::*,
@@ -28,8 +29,17 @@ use kernel::{
 };
 
 /// Size of the buffer compressed data goes to: a block that compresses badly may grow
-/// beyond [`BLOCK_SIZE`] before a codec notices.
-pub(crate) const COMPRESSED_BUFFER_SIZE: usize = 2 * BLOCK_SIZE;
+/// beyond [`BLOCK_SIZE`] before a codec notices. It is written after room for a pool
+/// object's header ([`HEADER_BYTES`]), so that the data is stored without another copy,
+/// and what follows the data takes an object of the same size, with its header, to be
+/// compared. Two blocks, since data stored compressed is shorter than a block by more than
+/// a header; where raw blocks are pool objects too (a page larger than a block), two
+/// blocks with their headers.
+pub(crate) const COMPRESSED_BUFFER_SIZE: usize = if bindings::PAGE_SIZE == BLOCK_SIZE {
+    2 * BLOCK_SIZE
+} else {
+    2 * (HEADER_BYTES + BLOCK_SIZE)
+};
 
 /// What one CPU compresses and decompresses with.
 pub(crate) struct Context {
@@ -94,7 +104,8 @@ impl Codecs {
         self.requests.get_mut(id).and_then(Option::take)
     }
 
-    /// Compresses `src` with `algorithm` into [`Codecs::compressed`]; returns the length,
+    /// Compresses `src` with `algorithm` into [`Codecs::compressed`], after its first
+    /// [`HEADER_BYTES`]; returns the length,
     /// or `None` for a block to store raw: the algorithm is `nocomp`, or the data does not
     /// compress into the buffer. `EINVAL` if the context has no codec of `algorithm`, which
     /// [`Compressor::set_algorithm`] rules out for the current one.
@@ -111,7 +122,9 @@ impl Codecs {
             .get_mut(algorithm as usize)
             .and_then(Option::as_mut)
             .ok_or(EINVAL)?;
-        Ok(codec.compress(src, &mut self.compressed).ok())
+        Ok(codec
+            .compress(src, &mut self.compressed[HEADER_BYTES..])
+            .ok())
     }
 
     /// The codec of `algorithm` (`EINVAL` if there is none), with [`Codecs::compressed`]

@@ -60,14 +60,17 @@ use crate::{
     algorithm::Algorithm,
     compressor::{Codecs, Compressor, Context},
     ext::{
-        object_table::{Content, ObjectTable, SlotRef, SpareSlots, TableRef, SLOTS_PER_CHUNK},
+        object_table::{
+            Content, Framed, ObjectTable, SlotRef, SpareSlots, TableRef, HEADER_BYTES,
+            SLOTS_PER_CHUNK,
+        },
         raw_buf::RawBuf,
     },
     geometry::BLOCK_SIZE,
 };
 use core::ops::Deref;
 use counters::Counters;
-use entry::{Meta, State};
+use entry::{same_from_slot, same_to_slot, Meta, State};
 use kernel::{
     bindings,
     pr_err_once,
@@ -77,7 +80,7 @@ use kernel::{
         MutexGuard,
     }, //
 };
-use object::RAW_PAGES;
+use object::{Stored, RAW_PAGES};
 
 /// The right to change a store as a whole ([`Store::resize`], [`Store::reset`],
 /// [`Store::trim_table`]): one per store, made with it. A device keeps it in the mutex
@@ -114,7 +117,10 @@ impl Store {
         algorithm: Algorithm,
     ) -> Result<(Self, StoreControl)> {
         let table = ObjectTable::new(name, blocks)?;
-        let threshold = table.pool().huge_class_size().min(BLOCK_SIZE);
+        // An object holds its header too: one of the huge class size or more takes a page.
+        let threshold = (table.pool().huge_class_size())
+            .saturating_sub(HEADER_BYTES)
+            .min(BLOCK_SIZE);
         let store = Self {
             table,
             compressor: Compressor::new(algorithm)?,
@@ -436,7 +442,13 @@ impl StoreIo<'_> {
                 Ok(())
             }
             State::Same => {
-                let word = guard.word();
+                let word = match guard.word() {
+                    Ok(kept) => Ok(same_from_slot(kept)),
+                    // A word the slot could not keep, in an object of its own.
+                    Err(_) => guard.read(&mut codecs.compressed, |bytes| {
+                        bytes.try_into().map(usize::from_ne_bytes).map_err(|_| EIO)
+                    })?,
+                };
                 drop(guard);
                 dst.fill_words(word?)
             }
@@ -482,41 +494,61 @@ impl StoreIo<'_> {
             Some(word) => {
                 let block = self.slot_for_write(index)?;
                 let meta = Meta::stored(State::Same, Algorithm::NoComp);
-                return self.set(&block, meta, Content::Word(word));
+                if let Some(kept) = same_to_slot(word) {
+                    return self.set(&block, meta, Content::Word(kept));
+                }
+                // A word the slot cannot keep is kept in an object of its own.
+                let (mut framed, spare) =
+                    Framed::split(&mut codecs.compressed, size_of::<usize>())?;
+                framed.data().copy_from_slice(&word.to_ne_bytes())?;
+                return self.store_data(&block, meta, Stored::Object(framed), spare);
             }
             None => {}
         }
         let block = self.slot_for_write(index)?;
         let algorithm = store.algorithm();
-        let compressed;
         let compressed_len = codecs.compress(algorithm, src).inspect_err(|_| {
             pr_err_once!("block {index}: no codec of {algorithm}\n");
         })?;
-        // The compressed data, and the rest of the buffer, which a shared object spanning
-        // two pages is copied into to be compared.
+        // The data, framed for a pool object where it is one, and the rest of the buffer,
+        // which a shared object spanning two pages is copied into to be compared.
         let (meta, data, spare) = match compressed_len {
             Some(len) if store.keeps_compressed(len) => {
-                let (head, spare) = codecs.compressed.split_at_mut_checked(len).ok_or(EIO)?;
-                compressed = RawBuf::from(head);
-                (
-                    Meta::stored(State::Compressed, algorithm),
-                    &compressed,
-                    spare,
-                )
+                let (framed, spare) = Framed::split(&mut codecs.compressed, len)?;
+                let meta = Meta::stored(State::Compressed, algorithm);
+                (meta, Stored::Object(framed), spare)
             }
-            _ => (
-                Meta::stored(State::Raw, algorithm),
-                src,
-                &mut codecs.compressed[..],
-            ),
+            _ => {
+                let meta = Meta::stored(State::Raw, algorithm);
+                let (data, spare) = Store::raw_data(meta, src, &mut codecs.compressed)?;
+                (meta, data, spare)
+            }
         };
+        self.store_data(&block, meta, data, spare)
+    }
+
+    /// Stores `data` as block `block` in state `meta`: through the index of shared objects
+    /// with deduplication on, else over the block's object where it fits, else in a new
+    /// object. `spare` is the rest of the buffer that holds `data`. May sleep.
+    fn store_data(
+        &self,
+        block: &SlotRef<'_>,
+        meta: Meta,
+        mut data: Stored<'_, '_>,
+        spare: &mut [u8],
+    ) -> Result {
+        let store = self.store;
         if store.dedup() {
-            return self.write_shared(&block, meta, data, spare);
+            return self.write_shared(block, meta, &mut data, spare);
         }
         // An overwrite whose data fits the block's object (same size class, or a page over
         // a page) reuses it: no allocation, no free, and the pool's layout stays as it is.
         let mut guard = block.lock();
-        if let Some((old, old_size)) = guard.overwrite(meta.0, data)? {
+        let overwritten = match &mut data {
+            Stored::Page(page) => guard.overwrite_page(meta.0, page)?,
+            Stored::Object(framed) => guard.overwrite_object(meta.0, framed)?,
+        };
+        if let Some((old, old_size)) = overwritten {
             drop(guard);
             store.counters.account(Meta(old), old_size, false);
             store.counters.account(meta, data.len(), true);
@@ -530,9 +562,9 @@ impl StoreIo<'_> {
         if store.over_limit(Store::object_bytes(meta, data.len())) {
             return Err(ENOSPC);
         }
-        let object = store.new_object(meta, data)?;
+        let object = store.new_object(meta, &mut data)?;
         store.note_mem_used();
-        self.set(&block, meta, object)
+        self.set(block, meta, object)
     }
 
     /// Stores `data`, in state `meta`, as block `block` through the table's index of shared
@@ -549,13 +581,15 @@ impl StoreIo<'_> {
         &self,
         block: &SlotRef<'_>,
         meta: Meta,
-        data: &RawBuf<'_>,
+        data: &mut Stored<'_, '_>,
         local_copy: &mut [u8],
     ) -> Result {
         let store = self.store;
-        let hash = (store.hash)(data);
+        let hash = data.with_data(|data| (store.hash)(data));
         if let Some(found) = store.table.find_shared(hash) {
-            if found.value() == meta.0 && found.same_bytes(data, local_copy)? {
+            if found.value() == meta.0
+                && data.with_data(|data| found.same_bytes(data, local_copy))?
+            {
                 return self.set(block, meta, Content::Shared(found));
             }
         }
@@ -834,6 +868,16 @@ mod tests {
         round_trip(&store, 1, &mut same)?;
         assert_eq!(state_of(&store, 1)?, State::Same);
         assert_eq!(store.raw_blocks(), 0);
+        // A word whose halves differ, above 2^51, takes an object of its own.
+        assert!(store.mem_used_total() > one);
+        assert_eq!(store.compressed_bytes(), 0);
+        same[..8].copy_from_slice(&[1, 2, 3, 4, 1, 2, 3, 4]);
+        for i in 1..BLOCK_SIZE / 8 {
+            same.copy_within(..8, i * 8);
+        }
+        round_trip(&store, 1, &mut same)?;
+        assert_eq!(state_of(&store, 1)?, State::Same);
+        assert_eq!(store.same_blocks(), 2);
         assert_eq!(store.mem_used_total(), one);
         // A same-filled block is data: it cannot be cut off, and a discard zeroes it.
         assert_eq!(store.resize(&mut control, SpareSlots::new(1)?), Err(EBUSY));

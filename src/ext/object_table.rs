@@ -29,25 +29,41 @@ use crate::ext::{
     raw_buf::RawBuf,
     sync::{BitLock, BitLockGuard, LockdepMap},
 };
-use core::{
-    mem::{size_of, ManuallyDrop},
-    ptr,
-};
-use kernel::{
-    bindings,
-    prelude::*,
-    sync::atomic::{Atomic, Relaxed}, //
-};
+use core::{cell::Cell, mem::size_of, ptr};
+use kernel::{bindings, pr_warn_once, prelude::*};
 
-/// Where a slot's kind sits in its word (bits 1-3); bit 0 is the lock.
-const KIND_SHIFT: u32 = 1;
-/// Where the user's value sits in a slot's word (bits 4-15).
-const VALUE_SHIFT: u32 = 4;
-/// Where the size of a slot's zsmalloc object sits in its word (bits 16-31).
-const SIZE_SHIFT: u32 = 16;
+// A slot's word (64 bits; see `Slot`). Bit 0 is the lock. Bit 1 set: a pool object, whose
+// handle is the word with bits 0-2 cleared (zsmalloc's handles are word-aligned); bit 2 is
+// the object's flag. Bit 1 clear: bits 2-3 are the kind (empty, word, page or shared) and
+// bit 4 the flag; a shared slot's entry address is the word with bits 0-4 cleared (entries
+// are 32-byte aligned); an empty slot, a word or a page keeps the user's value in bits
+// 5-11, and the word or the page's frame number in bits 12-63. The flags are kept for an
+// idle mark, and are 0 for now.
 
-/// The largest object a slot can hold, in bytes (its size field is 16 bits).
+/// Bit 1: the slot holds a pool object.
+const OBJECT: usize = 1 << 1;
+/// The bits of an object's word that are not its handle: the lock, [`OBJECT`], the flag.
+const HANDLE_LOW: usize = 0b111;
+/// Where the kind of a slot that holds no object sits in its word (bits 2-3).
+const KIND_SHIFT: u32 = 2;
+/// The bits of a shared slot's word that are not its entry's address.
+const ENTRY_LOW: usize = 0b1_1111;
+/// Where the user's value sits in a slot's word (bits 5-11).
+const VALUE_SHIFT: u32 = 5;
+/// Where a word or a frame number sits in a slot's word (bits 12-63).
+const PAYLOAD_SHIFT: u32 = 12;
+
+/// The largest object a slot can hold, in bytes (its header's size field is 16 bits).
 pub(crate) const MAX_OBJECT_SIZE: usize = (1 << 16) - 1;
+
+/// Bytes that a pool object keeps before its data: the user's value and the data's size
+/// (a slot has no room for them beside the handle).
+pub(crate) const HEADER_BYTES: usize = 3;
+
+// One word per slot, on 64-bit machines. A page's frame number fits bits 12-63: it has at
+// most 52 bits (`static_assert` in `src/helpers.c`).
+const _: () = assert!(size_of::<usize>() == 8 && size_of::<Slot>() == 8);
+const _: () = assert!(usize::BITS - PAYLOAD_SHIFT == 52);
 
 /// What a slot holds, as recorded in its word.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -55,47 +71,142 @@ enum Kind {
     Empty = 0,
     Word = 1,
     Page = 2,
-    Object = 3,
-    Shared = 4,
+    Shared = 3,
+    Object = 4,
 }
 
 impl Kind {
     /// The kind recorded in word `word`.
     #[inline]
     fn of(word: usize) -> Self {
-        match (word >> KIND_SHIFT) & 0b111 {
+        if word & OBJECT != 0 {
+            return Self::Object;
+        }
+        match (word >> KIND_SHIFT) & 0b11 {
             1 => Self::Word,
             2 => Self::Page,
-            3 => Self::Object,
-            4 => Self::Shared,
+            3 => Self::Shared,
             _ => Self::Empty,
         }
     }
 }
 
-/// A slot's word: the kind, the user's value and the object size, without the lock bit.
+/// The word of a slot that holds nothing, a word or a page: `kind`, the user's `value`,
+/// and `payload` (the word, or the frame number), without the lock bit.
 #[inline]
-fn pack(kind: Kind, value: usize, size: usize) -> usize {
+fn pack(kind: Kind, value: usize, payload: usize) -> usize {
     ((kind as usize) << KIND_SHIFT)
         | ((value & ObjectTable::VALUE_MASK) << VALUE_SHIFT)
-        | ((size & MAX_OBJECT_SIZE) << SIZE_SHIFT)
+        | (payload << PAYLOAD_SHIFT)
+}
+
+/// The user's value and the data's size that a pool object keeps in its first
+/// [`HEADER_BYTES`] bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Header {
+    value: usize,
+    size: usize,
+}
+
+impl Header {
+    /// The bytes that record it (the value's low 8 bits, the size's low 16).
+    fn encode(self) -> [u8; HEADER_BYTES] {
+        [self.value as u8, self.size as u8, (self.size >> 8) as u8]
+    }
+
+    /// The header that `bytes` record.
+    fn decode(bytes: [u8; HEADER_BYTES]) -> Self {
+        Self {
+            value: bytes[0] as usize,
+            size: bytes[1] as usize | (bytes[2] as usize) << 8,
+        }
+    }
+}
+
+/// Reads the header of object `handle` of `pool`. Never sleeps.
+///
+/// # Safety
+///
+/// `handle` must be a live object of `pool`, allocated by [`ObjectTable::alloc`], that is
+/// not freed or written until this returns.
+unsafe fn read_header(pool: &ZsPool, handle: usize) -> Header {
+    let mut bytes = [0; HEADER_BYTES];
+    // SAFETY: a live object with a header (safety requirements), so its class holds at
+    // least `HEADER_BYTES` bytes.
+    unsafe { pool.read_into(handle, &mut bytes) };
+    Header::decode(bytes)
+}
+
+/// Data to store as a pool object, in a buffer with room for the object's header before
+/// it: [`ObjectTable::alloc`] and [`SlotGuard::overwrite_object`] write header and data
+/// with one copy.
+pub(crate) struct Framed<'a> {
+    buf: &'a mut [u8],
+}
+
+impl<'a> Framed<'a> {
+    /// The `len` bytes of `buf` after its first [`HEADER_BYTES`], and the rest of `buf`
+    /// after them; `EINVAL` if `buf` is shorter or `len` larger than [`MAX_OBJECT_SIZE`].
+    pub(crate) fn split(buf: &'a mut [u8], len: usize) -> Result<(Self, &'a mut [u8])> {
+        if len > MAX_OBJECT_SIZE {
+            return Err(EINVAL);
+        }
+        let (buf, rest) = buf.split_at_mut_checked(HEADER_BYTES + len).ok_or(EINVAL)?;
+        Ok((Self { buf }, rest))
+    }
+
+    /// The length of the data.
+    pub(crate) fn len(&self) -> usize {
+        self.buf.len() - HEADER_BYTES
+    }
+
+    /// The data.
+    pub(crate) fn data(&mut self) -> RawBuf<'_> {
+        RawBuf::from(&mut self.buf[HEADER_BYTES..])
+    }
+
+    /// The data with `value`'s header before it, as an object stores them.
+    fn with_header(&mut self, value: usize) -> RawBuf<'_> {
+        let header = Header {
+            value,
+            size: self.len(),
+        };
+        self.buf[..HEADER_BYTES].copy_from_slice(&header.encode());
+        RawBuf::from(&mut *self.buf)
+    }
 }
 
 /// An object of a table's zsmalloc pool, owned, out of any slot; freed when dropped.
 ///
 /// # Invariants
 ///
-/// `handle` is a live object of `pool`, allocated for `size` bytes, owned by this value.
+/// `handle` is a live object of `pool`, allocated by [`ObjectTable::alloc`], whose first
+/// [`HEADER_BYTES`] record `header`, and owned by this value; its low bits
+/// ([`HANDLE_LOW`]) are clear.
 pub(crate) struct ZsObject<'a> {
     pool: &'a ZsPool,
     handle: usize,
-    size: usize,
+    header: Header,
 }
 
 impl ZsObject<'_> {
-    /// The bytes it holds.
+    /// The bytes of data it holds.
     pub(crate) fn size(&self) -> usize {
-        self.size
+        self.header.size
+    }
+
+    /// Records `value` as the user's value in its header, if it is another.
+    fn set_value(&mut self, value: usize) {
+        let value = value & ObjectTable::VALUE_MASK;
+        if value == self.header.value {
+            return;
+        }
+        self.header.value = value;
+        let mut bytes = self.header.encode();
+        // SAFETY: an owned, live object of `pool` (type invariant), which holds at least
+        // its header, and which nobody else accesses.
+        unsafe { self.pool.write(self.handle, &RawBuf::from(&mut bytes[..])) };
+        // INVARIANT: the header records `header` again.
     }
 }
 
@@ -111,7 +222,7 @@ impl Drop for ZsObject<'_> {
 pub(crate) enum Content<'a> {
     /// Nothing.
     Empty,
-    /// A word, kept in the slot.
+    /// A word, kept in the slot: [`ObjectTable::MAX_WORD`] at most.
     Word(usize),
     /// A page of its own.
     Page(PageBox),
@@ -121,18 +232,17 @@ pub(crate) enum Content<'a> {
     Shared(SharedRef<'a>),
 }
 
-/// One slot of an [`ObjectTable`]: 16 bytes on 64-bit machines.
+/// One slot of an [`ObjectTable`]: one word (8 bytes).
 ///
 /// # Invariants
 ///
-/// The kind in `word` says what `handle` is: 0 for an empty slot; the word itself; the
-/// address of an order-0 page from [`PageBox::into_raw`], owned by the slot; or a live
-/// object of the table's pool, allocated for the size recorded in `word` and owned by the
-/// slot; or a [`shared::SharedEntry`] of the table's index, one of whose references the
-/// slot owns ([`SharedRef::into_raw`]). `handle` is read or written only with the lock in
-/// `word` held, or with the table held exclusively.
+/// `word` records what the slot owns (see the layout above): nothing; a word; the frame of
+/// an order-0 page from [`PageBox::into_raw`], owned by the slot; a live object of the
+/// table's pool from [`ObjectTable::alloc`], owned by the slot; or a
+/// [`shared::SharedEntry`] of the table's index, one of whose references the slot owns
+/// ([`SharedRef::into_raw`]). It is changed only with its lock held, or with the table
+/// held exclusively.
 pub(crate) struct Slot {
-    handle: Atomic<usize>,
     word: BitLock,
 }
 
@@ -141,7 +251,6 @@ impl Slot {
     const fn new() -> Self {
         // INVARIANT: an empty slot owns nothing.
         Self {
-            handle: Atomic::new(0),
             word: BitLock::new(0),
         }
     }
@@ -154,46 +263,64 @@ impl Slot {
     /// Takes what the slot holds, through exclusive access, leaving it empty.
     fn take_mut<'p>(&mut self, pool: &'p ZsPool, index: &'p SharedIndex) -> Content<'p> {
         let word = self.word.get_mut();
-        let handle = self.handle.load(Relaxed);
         *self = Self::new();
-        // SAFETY: the slot owned `handle` as its word's kind says (type invariant), and no
-        // longer refers to it; the table's pool and index are `pool` and `index`.
-        unsafe { content_from_raw(pool, index, word, handle) }
+        // SAFETY: the slot owned what its word says (type invariant), and no longer refers
+        // to it; the table's pool and index are `pool` and `index`.
+        unsafe { content_from_raw(pool, index, word, None) }
     }
 }
 
-/// What a slot of word `word` owned through `handle`, handed back.
+/// What a slot of word `word` owned, handed back; `header` is its object's header if known
+/// (else it is read).
 ///
 /// # Safety
 ///
-/// `handle` must be what a slot (or shared entry) whose word was `word` owned in a table
-/// whose pool and index are `pool` and `index`, and nothing may refer to it any more.
+/// `word` must be the word of a slot of a table whose pool and index are `pool` and
+/// `index`, which owned what it records; nothing may refer to that any more. `header`, if
+/// given, must be what the object's header records.
 #[inline]
 unsafe fn content_from_raw<'a>(
     pool: &'a ZsPool,
     index: &'a SharedIndex,
     word: usize,
-    handle: usize,
+    header: Option<Header>,
 ) -> Content<'a> {
     match Kind::of(word) {
         Kind::Empty => Content::Empty,
-        Kind::Word => Content::Word(handle),
+        Kind::Word => Content::Word(word >> PAYLOAD_SHIFT),
         // SAFETY: an owned page from `PageBox::into_raw` (safety requirements).
-        Kind::Page => Content::Page(unsafe { PageBox::from_raw(handle) }),
-        // INVARIANT: a live object of `pool` of the recorded size, owned (safety
-        // requirements).
-        Kind::Object => Content::Object(ZsObject {
-            pool,
-            handle,
-            size: (word >> SIZE_SHIFT) & MAX_OBJECT_SIZE,
-        }),
-        // SAFETY: a reference from `SharedRef::into_raw` to an entry of `index` over `pool`
-        // (safety requirements).
-        Kind::Shared => Content::Shared(unsafe { SharedRef::from_raw(index, pool, handle) }),
+        Kind::Page => Content::Page(unsafe { PageBox::from_raw(word >> PAYLOAD_SHIFT) }),
+        Kind::Object => {
+            let handle = word & !HANDLE_LOW;
+            // SAFETY: a live object of `pool` from `ObjectTable::alloc`, owned (safety
+            // requirements).
+            let header = header.unwrap_or_else(|| unsafe { read_header(pool, handle) });
+            // INVARIANT: as above; its header records `header`.
+            Content::Object(ZsObject {
+                pool,
+                handle,
+                header,
+            })
+        }
+        Kind::Shared => {
+            let entry = word & !ENTRY_LOW;
+            // SAFETY: a reference from `SharedRef::into_raw` to an entry of `index` over
+            // `pool` (safety requirements).
+            Content::Shared(unsafe { SharedRef::from_raw(index, pool, entry) })
+        }
     }
 }
 
-/// Slots per chunk of a table: a page's worth (256, with 4 KiB pages).
+/// What a slot's data is in, resolved through a shared entry: a page (its frame number)
+/// or an object (its handle) with its header, or a word.
+#[derive(Clone, Copy)]
+struct Held {
+    kind: Kind,
+    raw: usize,
+    header: Header,
+}
+
+/// Slots per chunk of a table: a page's worth (512, with 4 KiB pages).
 pub(crate) const SLOTS_PER_CHUNK: usize = bindings::PAGE_SIZE / size_of::<Slot>();
 
 /// Allocates a chunk of empty slots. May sleep.
@@ -235,8 +362,11 @@ pub(crate) struct ObjectTable {
 }
 
 impl ObjectTable {
-    /// The bits a slot keeps of its user's value.
-    pub(crate) const VALUE_MASK: usize = (1 << (SIZE_SHIFT - VALUE_SHIFT)) - 1;
+    /// The bits a slot keeps of its user's value (7).
+    pub(crate) const VALUE_MASK: usize = (1 << (PAYLOAD_SHIFT - VALUE_SHIFT)) - 1;
+
+    /// The largest word a slot keeps ([`Content::Word`]): 52 bits.
+    pub(crate) const MAX_WORD: usize = usize::MAX >> PAYLOAD_SHIFT;
 
     /// Bytes of one entry of the index of shared pages and objects.
     pub(crate) const SHARED_ENTRY_BYTES: usize = shared::ENTRY_BYTES;
@@ -315,23 +445,32 @@ impl ObjectTable {
         self.index.find(&self.pool, hash)
     }
 
-    /// Allocates an object of the pool holding `data` (see [`ZsPool::malloc`]); `EINVAL`
-    /// if it is larger than a slot can record. May sleep.
-    pub(crate) fn alloc(&self, data: &RawBuf<'_>) -> Result<ZsObject<'_>> {
-        let size = data.len();
-        if size > MAX_OBJECT_SIZE {
+    /// Allocates an object of the pool holding `data` and a header with the user's
+    /// `value` (see [`ZsPool::malloc`]). `EINVAL` with a log line if zsmalloc returns a
+    /// handle whose low bits are not clear, which a slot cannot keep. May sleep.
+    pub(crate) fn alloc(&self, value: usize, data: &mut Framed<'_>) -> Result<ZsObject<'_>> {
+        let len = HEADER_BYTES + data.len();
+        let handle = self.pool.malloc(len)?;
+        if handle & HANDLE_LOW != 0 {
+            // SAFETY: just allocated, owned, and not used after this.
+            unsafe { self.pool.free(handle) };
+            pr_warn_once!("zsmalloc returned a handle {handle:#x} a slot cannot keep\n");
             return Err(EINVAL);
         }
-        let handle = self.pool.malloc(size)?;
-        // INVARIANT: a live object of the pool of `size` bytes, owned by nobody else.
-        let object = ZsObject {
+        let value = value & Self::VALUE_MASK;
+        // SAFETY: the object was just allocated for `len` bytes, the header and the data,
+        // and is not shared.
+        unsafe { self.pool.write(handle, &data.with_header(value)) };
+        // INVARIANT: a live object of the pool, with its header, owned by nobody else; its
+        // low bits are clear (checked above).
+        Ok(ZsObject {
             pool: &self.pool,
             handle,
-            size,
-        };
-        // SAFETY: the object was just allocated for `data.len()` bytes and is not shared.
-        unsafe { self.pool.write(handle, data) };
-        Ok(object)
+            header: Header {
+                value,
+                size: data.len(),
+            },
+        })
     }
 
     /// Shared use of the slots, until the returned value is dropped; waits while the table
@@ -451,8 +590,8 @@ impl<'a> SlotRef<'a> {
     pub(crate) fn lock(&self) -> SlotGuard<'a> {
         SlotGuard {
             guard: self.slot.word.lock(&self.table.lock_map),
-            slot: self.slot,
             table: self.table,
+            header: Cell::new(None),
         }
     }
 
@@ -462,8 +601,8 @@ impl<'a> SlotRef<'a> {
     pub(crate) fn try_lock(&self) -> Option<SlotGuard<'a>> {
         Some(SlotGuard {
             guard: self.slot.word.try_lock(&self.table.lock_map)?,
-            slot: self.slot,
             table: self.table,
+            header: Cell::new(None),
         })
     }
 }
@@ -472,80 +611,107 @@ impl<'a> SlotRef<'a> {
 ///
 /// # Invariants
 ///
-/// `guard` holds the lock of `slot`, a slot of `table`.
+/// `guard` holds the lock of a slot of `table`. `header`, once read, is the header of the
+/// slot's own object, while the slot holds it.
 pub(crate) struct SlotGuard<'a> {
     guard: BitLockGuard<'a>,
-    slot: &'a Slot,
     table: &'a ObjectTable,
+    header: Cell<Option<Header>>,
 }
 
 impl<'a> SlotGuard<'a> {
+    /// The header of the slot's own object, read once per lock.
+    #[inline]
+    fn object_header(&self, handle: usize) -> Header {
+        if let Some(header) = self.header.get() {
+            return header;
+        }
+        // SAFETY: the slot owns a live object of the table's pool from
+        // `ObjectTable::alloc` (type invariant of `Slot`), which the lock, held, keeps from
+        // being freed or written.
+        let header = unsafe { read_header(&self.table.pool, handle) };
+        // INVARIANT: the object's header, while the lock keeps the object in the slot.
+        self.header.set(Some(header));
+        header
+    }
+
+    /// What the slot's data is in: its own, or, for a shared page or object, the shared
+    /// entry's.
+    #[inline]
+    fn held(&self) -> Held {
+        let word = self.guard.get();
+        let kind = Kind::of(word);
+        let value = (word >> VALUE_SHIFT) & ObjectTable::VALUE_MASK;
+        let (raw, header) = match kind {
+            Kind::Empty => (0, Header { value, size: 0 }),
+            Kind::Word => (word >> PAYLOAD_SHIFT, Header { value, size: 0 }),
+            Kind::Page => (
+                word >> PAYLOAD_SHIFT,
+                Header {
+                    value,
+                    size: bindings::PAGE_SIZE,
+                },
+            ),
+            Kind::Object => {
+                let handle = word & !HANDLE_LOW;
+                (handle, self.object_header(handle))
+            }
+            Kind::Shared => {
+                // SAFETY: the slot owns a reference to an entry of the table's index over
+                // its pool (type invariant of `Slot`), which the lock, held, keeps; it is
+                // lent here, never dropped.
+                let shared = core::mem::ManuallyDrop::new(unsafe {
+                    SharedRef::from_raw(&self.table.index, &self.table.pool, word & !ENTRY_LOW)
+                });
+                return shared.held();
+            }
+        };
+        Held { kind, raw, header }
+    }
+
     /// The user's value (see [`ObjectTable::VALUE_MASK`]).
     #[inline]
     pub(crate) fn value(&self) -> usize {
-        (self.guard.get() >> VALUE_SHIFT) & ObjectTable::VALUE_MASK
-    }
-
-    /// The slot's kind.
-    #[inline]
-    fn kind(&self) -> Kind {
-        Kind::of(self.guard.get())
-    }
-
-    /// The word and handle of what the slot's data is in: its own, or, for a shared page
-    /// or object, the shared entry's (of kind page or object).
-    #[inline]
-    fn owned(&self) -> (usize, usize) {
-        let (word, handle) = (self.guard.get(), self.slot.handle.load(Relaxed));
-        if Kind::of(word) != Kind::Shared {
-            return (word, handle);
-        }
-        // SAFETY: the slot owns a reference to an entry of the table's index over its pool
-        // (type invariant of `Slot`), which the lock, held, keeps; it is lent here, never
-        // dropped.
-        let shared = ManuallyDrop::new(unsafe {
-            SharedRef::from_raw(&self.table.index, &self.table.pool, handle)
-        });
-        shared.owned()
+        self.held().header.value
     }
 
     /// The size of the slot's object in bytes, shared or not; a page's size for a page, 0
     /// for an empty slot or a word.
     #[inline]
     pub(crate) fn size(&self) -> usize {
-        let (word, _) = self.owned();
-        match Kind::of(word) {
-            Kind::Object => (word >> SIZE_SHIFT) & MAX_OBJECT_SIZE,
-            Kind::Page => bindings::PAGE_SIZE,
-            Kind::Empty | Kind::Word | Kind::Shared => 0,
-        }
+        self.held().header.size
     }
 
     /// The slot's word; `EINVAL` if it holds something else.
     #[inline]
     pub(crate) fn word(&self) -> Result<usize> {
-        match self.kind() {
-            Kind::Word => Ok(self.slot.handle.load(Relaxed)),
+        let word = self.guard.get();
+        match Kind::of(word) {
+            Kind::Word => Ok(word >> PAYLOAD_SHIFT),
             _ => Err(EINVAL),
         }
     }
 
-    /// Runs `f` on the slot's object, mapped in place, or copied into `local_copy` where
-    /// it spans two pages (see [`ZsPool::read_with`]). `f` must not sleep. `EINVAL`
-    /// without calling `f` if the slot holds no object of the pool, or `local_copy` is too
-    /// short.
+    /// Runs `f` on the slot's object's data, mapped in place, or copied into `local_copy`
+    /// where it spans two pages (see [`ZsPool::read_with`]); the data is read only after
+    /// its header. `f` must not sleep. `EINVAL` without calling `f` if the slot holds no
+    /// object of the pool, or `local_copy` is shorter than the object.
     #[inline]
     pub(crate) fn read<R>(&self, local_copy: &mut [u8], f: impl FnOnce(&[u8]) -> R) -> Result<R> {
-        let (word, handle) = self.owned();
-        if Kind::of(word) != Kind::Object {
+        let held = self.held();
+        if held.kind != Kind::Object {
             return Err(EINVAL);
         }
-        let size = (word >> SIZE_SHIFT) & MAX_OBJECT_SIZE;
-        // The slot owns a live object of the table's pool of `size` bytes, or a reference
+        let len = HEADER_BYTES + held.header.size;
+        // The slot owns a live object of the table's pool of `len` bytes, or a reference
         // to a shared entry that owns one and never writes it (type invariants of `Slot`,
-        // `SharedEntry` and `ObjectTable`).
+        // `SharedEntry` and `ZsObject`).
         // SAFETY: as above; the lock, held, keeps it from being freed or written.
-        unsafe { self.table.pool.read_with(handle, size, local_copy, f) }
+        unsafe {
+            self.table
+                .pool
+                .read_with(held.raw, len, local_copy, |bytes| f(&bytes[HEADER_BYTES..]))
+        }
     }
 
     /// Copies the slot's page, or its object of `dst.len()` bytes, into `dst` (`local_copy`
@@ -553,100 +719,121 @@ impl<'a> SlotGuard<'a> {
     /// `dst`'s.
     #[inline]
     pub(crate) fn copy_to(&self, dst: &mut RawBuf<'_>, local_copy: &mut [u8]) -> Result {
-        let (word, handle) = self.owned();
-        match Kind::of(word) {
+        let held = self.held();
+        match held.kind {
             // SAFETY: the slot owns the page, or a reference to a shared entry that owns it
             // and never writes it (type invariants of `Slot` and `SharedEntry`); the lock,
             // held, keeps it from being freed or written.
-            Kind::Page => unsafe { PageBox::read_raw(handle, dst) },
-            Kind::Object if self.size() == dst.len() => {
+            Kind::Page => unsafe { PageBox::read_raw(held.raw, dst) },
+            Kind::Object if held.header.size == dst.len() => {
                 self.read(local_copy, |src| dst.copy_from_slice(src))?
             }
             _ => Err(EINVAL),
         }
     }
 
-    /// Whether the slot's own page or object can take `len` bytes in place: for a page, a
-    /// page's worth; for an object, a size of the same zsmalloc class
-    /// ([`ZsPool::class_index`]).
+    /// Writes `data`, a page's worth, over the slot's own page, in place, and records
+    /// `value`: returns the value and size the slot had, or `None`, with nothing changed,
+    /// if the slot holds no page of its own or `data` is not a page long.
     #[inline]
-    fn fits(&self, kind: Kind, len: usize) -> bool {
-        let pool = &self.table.pool;
-        match kind {
-            Kind::Page => len == bindings::PAGE_SIZE,
-            Kind::Object => {
-                len <= MAX_OBJECT_SIZE && pool.class_index(len) == pool.class_index(self.size())
-            }
-            // A shared page or object is never written.
-            Kind::Empty | Kind::Word | Kind::Shared => false,
-        }
-    }
-
-    /// Writes `data` over the slot's own page or object, in place, and records `value`, if
-    /// it fits there (see [`SlotGuard::fits`]): returns the value and size the slot had, or
-    /// `None`, with nothing changed, if the slot holds no page or object that can take it.
-    #[inline]
-    pub(crate) fn overwrite(
+    pub(crate) fn overwrite_page(
         &mut self,
         value: usize,
         data: &RawBuf<'_>,
     ) -> Result<Option<(usize, usize)>> {
-        let kind = self.kind();
-        if !self.fits(kind, data.len()) {
+        let word = self.guard.get();
+        if Kind::of(word) != Kind::Page || data.len() != bindings::PAGE_SIZE {
             return Ok(None);
         }
-        let old = (self.value(), self.size());
-        let handle = self.slot.handle.load(Relaxed);
-        if kind == Kind::Page {
-            // SAFETY: the slot owns the page (type invariant of `Slot`); the lock, held,
-            // keeps every other user out.
-            unsafe { PageBox::write_raw(handle, data) }?;
-            self.guard.replace(pack(Kind::Page, value, 0));
-        } else {
-            // SAFETY: the slot owns a live object of the pool (it fits, so the kind is an
-            // object) whose class holds `data.len()` bytes (checked above); the lock, held,
-            // keeps every other user out.
-            unsafe { self.table.pool.write(handle, data) };
-            // INVARIANT: the object now holds `data.len()` bytes, of its class.
-            self.guard.replace(pack(Kind::Object, value, data.len()));
-        }
+        let old = (self.value(), bindings::PAGE_SIZE);
+        let raw = word >> PAYLOAD_SHIFT;
+        // SAFETY: the slot owns the page (type invariant of `Slot`); the lock, held, keeps
+        // every other user out.
+        unsafe { PageBox::write_raw(raw, data) }?;
+        self.guard.replace(pack(Kind::Page, value, raw));
         Ok(Some(old))
     }
 
+    /// Writes `data` over the slot's own object, in place, and records `value`, if it fits
+    /// there: a size of the same zsmalloc class ([`ZsPool::class_index`]). Returns the
+    /// value and size the slot had, or `None`, with nothing changed, if the slot holds no
+    /// object of its own that can take it.
+    #[inline]
+    pub(crate) fn overwrite_object(
+        &mut self,
+        value: usize,
+        data: &mut Framed<'_>,
+    ) -> Result<Option<(usize, usize)>> {
+        let word = self.guard.get();
+        if Kind::of(word) != Kind::Object {
+            return Ok(None);
+        }
+        let handle = word & !HANDLE_LOW;
+        let old = self.object_header(handle);
+        let pool = &self.table.pool;
+        if pool.class_index(HEADER_BYTES + data.len()) != pool.class_index(HEADER_BYTES + old.size)
+        {
+            return Ok(None);
+        }
+        let value = value & ObjectTable::VALUE_MASK;
+        // SAFETY: the slot owns a live object of the pool whose class holds the header and
+        // `data` (checked above); the lock, held, keeps every other user out.
+        unsafe { pool.write(handle, &data.with_header(value)) };
+        // INVARIANT: the object's new header.
+        self.header.set(Some(Header {
+            value,
+            size: data.len(),
+        }));
+        Ok(Some((old.value, old.size)))
+    }
+
     /// Puts `content` in the slot with `value`, and returns what it held. `EINVAL`, with
-    /// the slot unchanged and `content` dropped, for an object of another table's pool.
+    /// the slot unchanged and `content` dropped, for an object of another table's pool, a
+    /// word larger than [`ObjectTable::MAX_WORD`], or a shared reference whose value is not
+    /// `value`.
     #[inline]
     pub(crate) fn replace(&mut self, value: usize, content: Content<'_>) -> Result<Content<'a>> {
-        let (word, handle) = match content {
-            Content::Empty => (pack(Kind::Empty, value, 0), 0),
-            Content::Word(word) => (pack(Kind::Word, value, 0), word),
-            Content::Page(page) => (pack(Kind::Page, value, 0), page.into_raw()),
-            Content::Object(object) => {
+        let (word, header) = match content {
+            Content::Empty => (pack(Kind::Empty, value, 0), None),
+            Content::Word(word) if word <= ObjectTable::MAX_WORD => {
+                (pack(Kind::Word, value, word), None)
+            }
+            Content::Word(_) => return Err(EINVAL),
+            Content::Page(page) => (pack(Kind::Page, value, page.into_raw()), None),
+            Content::Object(mut object) => {
                 if !ptr::eq(object.pool, &self.table.pool) {
                     pr_warn!("an object of another table's pool was refused\n");
                     return Err(EINVAL);
                 }
-                let (handle, size) = (object.handle, object.size);
+                object.set_value(value);
+                let (handle, header) = (object.handle, object.header);
                 // The slot owns it from now on.
                 core::mem::forget(object);
-                (pack(Kind::Object, value, size), handle)
+                (handle | OBJECT, Some(header))
             }
             Content::Shared(shared) => {
                 if !ptr::eq(shared.index, &self.table.index) {
                     pr_warn!("a shared object of another table was refused\n");
                     return Err(EINVAL);
                 }
-                (pack(Kind::Shared, value, 0), shared.into_raw())
+                if shared.value() != value & ObjectTable::VALUE_MASK {
+                    return Err(EINVAL);
+                }
+                (
+                    shared.into_raw() | ((Kind::Shared as usize) << KIND_SHIFT),
+                    None,
+                )
             }
         };
-        let old_handle = self.slot.handle.load(Relaxed);
-        // INVARIANT: the slot now owns what `content` owned, an object of the table's pool,
-        // as its new word records; the old content is handed back below.
-        self.slot.handle.store(handle, Relaxed);
+        // INVARIANT: the slot now owns what `content` owned, as its new word records, and
+        // `header` is its object's header, if it is an object; the old content is handed
+        // back below.
+        let old_header = self.header.replace(header);
         let old_word = self.guard.replace(word);
-        // SAFETY: the slot owned `old_handle` as `old_word` says, and no longer refers to
-        // it; the table's pool and index are `self.table`'s.
-        Ok(unsafe { content_from_raw(&self.table.pool, &self.table.index, old_word, old_handle) })
+        // SAFETY: the slot owned what `old_word` records, and no longer refers to it;
+        // `old_header` is its object's header if read; the table's pool and index are
+        // `self.table`'s.
+        Ok(unsafe { content_from_raw(&self.table.pool, &self.table.index, old_word, old_header) })
     }
 }
 
@@ -712,12 +899,27 @@ impl TableMut<'_> {
 mod tests {
     use super::*;
 
+    /// An object of `table` holding `data`, with `value`.
+    fn object_of<'a>(table: &'a ObjectTable, value: usize, data: &[u8]) -> Result<ZsObject<'a>> {
+        let mut buf = KVec::from_elem(0u8, HEADER_BYTES + data.len(), GFP_KERNEL)?;
+        buf[HEADER_BYTES..].copy_from_slice(data);
+        table.alloc(value, &mut Framed::split(&mut buf, data.len())?.0)
+    }
+
+    /// `len` bytes of `byte`, framed in `buf`.
+    fn framed(buf: &mut [u8], byte: u8, len: usize) -> Result<Framed<'_>> {
+        buf.iter_mut().for_each(|b| *b = byte);
+        Ok(Framed::split(buf, len)?.0)
+    }
+
     #[test]
     fn slots_own_and_hand_back_what_they_hold() -> Result {
         let table = ObjectTable::new(c"foxramdisk-kunit-objects", 600)?;
         let other = ObjectTable::new(c"foxramdisk-kunit-objects-2", 1)?;
-        let mut data = KVec::from_elem(7u8, 100, GFP_KERNEL)?;
+        let data = KVec::from_elem(7u8, 100, GFP_KERNEL)?;
+        let mut buf = KVec::from_elem(0u8, HEADER_BYTES + 3000, GFP_KERNEL)?;
         let mut back = KVec::from_elem(0u8, bindings::PAGE_SIZE, GFP_KERNEL)?;
+        assert_eq!(size_of::<Slot>(), 8);
         {
             let slots = table.read();
             assert!(slots.get(5)?.is_none());
@@ -730,33 +932,61 @@ mod tests {
             })?;
             let mut guard = slot.lock();
             assert_eq!((guard.value(), guard.size()), (0, 0));
-            let object = table.alloc(&RawBuf::from(&mut data[..]))?;
+            // The object's value is rewritten in its header when the slot's differs.
+            let object = object_of(&table, 1, &data)?;
             assert!(matches!(
                 guard.replace(9, Content::Object(object))?,
                 Content::Empty
             ));
             assert_eq!((guard.value(), guard.size()), (9, 100));
-            let copied = guard.read(&mut back, |src| src.iter().all(|&b| b == 7))?;
+            let copied = guard.read(&mut back, |src| {
+                src.len() == 100 && src.iter().all(|&b| b == 7)
+            })?;
             assert!(copied);
+            // The local copy must take the header and the data.
+            assert_eq!(guard.read(&mut back[..100], |_| ()).err(), Some(EINVAL));
             // In place: the same class only.
-            data.iter_mut().for_each(|b| *b = 8);
             assert_eq!(
-                guard.overwrite(10, &RawBuf::from(&mut data[..99]))?,
+                guard.overwrite_object(10, &mut framed(&mut buf, 8, 99)?)?,
                 Some((9, 100))
             );
             assert_eq!((guard.value(), guard.size()), (10, 99));
-            let mut big = KVec::from_elem(1u8, 3000, GFP_KERNEL)?;
-            assert_eq!(guard.overwrite(11, &RawBuf::from(&mut big[..]))?, None);
+            assert_eq!(
+                guard.overwrite_object(11, &mut framed(&mut buf, 1, 3000)?)?,
+                None
+            );
+            assert_eq!(
+                guard.overwrite_page(11, &RawBuf::from(&mut back[..]))?,
+                None
+            );
             assert_eq!(guard.value(), 10);
+            // Locked again, the value and size come from the object's header.
+            drop(guard);
+            let mut guard = slot.lock();
+            assert_eq!((guard.value(), guard.size()), (10, 99));
+            let copied = guard.read(&mut back, |src| src.iter().all(|&b| b == 8))?;
+            assert!(copied);
             // An object of another table's pool is refused, the slot unchanged.
-            let foreign = other.alloc(&RawBuf::from(&mut data[..]))?;
+            let foreign = object_of(&other, 1, &data)?;
             assert!(guard.replace(1, Content::Object(foreign)).is_err());
             assert_eq!((guard.value(), guard.size()), (10, 99));
             // A word; the object comes back, of its size, and is freed when dropped.
-            match guard.replace(3, Content::Word(0x5a5a))? {
+            assert_eq!(
+                guard
+                    .replace(3, Content::Word(ObjectTable::MAX_WORD + 1))
+                    .err(),
+                Some(EINVAL)
+            );
+            match guard.replace(3, Content::Word(ObjectTable::MAX_WORD))? {
                 Content::Object(object) => assert_eq!(object.size(), 99),
                 _ => return Err(EINVAL),
             }
+            assert_eq!(guard.word()?, ObjectTable::MAX_WORD);
+            assert_eq!(guard.value(), 3);
+            assert!(matches!(
+                guard.replace(3, Content::Word(0x5a5a))?,
+                Content::Word(ObjectTable::MAX_WORD)
+            ));
             assert_eq!(guard.word()?, 0x5a5a);
             assert_eq!(guard.read(&mut back, |_| ()).err(), Some(EINVAL));
             // A page.
@@ -765,11 +995,17 @@ mod tests {
                 guard.replace(4, Content::Page(page))?,
                 Content::Word(0x5a5a)
             ));
-            assert_eq!(guard.size(), bindings::PAGE_SIZE);
+            assert_eq!((guard.value(), guard.size()), (4, bindings::PAGE_SIZE));
             back.iter_mut().for_each(|b| *b = 0x11);
-            guard
-                .overwrite(4, &RawBuf::from(&mut back[..]))?
-                .ok_or(EINVAL)?;
+            assert_eq!(
+                guard.overwrite_page(5, &RawBuf::from(&mut back[..]))?,
+                Some((4, bindings::PAGE_SIZE))
+            );
+            assert_eq!(guard.value(), 5);
+            assert_eq!(
+                guard.overwrite_object(5, &mut framed(&mut buf, 1, 10)?)?,
+                None
+            );
             let mut out = KVec::from_elem(0u8, bindings::PAGE_SIZE, GFP_KERNEL)?;
             guard.copy_to(&mut RawBuf::from(&mut out[..]), &mut [])?;
             assert!(out.iter().all(|&b| b == 0x11));
@@ -803,7 +1039,7 @@ mod tests {
         let mut refs = KVec::new();
         for i in 0..1000u64 {
             data[..8].copy_from_slice(&i.to_le_bytes());
-            let object = table.alloc(&RawBuf::from(&mut data[..]))?;
+            let object = object_of(&table, 0, &data)?;
             match table.share(i, 7, Content::Object(object)) {
                 Content::Shared(shared) => refs.push(shared, GFP_KERNEL)?,
                 _ => return Err(ENOMEM),
@@ -834,18 +1070,25 @@ mod tests {
             let slots = table.read();
             let slot = slots.get_or_alloc(1, |_| Ok(()))?;
             let mut guard = slot.lock();
+            // Its value is the one it was shared with.
+            let extra = table.find_shared(6).ok_or(ENOENT)?;
+            assert_eq!(guard.replace(2, Content::Shared(extra)).err(), Some(EINVAL));
             let extra = table.find_shared(6).ok_or(ENOENT)?;
             assert!(matches!(
-                guard.replace(2, Content::Shared(extra))?,
+                guard.replace(7, Content::Shared(extra))?,
                 Content::Empty
             ));
-            assert_eq!((guard.value(), guard.size()), (2, 100));
+            assert_eq!((guard.value(), guard.size()), (7, 100));
             assert!(guard.read(&mut local, |src| src[..8] == 6u64.to_le_bytes())?);
             // Shared objects are never written in place.
-            assert_eq!(guard.overwrite(3, &RawBuf::from(&mut data[..]))?, None);
+            let mut buf = KVec::from_elem(0u8, HEADER_BYTES + 100, GFP_KERNEL)?;
+            assert_eq!(
+                guard.overwrite_object(3, &mut framed(&mut buf, 6, 100)?)?,
+                None
+            );
             // A reference to another table's object is refused.
-            let mut foreign = KVec::from_elem(1u8, 100, GFP_KERNEL)?;
-            let object = other.alloc(&RawBuf::from(&mut foreign[..]))?;
+            let foreign = [1u8; 100];
+            let object = object_of(&other, 0, &foreign)?;
             let Content::Shared(foreign) = other.share(1, 0, Content::Object(object)) else {
                 return Err(ENOMEM);
             };
@@ -859,7 +1102,7 @@ mod tests {
         }
         assert_eq!(other.shared_bytes(), 0);
         // An object of another pool is handed back, not shared.
-        let object = other.alloc(&RawBuf::from(&mut data[..]))?;
+        let object = object_of(&other, 0, &data)?;
         assert!(matches!(
             table.share(2000, 0, Content::Object(object)),
             Content::Object(_)
@@ -887,7 +1130,7 @@ mod tests {
         let Content::Shared(first) = table.share(42, 1, Content::Page(page)) else {
             return Err(ENOMEM);
         };
-        let object = table.alloc(&RawBuf::from(&mut data[..10]))?;
+        let object = object_of(&table, 0, &data[..10])?;
         let Content::Shared(second) = table.share(42, 2, Content::Object(object)) else {
             return Err(ENOMEM);
         };

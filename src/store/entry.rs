@@ -57,6 +57,35 @@ impl Meta {
     }
 }
 
+/// A word below this is kept as it is ([`same_to_slot`]).
+const SAME_PLAIN_LIMIT: usize = 1 << 51;
+
+/// The word a slot keeps ([`ObjectTable::MAX_WORD`], 52 bits) for a block filled with
+/// `word`: a word below 2^51 as it is; a word whose two 32-bit halves are equal as its low
+/// half with bit 51 set; `None` for others, which the block keeps in an object of its own.
+pub(super) fn same_to_slot(word: usize) -> Option<usize> {
+    let low = word & 0xffff_ffff;
+    if word < SAME_PLAIN_LIMIT {
+        Some(word)
+    } else if word >> 32 == low {
+        Some(SAME_PLAIN_LIMIT | low)
+    } else {
+        None
+    }
+}
+
+/// The word a block is filled with, from what its slot keeps ([`same_to_slot`]).
+pub(super) fn same_from_slot(kept: usize) -> usize {
+    if kept & SAME_PLAIN_LIMIT == 0 {
+        kept
+    } else {
+        let low = kept & 0xffff_ffff;
+        low | low << 32
+    }
+}
+
+// What a slot keeps of a same-filled block's word fits its bits.
+const _: () = assert!(2 * SAME_PLAIN_LIMIT - 1 <= ObjectTable::MAX_WORD);
 // The packing must hold every algorithm, within the bits a slot keeps.
 const _: () = assert!(Algorithm::ALL.len() <= 1 << 4);
 const _: () = assert!(0b11_1111 <= ObjectTable::VALUE_MASK);

@@ -118,6 +118,28 @@ impl ZsPool {
         Ok(r)
     }
 
+    /// Copies the first `dst.len()` bytes of the object `handle` into `dst`. Does not
+    /// sleep.
+    ///
+    /// # Safety
+    ///
+    /// `handle` must be a live object of `self` whose size class holds at least
+    /// `dst.len()` bytes and that is not freed or written until this returns.
+    pub(crate) unsafe fn read_into(&self, handle: usize, dst: &mut [u8]) {
+        let (pool, len) = (self.pool.as_ptr(), dst.len());
+        let to = dst.as_mut_ptr();
+        // SAFETY: the pool is live; the caller guarantees the handle; `dst` is a buffer of
+        // `len` bytes zsmalloc may copy into when the bytes span two pages.
+        let mem = unsafe { ffi::zs_obj_read_begin(pool, handle, len, to.cast()) }.cast::<u8>();
+        if mem != to {
+            // SAFETY: `mem` maps `len` bytes of the object in place, which the caller
+            // guarantees nobody writes meanwhile; `dst` is another buffer of `len` bytes.
+            unsafe { core::ptr::copy_nonoverlapping(mem, to, len) };
+        }
+        // SAFETY: ends the access begun above, with the pointer it returned.
+        unsafe { ffi::zs_obj_read_end(pool, handle, len, mem.cast()) };
+    }
+
     /// The size class that objects of `size` bytes are allocated from. An object's slot is
     /// as large as its class, so it can hold any size of the same class.
     pub(crate) fn class_index(&self, size: usize) -> u32 {

@@ -19,7 +19,7 @@
 //! is released. The spin lock never waits for a sleeping lock, so a reference may be
 //! dropped anywhere, a slot lock held or not, in swap's slot-free callback too.
 
-use super::{content_from_raw, pack, Content, Kind, MAX_OBJECT_SIZE, SIZE_SHIFT};
+use super::{Content, Header, Held, Kind, ZsObject, ENTRY_LOW, HEADER_BYTES};
 use crate::ext::{
     mm::{page::PageBox, zsmalloc::ZsPool},
     raw_buf::RawBuf,
@@ -51,35 +51,93 @@ fn fold(hash: u64) -> u32 {
 ///
 /// # Invariants
 ///
-/// `word` records [`Kind::Page`] or [`Kind::Object`] with the user's value and (for an
-/// object) its size, as a slot's word does, and `handle` is what that kind owns: a page
-/// from [`PageBox::into_raw`], or a live object of the pool of the index's table. The entry
-/// owns it and nobody writes it while the entry lives. `refs` counts the [`SharedRef`]s to
-/// the entry and is at least 1 while the entry is linked into its index's chain of
-/// `hash`; `refs` and `next` are read and written only under the index's lock.
+/// `handle` is what the entry owns: the frame of a page from [`PageBox::into_raw`] if
+/// `is_page`, else a live object of the pool of the index's table from
+/// [`ObjectTable::alloc`](super::ObjectTable::alloc) whose header records `value` and
+/// `size`. The entry owns it and nobody writes it while the entry lives. `refs` counts the
+/// [`SharedRef`]s to the entry and is at least 1 while the entry is linked into its
+/// index's chain of `hash`; `refs` and `next` are read and written only under the index's
+/// lock. The entry is 32-byte aligned, so that a slot can keep flags in its address's low
+/// bits.
+#[repr(C, align(32))]
 pub(crate) struct SharedEntry {
     next: UnsafeCell<*mut SharedEntry>,
     refs: UnsafeCell<u32>,
     hash: u32,
-    word: usize,
     handle: usize,
+    is_page: bool,
+    value: u8,
+    size: u16,
 }
 
 impl SharedEntry {
     /// Whether the entry owns a page (else a pool object).
     fn is_page(&self) -> bool {
-        Kind::of(self.word) == Kind::Page
+        self.is_page
     }
 
     /// The size of the entry's object (0 for a page).
     fn object_size(&self) -> u64 {
-        ((self.word >> SIZE_SHIFT) & MAX_OBJECT_SIZE) as u64
+        if self.is_page {
+            0
+        } else {
+            self.size.into()
+        }
+    }
+
+    /// What the entry owns, as a slot sees it.
+    fn held(&self) -> Held {
+        let value = self.value.into();
+        if self.is_page {
+            Held {
+                kind: Kind::Page,
+                raw: self.handle,
+                header: Header {
+                    value,
+                    size: bindings::PAGE_SIZE,
+                },
+            }
+        } else {
+            Held {
+                kind: Kind::Object,
+                raw: self.handle,
+                header: Header {
+                    value,
+                    size: self.size.into(),
+                },
+            }
+        }
+    }
+
+    /// Hands back what the entry owns.
+    ///
+    /// # Safety
+    ///
+    /// The entry must own what it records (type invariant), and give it up: nothing may
+    /// refer to it after this.
+    unsafe fn into_content(self: KBox<Self>, pool: &ZsPool) -> Content<'_> {
+        if self.is_page {
+            // SAFETY: an owned page from `PageBox::into_raw` (safety requirements).
+            Content::Page(unsafe { PageBox::from_raw(self.handle) })
+        } else {
+            // INVARIANT: an owned, live object of `pool` from `ObjectTable::alloc`, whose
+            // header records `value` and `size`, with its low bits clear (the slot that
+            // held it, or `ObjectTable::alloc`, checked them).
+            Content::Object(ZsObject {
+                pool,
+                handle: self.handle,
+                header: Header {
+                    value: self.value.into(),
+                    size: self.size.into(),
+                },
+            })
+        }
     }
 }
 
 /// The bytes of one entry, as `kmalloc()` allocates them.
 pub(crate) const ENTRY_BYTES: usize = size_of::<SharedEntry>();
-const _: () = assert!(ENTRY_BYTES == 32);
+const _: () = assert!(ENTRY_BYTES == 32 && core::mem::align_of::<SharedEntry>() > ENTRY_LOW);
 
 /// The chains of an index.
 ///
@@ -250,12 +308,15 @@ impl SharedIndex {
         pool: &'a ZsPool,
         hash: u64,
         value: usize,
-        content: Content<'a>,
+        mut content: Content<'a>,
     ) -> Content<'a> {
-        let word = match &content {
-            Content::Page(_) => pack(Kind::Page, value, 0),
+        let value = value & super::ObjectTable::VALUE_MASK;
+        let (is_page, size) = match &mut content {
+            Content::Page(_) => (true, 0),
             Content::Object(object) if ptr::eq(object.pool, pool) => {
-                pack(Kind::Object, value, object.size)
+                object.set_value(value);
+                // An object's size has 16 bits (`MAX_OBJECT_SIZE`).
+                (false, object.size() as u16)
             }
             _ => return content,
         };
@@ -265,8 +326,11 @@ impl SharedIndex {
                 next: UnsafeCell::new(ptr::null_mut()),
                 refs: UnsafeCell::new(1),
                 hash,
-                word,
                 handle: 0,
+                is_page,
+                // `VALUE_MASK` has 7 bits.
+                value: value as u8,
+                size,
             },
             GFP_KERNEL | __GFP_NOWARN,
         ) else {
@@ -317,8 +381,8 @@ impl SharedIndex {
                 drop(unused);
                 // SAFETY: from `KBox::into_raw` above, never linked: owned here.
                 let entry = unsafe { KBox::from_raw(entry) };
-                // SAFETY: the entry owned `handle` as `word` says, and is dropped unused.
-                unsafe { content_from_raw(pool, self, entry.word, entry.handle) }
+                // SAFETY: the entry owns what it records, and is dropped unused.
+                unsafe { entry.into_content(pool) }
             }
         }
     }
@@ -374,8 +438,8 @@ impl SharedIndex {
         // SAFETY: the entry came from `KBox::into_raw` in `insert`, is unlinked, and had
         // no other reference: it is owned here.
         let entry = unsafe { KBox::from_raw(p) };
-        // SAFETY: the entry owned `handle` as `word` says (type invariant), and goes.
-        drop(unsafe { content_from_raw(pool, self, entry.word, entry.handle) });
+        // SAFETY: the entry owns what it records (type invariant), and goes.
+        drop(unsafe { entry.into_content(pool) });
     }
 }
 
@@ -407,42 +471,45 @@ impl<'a> SharedRef<'a> {
         unsafe { self.entry.as_ref() }
     }
 
-    /// The word and handle of what the entry owns (see [`SharedEntry`]'s invariants).
-    pub(super) fn owned(&self) -> (usize, usize) {
-        (self.entry().word, self.entry().handle)
+    /// What the entry owns (see [`SharedEntry`]'s invariants).
+    pub(super) fn held(&self) -> Held {
+        self.entry().held()
     }
 
     /// The user's value it was shared with.
     pub(crate) fn value(&self) -> usize {
-        (self.entry().word >> super::VALUE_SHIFT) & super::ObjectTable::VALUE_MASK
+        self.entry().value.into()
     }
 
     /// Whether it stores the bytes of `data`: a page the whole of `data`, an object as many
     /// bytes as `data`, and the same ones. `local_copy` as for
     /// [`SlotGuard::read`](super::SlotGuard::read); `EINVAL` if it is too short.
     pub(crate) fn same_bytes(&self, data: &RawBuf<'_>, local_copy: &mut [u8]) -> Result<bool> {
-        let (word, handle) = self.owned();
-        match Kind::of(word) {
+        let held = self.held();
+        match held.kind {
             // SAFETY: the entry owns the page and nobody writes it while it lives (type
             // invariant of `SharedEntry`), which this reference keeps it doing.
-            Kind::Page => Ok(unsafe { PageBox::same_bytes_raw(handle, data) }),
+            Kind::Page => Ok(unsafe { PageBox::same_bytes_raw(held.raw, data) }),
             Kind::Object => {
-                let size = (word >> SIZE_SHIFT) & MAX_OBJECT_SIZE;
+                let size = held.header.size;
                 if size != data.len() {
                     return Ok(false);
                 }
-                // SAFETY: a live object of `pool` of `size` bytes, never written and not
-                // freed while this reference lives (type invariants).
+                // SAFETY: a live object of `pool` with a header and `size` bytes of data,
+                // never written and not freed while this reference lives (type invariants).
                 unsafe {
                     self.pool
-                        .read_with(handle, size, local_copy, |bytes| data.same_as_slice(bytes))
+                        .read_with(held.raw, HEADER_BYTES + size, local_copy, |bytes| {
+                            data.same_as_slice(&bytes[HEADER_BYTES..])
+                        })
                 }
             }
             _ => Ok(false),
         }
     }
 
-    /// Gives up the reference, for a slot to own: the entry's address.
+    /// Gives up the reference, for a slot to own: the entry's address, whose low bits
+    /// ([`ENTRY_LOW`]) are clear.
     pub(super) fn into_raw(self) -> usize {
         let raw = self.entry.as_ptr() as usize;
         core::mem::forget(self);
