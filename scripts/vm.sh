@@ -10,8 +10,9 @@
 # Environment: VM_MEM (default 2G), VM_CPUS (2), VM_TIMEOUT (seconds, default 3600),
 # VM_APPEND (extra kernel command line), VM_LOG (where the kernel console goes),
 # VM_ICOUNT (QEMU -icount shift: the guest clock counts instructions, not host time).
-# A non-interactive VM has a QEMU monitor on $FOXRAMDISK_CACHE/monitor.sock, to look at a
-# guest that hangs (`info registers -a`, `nmi`).
+# A non-interactive VM has a QEMU monitor on $FOXRAMDISK_CACHE/monitor.PID.sock (PID: this
+# script's, logged at start; one per VM, so that VMs run side by side each keep their own),
+# to look at a guest that hangs (`info registers -a`, `nmi`).
 . "$(dirname "$0")/lib.sh"
 
 bash "$REPO/scripts/lab-kernel.sh"
@@ -44,14 +45,16 @@ fi
 
 cmd=$(printf '%s' "$*" | base64 -w0)
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+monitor=$CACHE/monitor.$$.sock
+trap 'rm -f "$out" "$monitor"' EXIT
+log "QEMU monitor: $monitor"
 set +e
 # ttyS0 (kernel console) goes to the log file, ttyS1 (the command) to our stdout. No
 # --foreground: on time-out the whole process group, QEMU included, is killed.
 timeout -k 10 "${VM_TIMEOUT:-3600}" \
 	bash -c '. "$1/scripts/lib.sh"; shift; in_root "$@"' bash "$REPO" \
 	"${qemu[@]}" -display none -vga none -serial "file:$log_file" -serial stdio \
-	-monitor "unix:$CACHE/monitor.sock,server=on,wait=off" \
+	-monitor "unix:$monitor,server=on,wait=off" \
 	-append "$append foxramdisk.cmd=$cmd" </dev/null | sed -u 's/\r$//' | tee "$out" | grep --line-buffered -v '^FOXRAMDISK-EXIT: '
 qrc=${PIPESTATUS[0]}
 set -e
