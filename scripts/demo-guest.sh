@@ -37,10 +37,10 @@ run "echo 65536 >$P/default_capacity; echo zstd >$P/default_compression"
 run "cat /sys/class/foxramdisk-control/hot_add"
 run "cat /sys/block/foxramdisk1/storage_stat/compression_name; blockdev --getsize64 /dev/foxramdisk1"
 
-step "An empty device holds almost nothing: its block table comes 4 KiB per MiB, on first write"
-run "cat /sys/block/foxramdisk1/storage_stat/mem_used_total"
+step "An empty device holds almost nothing: its block table comes 4 KiB per 2 MiB (8 bytes a block), on first write"
+run "cat /sys/block/foxramdisk1/storage_stat/{mem_used_total,meta_data_size}"
 run "dd if=$work/text of=/dev/foxramdisk1 bs=1M count=1 oflag=direct status=none"
-run "cat /sys/block/foxramdisk1/storage_stat/mem_used_total"
+run "cat /sys/block/foxramdisk1/storage_stat/{mem_used_total,meta_data_size}"
 run "echo bogus >$P/default_compression || true"
 run "dmesg | grep 'unknown compression algorithm' | tail -1"
 
