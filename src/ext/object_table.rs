@@ -2,11 +2,13 @@
 
 //! A table of slots that own memory objects, one slot per block of a RAM disk.
 //!
-//! An [`ObjectTable`] is a [`ChunkTable`] of [`Slot`]s over a zsmalloc pool. A slot holds
-//! nothing, a word, a page of its own ([`PageBox`]) or an object of the table's pool
-//! ([`ZsObject`]), and a small value of the user's (a block's state). Each slot has a
-//! sleeping lock in bit 0 of its word ([`BitLock`]), checked by lockdep through one map per
-//! table, as zram's slot lock.
+//! An [`ObjectTable`] is a [`ChunkTable`] of [`Slot`]s over a zsmalloc pool. A slot is one
+//! word: it holds nothing, a word, a page of its own ([`PageBox`]) or an object of the
+//! table's pool ([`ZsObject`]), and a small value of the user's (a block's state). An
+//! object has no room beside its handle for the value and its size: it keeps them in a
+//! header of [`HEADER_BYTES`] before its data, read once per lock of its slot. Each slot
+//! has a sleeping lock in bit 0 of its word ([`BitLock`]), checked by lockdep through one
+//! map per table, as zram's slot lock.
 //!
 //! A slot may also hold a reference to a page or object that several slots share
 //! ([`shared`]): the table's index finds them by a hash of their contents, for
