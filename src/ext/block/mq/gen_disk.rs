@@ -201,6 +201,21 @@ impl GenDiskBuilder {
         let mut writer = NullTerminatedFormatter::new(disk_name).ok_or(EINVAL)?;
         writer.write_fmt(name)?;
 
+        // Name the disk's device now, as `device_add_disk()` would: it ignores the error of
+        // its own `dev_set_name()`, so a failed allocation of the name would come back as
+        // `EINVAL` from `device_add()` (a device with no name). Named here, a failure is
+        // `ENOMEM`; and when that later call fails, the device keeps this name.
+        // SAFETY: `gendisk` is valid and not added yet; `part0` is its whole-disk block
+        // device, whose `bd_device` is the disk's device (`disk_to_dev()`). The format
+        // "%s" takes one argument, `disk_name`, NUL-terminated by the writer above.
+        error::to_result(unsafe {
+            bindings::dev_set_name(
+                &raw mut (*(*gendisk).part0).bd_device,
+                c"%s".as_char_ptr(),
+                (*gendisk).disk_name.as_ptr(),
+            )
+        })?;
+
         // SAFETY: `gendisk` is valid.
         unsafe { bindings::set_capacity(gendisk, self.capacity_sectors) };
 
