@@ -8,7 +8,8 @@
 # holds what its last successful write put there, the data written before is intact,
 # programs still run, and a discard and a compaction give all the memory back. Then the
 # same faults hit the controls (hot_add, disksize growing, comp_algorithm): each fails
-# with ENOMEM or works, and leaves nothing half-made.
+# with ENOMEM or works, and leaves nothing half-made. Last, each allocation of a hot_add
+# is failed in turn (fail-nth), with the same outcome.
 . "$(dirname "$0")/lib.sh"
 
 FI=/sys/kernel/debug
@@ -231,12 +232,10 @@ diag "faults injected: slab $slab, pages $pages" "$(printf '%s\n' "$ctl" | sed 1
 check "some controls failed under the faults" grep -qv ' 0$' <<<"$(printf '%s\n' "$ctl" | grep -v '^added\|^size')"
 check_eq "disksize and comp_algorithm failed with ENOMEM only" \
 	"$(printf '%s\n' "$ctl" | grep -v '^added\|^size\|^hot_add' | awk '$NF != 0 { print $NF }' | sort -u)" 12
-# hot_add passes on add_disk()'s errno: ENOMEM, but EINVAL when the driver core could not
-# allocate a kobject's name (it logs "can not set name properly").
+# hot_add fails with ENOMEM, whichever allocation failed (the disk's device is named before
+# add_disk(), which would turn a failed name into EINVAL).
 hot_errnos=$(printf '%s\n' "$ctl" | awk '$1 == "hot_add" && $NF != 0 { print $NF }' | sort -u | tr '\n' ' ')
-unnamed=$(dmesg | grep -c 'can not set name properly' || true)
-check "hot_add failed with ENOMEM, or EINVAL where a kobject went unnamed ('$hot_errnos', $unnamed logged)" \
-	test "$hot_errnos" = "12 " -o "$hot_errnos" = "" -o \( "$unnamed" -gt 0 -a \( "$hot_errnos" = "12 22 " -o "$hot_errnos" = "22 " \) \)
+check "hot_add failed with ENOMEM only ('$hot_errnos')" test "$hot_errnos" = "12 " -o "$hot_errnos" = ""
 added=$(printf '%s\n' "$ctl" | awk '$1 == "added" { print $2 }')
 check_eq "a device for every hot_add that succeeded, and no other" \
 	"$(ls -d /sys/block/foxramdisk* | sed 's/.*foxramdisk//' | sort -n | tr '\n' ' ')" \
@@ -251,7 +250,50 @@ for id in $added; do
 		{ fail "device $id, added under the faults, works"; continue; }
 	echo "$id" >$CONTROL/hot_remove || fail "hot_remove $id"
 done
-check "the devices added under the faults work and go" test -z "$(ls -d /sys/block/foxramdisk* | grep -v 'foxramdisk0$')"
+# The devices there are besides foxramdisk0.
+others() { find /sys/block -maxdepth 1 -name 'foxramdisk*' ! -name foxramdisk0; }
+check "the devices added under the faults work and go" test -z "$(others)"
+
+# Then every allocation of one hot_add, failed in turn (/proc/thread-self/fail-nth: the
+# Nth slab or page allocation of the next system calls fails, whatever the probability):
+# each read of hot_add fails with ENOMEM and leaves no device, or works. It prints one
+# `N errno` line per allocation, 0 for a hot_add that worked all the same.
+faults 0
+nth=$(python3 - <<'PY'
+import os
+
+control = "/sys/class/foxramdisk-control/"
+nth = os.open("/proc/thread-self/fail-nth", os.O_RDWR)
+for n in range(1, 5000):
+    fd = os.open(control + "hot_add", os.O_RDONLY)
+    os.write(nth, b"%d" % n)
+    try:
+        added, errno = int(os.read(fd, 64)), 0
+    except OSError as e:
+        added, errno = None, e.errno
+    left = int(os.pread(nth, 16, 0))
+    os.write(nth, b"0")
+    os.close(fd)
+    if added is not None:
+        with open(control + "hot_remove", "w") as f:
+            f.write("%d\n" % added)
+    if left:
+        # Fewer than n allocations: the call above ran without a fault.
+        print("done %d %d" % (n - 1, errno))
+        break
+    print("%d %d" % (n, errno))
+PY
+)
+points=$(awk '$1 == "done" { print $2 }' <<<"$nth")
+check "every allocation of hot_add was failed in turn (${points:-no} allocations)" test "${points:-0}" -gt 0
+check_eq "a hot_add with no fault works" "$(awk '$1 == "done" { print $3 }' <<<"$nth")" 0
+check_eq "each failed with ENOMEM or worked all the same" \
+	"$(awk '$1 != "done" && $2 != 0 { print $2 }' <<<"$nth" | sort -un | tr '\n' ' ')" "12 "
+odd=$(awk '$1 != "done" && $2 != 0 && $2 != 12' <<<"$nth" | head -5)
+[ -n "$odd" ] && diag "allocations failed, and errnos hot_add gave:" "$odd"
+diag "hot_add: $(awk '$1 != "done" && $2 == 0' <<<"$nth" | wc -l) of its allocations may fail and it still works"
+check "no device was left behind" test -z "$(others)"
+
 head -c $BLOCK /dev/urandom >"$work/block"
 check "device 0 still takes writes" dd if="$work/block" of=$DEV bs=$BLOCK oflag=direct status=none
 check_eq "device 0 still reads them back" "$(dev_sha $DEV 0 1)" "$(file_sha "$work/block")"
