@@ -108,11 +108,13 @@ impl DiskAttributeOperations for DiskOps {
                     io.notify_free.load(Relaxed)
                 )?);
             }
-            // zram's format, version 1: an unused field, then miss_free.
+            // zram's format, version 1: writestall (a field zram now leaves at 0), then
+            // miss_free.
             x if is(x, Id::DebugStat) => {
                 return Ok(writeln!(
                     out,
-                    "version: 1\n0 {:8}",
+                    "version: 1\n{:8} {:8}",
+                    io.write_stalls.load(Relaxed),
                     io.miss_free.load(Relaxed)
                 )?);
             }

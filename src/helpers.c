@@ -240,3 +240,8 @@ void foxramdisk_helper_memalloc_noreclaim_restore(unsigned int flags)
 {
 	memalloc_noreclaim_restore(flags);
 }
+
+void foxramdisk_helper_memalloc_retry_wait(gfp_t gfp_flags)
+{
+	memalloc_retry_wait(gfp_flags);
+}

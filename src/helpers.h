@@ -67,5 +67,6 @@ unsigned int foxramdisk_helper_memalloc_noio_save(void);
 void foxramdisk_helper_memalloc_noio_restore(unsigned int flags);
 unsigned int foxramdisk_helper_memalloc_noreclaim_save(void);
 void foxramdisk_helper_memalloc_noreclaim_restore(unsigned int flags);
+void foxramdisk_helper_memalloc_retry_wait(gfp_t gfp_flags);
 
 #endif /* FOXRAMDISK_HELPERS_H */

@@ -19,8 +19,10 @@
 //! with the compression context held. A swap-out also runs inside a [`NoReclaimScope`]:
 //! reclaim issued it and waits for it, and when blk-mq runs it in a kblockd worker rather
 //! than in the reclaiming task, the worker would otherwise lack the reserves that task may
-//! use, and loop in the page allocator while reclaim waits for this write. A write fails
-//! with `ENOMEM` only when the allocator gives up.
+//! use, and loop in the page allocator while reclaim waits for this write. When even the
+//! reserves are empty, a swap-out waits for reclaim elsewhere and tries again, for up to
+//! half a second (zram fails it at once). A write fails, with `EIO`, only when the
+//! allocator gives up.
 //!
 //! Swap's slot-free notification ([`Operations::swap_slot_free_notify`]) frees the blocks
 //! of a slot at once, as zram does; it never sleeps.
@@ -33,7 +35,7 @@ use crate::{
             bio::Segment,
             mq::{Operations, ReqOp, Request, RequestBatch},
         },
-        mm::NoReclaimScope,
+        mm::{self, NoReclaimScope},
         raw_buf::RawBuf,
         workqueue::WithWork,
     },
@@ -120,8 +122,8 @@ fn read(store: &StoreIo<'_>, ctx: &mut Context, rq: &Request, pos: u64, len: u64
 /// the segments of a block split across several are gathered in the context first.
 /// Requests are block-aligned (checked by the caller), so every block is covered whole.
 /// A write refused by the memory limit fails with `EIO`, logged once per limit setting; one
-/// whose memory the allocator could not give fails with `EIO` too, as in zram (an `ENOMEM`
-/// would end the request with blk-mq's `BLK_STS_RESOURCE`, which is not an I/O error).
+/// whose memory the allocator could not give fails with `ENOMEM`, which the caller turns
+/// into `EIO` once it no longer retries (see [`out_of_memory`]).
 fn write(
     disk: &DiskData,
     store: &StoreIo<'_>,
@@ -144,10 +146,6 @@ fn write(
             store.write_block(&mut ctx.codecs, c.index, &RawBuf::from(&mut ctx.block[..]))
         };
         stored.map_err(|e| {
-            if e == ENOMEM {
-                pr_warn_once!("out of memory for a block: the write fails\n");
-                return EIO;
-            }
             if e != ENOSPC {
                 return e;
             }
@@ -160,6 +158,58 @@ fn write(
             }
             EIO
         })
+    })
+}
+
+/// How many times a swap-out that found no memory waits for reclaim ([`mm::retry_wait`],
+/// 20 ms) and tries again before it fails: half a second in all.
+const SWAP_OUT_RETRIES: u32 = 25;
+
+/// Serves a swap-out: a write with reclaim's rights ([`NoReclaimScope`]). Reclaim issued it
+/// and waits for it; when blk-mq runs it in a kblockd worker rather than in the reclaiming
+/// task, the worker would otherwise lack the reserves that task may use, and loop in the
+/// page allocator while reclaim waits for this write.
+///
+/// When even the reserves are empty, the write waits a little for reclaim elsewhere to free
+/// memory and starts over, up to [`SWAP_OUT_RETRIES`] times, with the compression context
+/// given back meanwhile; each wait is counted (`write_stalls`). Blocks it stored before
+/// the failure are stored again, with the same data. Then it fails as any write.
+fn swap_out<'a>(
+    disk: &DiskData,
+    store: &'a StoreIo<'_>,
+    ctx: &mut Option<MutexGuard<'a, Context>>,
+    rq: &Request,
+    pos: u64,
+    len: u64,
+) -> Result {
+    let mut retries = 0;
+    loop {
+        let result = {
+            let _reclaim = NoReclaimScope::enter();
+            write(disk, store, context(store, ctx)?, rq, pos, len)
+        };
+        match result {
+            Err(e) if e == ENOMEM && retries < SWAP_OUT_RETRIES => {
+                retries += 1;
+                disk.io.write_stalls.fetch_add(1, Relaxed);
+                *ctx = None;
+                mm::retry_wait();
+            }
+            other => return other,
+        }
+    }
+}
+
+/// A write's error as the request ends with it: `ENOMEM` (the allocator gave up) becomes
+/// `EIO`, as in zram, since an `ENOMEM` would end the request with blk-mq's
+/// `BLK_STS_RESOURCE`, which is not an I/O error.
+fn out_of_memory(result: Result) -> Result {
+    result.map_err(|e| {
+        if e == ENOMEM {
+            pr_warn_once!("out of memory for a block: the write fails\n");
+            return EIO;
+        }
+        e
     })
 }
 
@@ -218,10 +268,9 @@ fn serve<'a>(
         match op {
             ReqOp::Read => read(store, context(store, ctx)?, rq, pos, len),
             ReqOp::Write if rq.is_swap() => {
-                let _reclaim = NoReclaimScope::enter();
-                write(&disk, store, context(store, ctx)?, rq, pos, len)
+                out_of_memory(swap_out(&disk, store, ctx, rq, pos, len))
             }
-            ReqOp::Write => write(&disk, store, context(store, ctx)?, rq, pos, len),
+            ReqOp::Write => out_of_memory(write(&disk, store, context(store, ctx)?, rq, pos, len)),
             ReqOp::Discard | ReqOp::WriteZeroes => discard(disk, store, pos, len),
             // Data lives in RAM: there is no volatile cache to flush.
             ReqOp::Flush => Ok(()),

@@ -26,6 +26,9 @@ pub(crate) struct IoStats {
     pub(crate) notify_free: Atomic<u64>,
     /// Notified slots left stored because their entry was busy (zram's `miss_free`).
     pub(crate) miss_free: Atomic<u64>,
+    /// Waits of swap-outs that found no memory, not even in the reserves, for reclaim to
+    /// free some before they tried again (zram's former `writestall`).
+    pub(crate) write_stalls: Atomic<u64>,
 }
 
 impl IoStats {
@@ -41,6 +44,7 @@ impl IoStats {
             invalid_io: Atomic::new(0),
             notify_free: Atomic::new(0),
             miss_free: Atomic::new(0),
+            write_stalls: Atomic::new(0),
         }
     }
 
@@ -56,6 +60,7 @@ impl IoStats {
             &self.invalid_io,
             &self.notify_free,
             &self.miss_free,
+            &self.write_stalls,
         ] {
             counter.store(0, Relaxed);
         }

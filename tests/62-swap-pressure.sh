@@ -57,9 +57,13 @@ check_match "a working set of 1.5x the memory ($need MiB) finishes with its data
 check "disksize grew under swap" test "$(st 0 disksize)" -gt $((262144 * BLOCK))
 check "pages were swapped out to the device" test "$(st 0 io_counters/total_bytes_written)" -gt $((avail << 20))
 read -r failed_reads failed_writes _ notify_free <<<"$(st 0 io_stat)"
-check_eq "no failed swap-in or swap-out" "$failed_reads $failed_writes" "0 0"
+# A swap-out that finds even the reserves empty waits for reclaim and tries again
+# (writestall, debug_stat's first field) rather than fail.
+check_eq "no failed swap-in or swap-out" "$failed_reads $failed_writes" "0 0" ||
+	diag "$(dmesg | grep -E 'foxramdisk|swap' | tail -5)"
 check "freed slots were notified" test "$notify_free" -gt 0
-diag "notify_free $notify_free, miss_free $(sed -n 2p /sys/block/foxramdisk0/debug_stat | awk '{ print $2 }')"
+read -r writestall miss_free <<<"$(sed -n 2p /sys/block/foxramdisk0/debug_stat)"
+diag "notify_free $notify_free, miss_free $miss_free, writestall $writestall"
 check "swapoff" swapoff $DEV
 umount "$ballast"
 rmdir "$ballast"

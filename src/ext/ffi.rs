@@ -182,6 +182,8 @@ extern "C" {
     pub(crate) fn foxramdisk_helper_memalloc_noreclaim_save() -> c_uint;
     /// `memalloc_noreclaim_restore()`.
     pub(crate) fn foxramdisk_helper_memalloc_noreclaim_restore(flags: c_uint);
+    /// `memalloc_retry_wait()`.
+    pub(crate) fn foxramdisk_helper_memalloc_retry_wait(gfp_flags: bindings::gfp_t);
 }
 
 // Exported kernel functions whose headers `kernel::bindings` does not include.

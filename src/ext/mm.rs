@@ -14,7 +14,7 @@ pub(crate) mod zsmalloc;
 
 use super::ffi;
 use core::marker::PhantomData;
-use kernel::ffi::c_uint;
+use kernel::{bindings, ffi::c_uint};
 
 /// While alive, every allocation of the current task behaves as `GFP_NOIO`.
 ///
@@ -89,4 +89,17 @@ impl Drop for NoReclaimScope {
         // is not `Send`), and scopes end in reverse order of entry because they are values.
         unsafe { ffi::foxramdisk_helper_memalloc_noreclaim_restore(self.flags) };
     }
+}
+
+/// Waits a little, uninterruptibly, before an allocation that failed without entering
+/// reclaim is tried again: long enough for reclaim elsewhere to free memory (20 ms).
+///
+/// `memalloc_retry_wait()` for such an allocation (`GFP_NOWAIT`), the kernel's one place
+/// for waits of allocation loops. Must be called where the task may sleep, holding no lock
+/// that reclaim or the freeing of memory may need.
+pub(crate) fn retry_wait() {
+    // SAFETY: `memalloc_retry_wait()` sets the task's state and sleeps; it takes any flags,
+    // and needs nothing else but a context that may sleep, as any sleeping call (the kernel
+    // reports one that may not, which is a bug but not a memory-safety one).
+    unsafe { ffi::foxramdisk_helper_memalloc_retry_wait(bindings::GFP_NOWAIT) };
 }
