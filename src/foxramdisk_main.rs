@@ -42,7 +42,7 @@ mod stats;
 #[deny(unsafe_code)]
 mod store;
 
-use ext::sysfs::ClassRegistration;
+use ext::{fault_inject::Debugfs, sysfs::ClassRegistration};
 
 module! {
     type: FoxRamDisk,
@@ -56,6 +56,9 @@ module! {
 struct FoxRamDisk {
     /// `/sys/class/foxramdisk-control`; unregistered before the devices are removed.
     control: Option<ClassRegistration>,
+    /// `/sys/kernel/debug/foxramdisk/`; removed after the devices (fields drop after
+    /// [`Drop::drop`]).
+    _debugfs: Debugfs,
 }
 
 impl kernel::Module for FoxRamDisk {
@@ -81,6 +84,7 @@ impl kernel::Module for FoxRamDisk {
         );
         Ok(Self {
             control: Some(control),
+            _debugfs: Debugfs::new(),
         })
     }
 }

@@ -9,6 +9,8 @@
 #include <crypto/acompress.h>
 #include <linux/blk-mq.h>
 #include <linux/blkdev.h>
+#include <linux/debugfs.h>
+#include <linux/fault-inject.h>
 #include <linux/lockdep.h>
 #include <linux/lz4.h>
 #include <linux/sched/mm.h>
@@ -245,3 +247,22 @@ void foxramdisk_helper_memalloc_retry_wait(gfp_t gfp_flags)
 {
 	memalloc_retry_wait(gfp_flags);
 }
+
+#ifdef CONFIG_FAULT_INJECTION
+/*
+ * The driver's own fault injection point, declared with its macro as drivers do
+ * (null_blk's): before a block's memory is allocated. Rust calls it through the two
+ * functions below, as a static of a type that kernel::bindings does not have.
+ */
+static DECLARE_FAULT_ATTR(foxramdisk_fail_alloc);
+
+bool foxramdisk_helper_should_fail_alloc(size_t size)
+{
+	return should_fail(&foxramdisk_fail_alloc, size);
+}
+
+struct dentry *foxramdisk_helper_fail_alloc_debugfs(struct dentry *parent)
+{
+	return fault_create_debugfs_attr("fail_alloc", parent, &foxramdisk_fail_alloc);
+}
+#endif

@@ -69,4 +69,8 @@ unsigned int foxramdisk_helper_memalloc_noreclaim_save(void);
 void foxramdisk_helper_memalloc_noreclaim_restore(unsigned int flags);
 void foxramdisk_helper_memalloc_retry_wait(gfp_t gfp_flags);
 
+/* fault injection (only with CONFIG_FAULT_INJECTION) */
+bool foxramdisk_helper_should_fail_alloc(size_t size);
+struct dentry *foxramdisk_helper_fail_alloc_debugfs(struct dentry *parent);
+
 #endif /* FOXRAMDISK_HELPERS_H */

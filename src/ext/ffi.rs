@@ -4,7 +4,8 @@
 //!
 //! C header: [`src/helpers.h`](../helpers.h). Each function wraps one static inline kernel
 //! function or macro of the same name, but the bit lock's, which wrap the bit operation with
-//! its lockdep annotations; keep this list in sync with the header.
+//! its lockdep annotations, and the fault injection point's, which call the kernel's
+//! functions on the point that helpers.c declares; keep this list in sync with the header.
 
 use core::marker::{PhantomData, PhantomPinned};
 use kernel::{
@@ -184,6 +185,14 @@ extern "C" {
     pub(crate) fn foxramdisk_helper_memalloc_noreclaim_restore(flags: c_uint);
     /// `memalloc_retry_wait()`.
     pub(crate) fn foxramdisk_helper_memalloc_retry_wait(gfp_flags: bindings::gfp_t);
+    /// `should_fail()` of the driver's `fail_alloc` point (`DECLARE_FAULT_ATTR()`).
+    #[cfg(CONFIG_FAULT_INJECTION)]
+    pub(crate) fn foxramdisk_helper_should_fail_alloc(size: usize) -> bool;
+    /// `fault_create_debugfs_attr()` of the driver's `fail_alloc` point.
+    #[cfg(CONFIG_FAULT_INJECTION)]
+    pub(crate) fn foxramdisk_helper_fail_alloc_debugfs(
+        parent: *mut bindings::dentry,
+    ) -> *mut bindings::dentry;
 }
 
 // Exported kernel functions whose headers `kernel::bindings` does not include.

@@ -10,6 +10,7 @@ use super::{
 };
 use crate::{
     ext::{
+        fault_inject,
         mm::page::PageBox,
         object_table::{Content, Framed, HEADER_BYTES},
         raw_buf::RawBuf,
@@ -84,9 +85,13 @@ impl Store {
 
     /// A new object for a block in state `meta`, holding `data`. One allocation that may
     /// reclaim (without I/O in the I/O path's scope), as zram's; `ENOMEM` only when the
-    /// allocator gives up. `EINVAL` for a page's worth of data in a state that is not
-    /// stored as a page, or framed data in one that is. May sleep.
+    /// allocator gives up, or when the `fail_alloc` fault injection point says so.
+    /// `EINVAL` for a page's worth of data in a state that is not stored as a page, or
+    /// framed data in one that is. May sleep.
     pub(super) fn new_object(&self, meta: Meta, data: &mut Stored<'_, '_>) -> Result<Content<'_>> {
+        if fault_inject::fail_alloc(Self::object_bytes(meta, data.len())) {
+            return Err(ENOMEM);
+        }
         match data {
             Stored::Page(data) if Self::is_page(meta) => {
                 let mut page = PageBox::alloc()?;
