@@ -121,19 +121,11 @@ fn read(store: &StoreIo<'_>, ctx: &mut Context, rq: &Request, pos: u64, len: u64
 /// Serves a write. A block that one segment covers whole is compressed straight from it;
 /// the segments of a block split across several are gathered in the context first.
 /// Requests are block-aligned (checked by the caller), so every block is covered whole.
-/// A write refused by the memory limit fails with `EIO`, logged once per limit setting; one
-/// whose memory the allocator could not give fails with `ENOMEM`, which the caller turns
-/// into `EIO` once it no longer retries (see [`out_of_memory`]).
-fn write(
-    disk: &DiskData,
-    store: &StoreIo<'_>,
-    ctx: &mut Context,
-    rq: &Request,
-    pos: u64,
-    len: u64,
-) -> Result {
+/// Fails with `ENOSPC` when the memory limit refuses a block and `ENOMEM` when the allocator
+/// gives no memory; the caller decides what the request ends with ([`write_error`]).
+fn write(store: &StoreIo<'_>, ctx: &mut Context, rq: &Request, pos: u64, len: u64) -> Result {
     for_each_chunk(rq, pos, len, |c| {
-        let stored = if c.len == BLOCK_SIZE {
+        if c.len == BLOCK_SIZE {
             c.segment.map(c.at, c.len, |src| {
                 store.write_block(&mut ctx.codecs, c.index, src)
             })?
@@ -144,20 +136,7 @@ fn write(
                 return Ok(());
             }
             store.write_block(&mut ctx.codecs, c.index, &RawBuf::from(&mut ctx.block[..]))
-        };
-        stored.map_err(|e| {
-            if e != ENOSPC {
-                return e;
-            }
-            if !disk.limit_hit.xchg(true, Relaxed) {
-                pr_warn!(
-                    "foxramdisk{}: mem_limit of {} bytes reached: writes fail\n",
-                    disk.id,
-                    store.mem_limit()
-                );
-            }
-            EIO
-        })
+        }
     })
 }
 
@@ -186,7 +165,7 @@ fn swap_out<'a>(
     loop {
         let result = {
             let _reclaim = NoReclaimScope::enter();
-            write(disk, store, context(store, ctx)?, rq, pos, len)
+            write(store, context(store, ctx)?, rq, pos, len)
         };
         match result {
             Err(e) if e == ENOMEM && retries < SWAP_OUT_RETRIES => {
@@ -200,11 +179,23 @@ fn swap_out<'a>(
     }
 }
 
-/// A write's error as the request ends with it: `ENOMEM` (the allocator gave up) becomes
-/// `EIO`, as in zram, since an `ENOMEM` would end the request with blk-mq's
-/// `BLK_STS_RESOURCE`, which is not an I/O error.
-fn out_of_memory(result: Result) -> Result {
+/// A write's error as the request ends with it. A block that the memory limit refused
+/// (`ENOSPC`) fails the write with `EIO`, logged once per limit setting. One that the
+/// allocator gave no memory (`ENOMEM`) fails it with `EIO` too, as in zram, since an
+/// `ENOMEM` would end the request with blk-mq's `BLK_STS_RESOURCE`, which is not an I/O
+/// error.
+fn write_error(disk: &DiskData, store: &StoreIo<'_>, result: Result) -> Result {
     result.map_err(|e| {
+        if e == ENOSPC {
+            if !disk.limit_hit.xchg(true, Relaxed) {
+                pr_warn!(
+                    "foxramdisk{}: mem_limit of {} bytes reached: writes fail\n",
+                    disk.id,
+                    store.mem_limit()
+                );
+            }
+            return EIO;
+        }
         if e == ENOMEM {
             pr_warn_once!("out of memory for a block: the write fails\n");
             return EIO;
@@ -268,9 +259,13 @@ fn serve<'a>(
         match op {
             ReqOp::Read => read(store, context(store, ctx)?, rq, pos, len),
             ReqOp::Write if rq.is_swap() => {
-                out_of_memory(swap_out(&disk, store, ctx, rq, pos, len))
+                write_error(&disk, store, swap_out(&disk, store, ctx, rq, pos, len))
             }
-            ReqOp::Write => out_of_memory(write(&disk, store, context(store, ctx)?, rq, pos, len)),
+            ReqOp::Write => write_error(
+                &disk,
+                store,
+                write(store, context(store, ctx)?, rq, pos, len),
+            ),
             ReqOp::Discard | ReqOp::WriteZeroes => discard(disk, store, pos, len),
             // Data lives in RAM: there is no volatile cache to flush.
             ReqOp::Flush => Ok(()),
