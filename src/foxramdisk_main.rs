@@ -42,7 +42,9 @@ mod stats;
 #[deny(unsafe_code)]
 mod store;
 
-use ext::{fault_inject::Debugfs, sysfs::ClassRegistration};
+#[cfg(CONFIG_FAULT_INJECTION)]
+use ext::fault_inject::Debugfs;
+use ext::sysfs::ClassRegistration;
 
 module! {
     type: FoxRamDisk,
@@ -56,8 +58,9 @@ module! {
 struct FoxRamDisk {
     /// `/sys/class/foxramdisk-control`; unregistered before the devices are removed.
     control: Option<ClassRegistration>,
-    /// `/sys/kernel/debug/foxramdisk/`; removed after the devices (fields drop after
-    /// [`Drop::drop`]).
+    /// `/sys/kernel/debug/foxramdisk/`, the fault injection controls; removed after the
+    /// devices (fields drop after [`Drop::drop`]).
+    #[cfg(CONFIG_FAULT_INJECTION)]
     _debugfs: Debugfs,
 }
 
@@ -84,6 +87,7 @@ impl kernel::Module for FoxRamDisk {
         );
         Ok(Self {
             control: Some(control),
+            #[cfg(CONFIG_FAULT_INJECTION)]
             _debugfs: Debugfs::new(),
         })
     }

@@ -8,11 +8,14 @@
 //! write of this driver find no memory, whatever the rest of the system does. It is set up
 //! as any of the kernel's (`Documentation/fault-injection/fault-injection.rst`), in
 //! `/sys/kernel/debug/foxramdisk/fail_alloc/`, for every device of the module. It never
-//! fails until told to. Without `CONFIG_FAULT_INJECTION` it is not there, and never fails.
+//! fails until told to. Without `CONFIG_FAULT_INJECTION` neither the point nor the
+//! directory exists, and [`fail_alloc`] is `false`.
 
 #[cfg(CONFIG_FAULT_INJECTION)]
-use super::ffi;
-use kernel::{bindings, pr_info, prelude::*};
+use {
+    super::ffi,
+    kernel::{bindings, pr_info, prelude::*},
+};
 
 /// Whether the allocation of a block's memory, `size` bytes, must fail now, as the
 /// `fail_alloc` point says (`should_fail()`). Never, until its probability is set.
@@ -33,21 +36,25 @@ pub(crate) fn fail_alloc(_size: usize) -> bool {
 }
 
 /// `/sys/kernel/debug/foxramdisk/`, with the controls of the driver's fault injection
-/// point; removed, with all it holds, on drop.
+/// point; removed, with all it holds, on drop. Only with `CONFIG_FAULT_INJECTION`.
 ///
 /// # Invariants
 ///
 /// `dir` is what `debugfs_create_dir()` returned (a directory, or an error pointer if
 /// debugfs is missing or failed), owned by this value.
+#[cfg(CONFIG_FAULT_INJECTION)]
 pub(crate) struct Debugfs {
     dir: *mut bindings::dentry,
 }
 
+#[cfg(CONFIG_FAULT_INJECTION)]
 // SAFETY: a debugfs directory may be removed from any thread.
 unsafe impl Send for Debugfs {}
+#[cfg(CONFIG_FAULT_INJECTION)]
 // SAFETY: `&Debugfs` gives no access to the directory.
 unsafe impl Sync for Debugfs {}
 
+#[cfg(CONFIG_FAULT_INJECTION)]
 impl Debugfs {
     /// Creates the directory and the fault injection controls. Debugfs is for debugging:
     /// if it is missing or fails, the driver works without it, and says so. May sleep.
@@ -59,14 +66,11 @@ impl Debugfs {
         if kernel::error::from_err_ptr(dir).is_err() {
             pr_info!("no debugfs directory: no fault injection controls\n");
         } else {
-            #[cfg(CONFIG_FAULT_INJECTION)]
-            {
-                // SAFETY: `dir` is a live directory of debugfs, and the point a static of
-                // `helpers.c`; the controls go with `dir` (`debugfs_remove()` on drop).
-                let attr = unsafe { ffi::foxramdisk_helper_fail_alloc_debugfs(dir) };
-                if kernel::error::from_err_ptr(attr).is_err() {
-                    pr_info!("no fault injection controls in debugfs\n");
-                }
+            // SAFETY: `dir` is a live directory of debugfs, and the point a static of
+            // `helpers.c`; the controls go with `dir` (`debugfs_remove()` on drop).
+            let attr = unsafe { ffi::foxramdisk_helper_fail_alloc_debugfs(dir) };
+            if kernel::error::from_err_ptr(attr).is_err() {
+                pr_info!("no fault injection controls in debugfs\n");
             }
         }
         // INVARIANT: `dir` is what `debugfs_create_dir()` returned, and nobody else owns it.
@@ -74,6 +78,7 @@ impl Debugfs {
     }
 }
 
+#[cfg(CONFIG_FAULT_INJECTION)]
 impl Drop for Debugfs {
     fn drop(&mut self) {
         // SAFETY: `dir` is owned by this value (type invariant), removed once, here; the
