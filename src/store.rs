@@ -68,7 +68,7 @@ use crate::{
     },
     geometry::BLOCK_SIZE,
 };
-use core::ops::Deref;
+use core::ops::{Deref, Range};
 use counters::Counters;
 use entry::{same_from_slot, same_to_slot, Meta, State};
 use kernel::{
@@ -624,25 +624,43 @@ impl StoreIo<'_> {
     /// discard of a huge device takes time for what it holds, not for its size. Returns how
     /// many table chunks it left with no data, which [`Store::trim_table`] would free.
     pub(crate) fn discard_range(&self, first: usize, count: usize) -> Result<usize> {
+        let mut emptied = 0;
+        self.for_each_written(first, count, |blocks| {
+            let chunk = blocks.start;
+            for block in blocks {
+                self.discard(block)?;
+            }
+            if self.table.chunk_is_empty(chunk) {
+                emptied += 1;
+            }
+            Ok(())
+        })?;
+        Ok(emptied)
+    }
+
+    /// Calls `f` with the blocks of each table chunk ever written that lie among the
+    /// `count` blocks from `first` on, in order, until it fails; `ERANGE` if they go past
+    /// the end. Chunks never written hold only zeroed blocks and are skipped a subtree at
+    /// a time, so that a walk of a huge device takes time for what it holds.
+    fn for_each_written(
+        &self,
+        first: usize,
+        count: usize,
+        mut f: impl FnMut(Range<usize>) -> Result,
+    ) -> Result {
         let end = first
             .checked_add(count)
             .filter(|&end| end <= self.blocks())
             .ok_or(ERANGE)?;
         let mut index = first;
-        let mut emptied = 0;
         while let Some(next) = self.table.next_used(index).filter(|&i| i < end) {
-            // `next` lies in a chunk that exists: its blocks up to `end` are discarded
-            // without another walk of the tree to find them.
+            // `next` lies in a chunk that exists: its blocks up to `end` are walked without
+            // another walk of the tree to find them.
             let chunk_end = (next / SLOTS_PER_CHUNK + 1) * SLOTS_PER_CHUNK;
-            for block in next..chunk_end.min(end) {
-                self.discard(block)?;
-            }
-            if self.table.chunk_is_empty(next) {
-                emptied += 1;
-            }
+            f(next..chunk_end.min(end))?;
             index = chunk_end;
         }
-        Ok(emptied)
+        Ok(())
     }
 
     /// Makes block `index` zeroed and frees its memory.
