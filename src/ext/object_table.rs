@@ -39,13 +39,17 @@ use kernel::{bindings, pr_warn_once, prelude::*};
 // the object's flag. Bit 1 clear: bits 2-3 are the kind (empty, word, page or shared) and
 // bit 4 the flag; a shared slot's entry address is the word with bits 0-4 cleared (entries
 // are 32-byte aligned); an empty slot, a word or a page keeps the user's value in bits
-// 5-11, and the word or the page's frame number in bits 12-63. The flags are kept for an
-// idle mark, and are 0 for now.
+// 5-11, and the word or the page's frame number in bits 12-63. The flag is the slot's idle
+// mark ([`SlotGuard::set_idle`]): every new content of a slot comes without it.
 
 /// Bit 1: the slot holds a pool object.
 const OBJECT: usize = 1 << 1;
 /// The bits of an object's word that are not its handle: the lock, [`OBJECT`], the flag.
 const HANDLE_LOW: usize = 0b111;
+/// The idle mark of a slot that holds a pool object (bit 2).
+const OBJECT_IDLE: usize = 1 << 2;
+/// The idle mark of a slot that holds no pool object (bit 4).
+const IDLE: usize = 1 << 4;
 /// Where the kind of a slot that holds no object sits in its word (bits 2-3).
 const KIND_SHIFT: u32 = 2;
 /// The bits of a shared slot's word that are not its entry's address.
@@ -90,6 +94,16 @@ impl Kind {
             3 => Self::Shared,
             _ => Self::Empty,
         }
+    }
+}
+
+/// The bit of word `word` that is its slot's idle mark.
+#[inline]
+fn idle_bit(word: usize) -> usize {
+    if word & OBJECT != 0 {
+        OBJECT_IDLE
+    } else {
+        IDLE
     }
 }
 
@@ -671,6 +685,31 @@ impl<'a> SlotGuard<'a> {
         Held { kind, raw, header }
     }
 
+    /// Whether the slot is marked idle ([`SlotGuard::set_idle`]).
+    #[inline]
+    pub(crate) fn is_idle(&self) -> bool {
+        let word = self.guard.get();
+        word & idle_bit(word) != 0
+    }
+
+    /// Marks the slot idle, or clears the mark. The mark stays until it is cleared or the
+    /// slot's content changes: every write of new content clears it. Costs a store only
+    /// when the mark changes.
+    #[inline]
+    pub(crate) fn set_idle(&mut self, idle: bool) {
+        let word = self.guard.get();
+        let bit = idle_bit(word);
+        if (word & bit != 0) != idle {
+            self.guard.replace(word ^ bit);
+        }
+    }
+
+    /// Whether the slot holds a reference to a page or object that slots share.
+    #[inline]
+    pub(crate) fn is_shared(&self) -> bool {
+        Kind::of(self.guard.get()) == Kind::Shared
+    }
+
     /// The user's value (see [`ObjectTable::VALUE_MASK`]).
     #[inline]
     pub(crate) fn value(&self) -> usize {
@@ -786,6 +825,8 @@ impl<'a> SlotGuard<'a> {
             value,
             size: data.len(),
         }));
+        // New content: the idle mark goes, as with every other write.
+        self.set_idle(false);
         Ok(Some((old.value, old.size)))
     }
 
@@ -1028,6 +1069,57 @@ mod tests {
         drop(view);
         assert_eq!(table.len(), 5);
         assert_eq!(table.bytes(), size_of::<usize>());
+        Ok(())
+    }
+
+    #[test]
+    fn the_idle_mark_stays_until_new_content() -> Result {
+        let table = ObjectTable::new(c"foxramdisk-kunit-idle", 4)?;
+        let data = [5u8; 100];
+        let mut buf = KVec::from_elem(0u8, HEADER_BYTES + 200, GFP_KERNEL)?;
+        let mut local = KVec::from_elem(0u8, bindings::PAGE_SIZE, GFP_KERNEL)?;
+        let slots = table.read();
+        let slot = slots.get_or_alloc(2, |_| Ok(()))?;
+        let mut guard = slot.lock();
+        // Marked and unmarked, on each kind of slot, with what it holds unchanged.
+        let check_mark = |guard: &mut SlotGuard<'_>, value: usize, size: usize| {
+            assert!(!guard.is_idle());
+            guard.set_idle(true);
+            assert!(guard.is_idle());
+            assert_eq!((guard.value(), guard.size()), (value, size));
+            guard.set_idle(true);
+            assert!(guard.is_idle());
+            guard.set_idle(false);
+            assert!(!guard.is_idle());
+            guard.set_idle(true);
+        };
+        check_mark(&mut guard, 0, 0);
+        drop(guard.replace(6, Content::Word(0x77))?);
+        check_mark(&mut guard, 6, 0);
+        assert_eq!(guard.word()?, 0x77);
+        drop(guard.replace(2, Content::Page(PageBox::alloc()?))?);
+        check_mark(&mut guard, 2, bindings::PAGE_SIZE);
+        drop(guard.replace(9, Content::Object(object_of(&table, 9, &data)?))?);
+        check_mark(&mut guard, 9, 100);
+        assert!(guard.read(&mut local, |src| src == data)?);
+        // Written in place: new content, no mark.
+        assert!(guard
+            .overwrite_object(8, &mut framed(&mut buf, 1, 101)?)?
+            .is_some());
+        assert!(!guard.is_idle());
+        assert_eq!((guard.value(), guard.size()), (8, 101));
+        // A shared object: the mark is the slot's, not the object's.
+        guard.set_idle(true);
+        let object = object_of(&table, 0, &data)?;
+        let Content::Shared(shared) = table.share(1, 7, Content::Object(object)) else {
+            return Err(ENOMEM);
+        };
+        drop(guard.replace(7, Content::Shared(shared))?);
+        assert!(guard.is_shared());
+        check_mark(&mut guard, 7, 100);
+        assert!(guard.read(&mut local, |src| src == data)?);
+        drop(guard.replace(0, Content::Empty)?);
+        assert!(!guard.is_shared() && !guard.is_idle());
         Ok(())
     }
 
