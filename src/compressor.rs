@@ -177,6 +177,16 @@ impl Compressor {
     /// Allocates the algorithm's codecs first, outside the context mutexes, so that I/O
     /// never waits for an allocation (which could need this device, as swap). May sleep.
     pub(crate) fn set_algorithm(&self, algorithm: Algorithm) -> Result {
+        self.add(algorithm)?;
+        // Release: pairs with the load in `algorithm()`; the codecs are installed.
+        self.algorithm.store(algorithm);
+        Ok(())
+    }
+
+    /// Gives every context a codec of `algorithm`, if it has none, without making it the
+    /// algorithm of new writes: for recompression. Allocates outside the context mutexes,
+    /// as [`Compressor::set_algorithm`]. May sleep.
+    pub(crate) fn add(&self, algorithm: Algorithm) -> Result {
         let mut codecs = KVec::with_capacity(self.contexts.len(), GFP_KERNEL)?;
         for context in self.contexts.iter() {
             let needed = !context.lock().codecs.has(algorithm);
@@ -189,8 +199,6 @@ impl Compressor {
             let unused = context.lock().codecs.install(algorithm, codec);
             drop(unused);
         }
-        // Release: pairs with the load in `algorithm()`; the codecs are installed.
-        self.algorithm.store(algorithm);
         Ok(())
     }
 
