@@ -48,6 +48,23 @@ pub(crate) fn parse_size(input: &[u8]) -> Result<u64> {
         .ok_or(EINVAL)
 }
 
+/// Splits `input` into the `key=value` arguments that zram's `recompress` and
+/// `recomp_algorithm` take, separated by spaces, tabs or newlines. An argument without `=`
+/// or with an empty key or value is `EINVAL`.
+pub(crate) fn key_values(input: &[u8]) -> impl Iterator<Item = Result<(&[u8], &[u8])>> {
+    input
+        .split(|c| c.is_ascii_whitespace())
+        .filter(|arg| !arg.is_empty())
+        .map(|arg| {
+            let at = arg.iter().position(|&c| c == b'=').ok_or(EINVAL)?;
+            let (key, value) = (&arg[..at], &arg[at + 1..]);
+            if key.is_empty() || value.is_empty() {
+                return Err(EINVAL);
+            }
+            Ok((key, value))
+        })
+}
+
 /// A printable form of user input for log lines: at most 32 bytes, trailing space removed.
 pub(crate) fn shown(input: &[u8]) -> &str {
     let text = core::str::from_utf8(input)
@@ -77,6 +94,22 @@ mod tests {
             (b"0", 0),
         ] {
             assert_eq!(parse_size(input), Ok(bytes));
+        }
+    }
+
+    #[test]
+    fn key_values_split_at_spaces_and_the_first_equals() {
+        let mut args = key_values(b" algo=zstd\tpriority=2 \n");
+        assert_eq!(args.next(), Some(Ok((&b"algo"[..], &b"zstd"[..]))));
+        assert_eq!(args.next(), Some(Ok((&b"priority"[..], &b"2"[..]))));
+        assert_eq!(args.next(), None);
+        assert_eq!(
+            key_values(b"a=b=c").next(),
+            Some(Ok((&b"a"[..], &b"b=c"[..])))
+        );
+        assert_eq!(key_values(b"\n").next(), None);
+        for bad in [&b"algo"[..], b"algo=", b"=zstd", b"type=idle max_pages"] {
+            assert!(key_values(bad).any(|arg| arg == Err(EINVAL)));
         }
     }
 
