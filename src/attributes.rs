@@ -3,7 +3,7 @@
 //! The sysfs attributes of a device, in `/sys/block/foxramdiskN/`.
 //!
 //! Controls at the top: `disksize`, `comp_algorithm`, `mem_limit`, `mem_used_max`, `reset`,
-//! `compact`; zram's one-line statistics `mm_stat`, `io_stat` and `debug_stat`, in zram's
+//! `compact`, `dedup`, and zram's tiering controls `idle`, `recomp_algorithm`, `recompress`; zram's one-line statistics `mm_stat`, `io_stat` and `debug_stat`, in zram's
 //! formats; the C module's counters, one per file, in `io_counters/` and `storage_stat/`.
 //! Every write is validated: bad input is refused with an errno and a log line, and
 //! leaves the device as it was.
@@ -23,7 +23,8 @@ use crate::{
     geometry::{BLOCK_SIZE, SECTORS_PER_BLOCK_SHIFT},
     io::DiskOps,
     params,
-    parse::{parse_size, parse_u64, shown},
+    parse::{key_values, parse_size, parse_u64, shown},
+    store::{Recompression, RECOMP_ALGORITHMS},
 };
 use core::fmt::Write;
 use kernel::{
@@ -61,6 +62,9 @@ enum Id {
     Dedup,
     DupDataSize,
     MetaDataSize,
+    Idle,
+    RecompAlgorithm,
+    Recompress,
 }
 
 /// Whether `id` is attribute `attr`.
@@ -96,6 +100,7 @@ impl DiskAttributeOperations for DiskOps {
                 return Ok(writeln!(out, "{}", store.algorithm().name())?);
             }
             x if is(x, Id::CompAlgorithm) => return show_algorithms(store.algorithm(), out),
+            x if is(x, Id::RecompAlgorithm) => return show_recomp_algorithms(&disk, out),
             x if is(x, Id::MmStat) => return show_mm_stat(&disk, out),
             // zram's fields and format: failed_reads failed_writes invalid_io notify_free.
             x if is(x, Id::IoStat) => {
@@ -137,6 +142,9 @@ impl DiskAttributeOperations for DiskOps {
             x if is(x, Id::Compact) => compact(&disk, &data, input),
             x if is(x, Id::MemUsedMax) => reset_mem_used_max(&data, input),
             x if is(x, Id::Dedup) => set_dedup(&data, input),
+            x if is(x, Id::Idle) => mark_idle(&data, input),
+            x if is(x, Id::RecompAlgorithm) => set_recomp_algorithm(&data, input),
+            x if is(x, Id::Recompress) => recompress(&data, input),
             _ => Err(EINVAL),
         }
     }
@@ -155,6 +163,19 @@ fn show_algorithms(current: Algorithm, out: &mut Formatter<'_>) -> Result {
         separator = " ";
     }
     Ok(writeln!(out)?)
+}
+
+/// `recomp_algorithm`: for each priority that has a secondary algorithm, `#N: ` and the
+/// available algorithms with that one in brackets, as zram lists them.
+fn show_recomp_algorithms(disk: &DiskData, out: &mut Formatter<'_>) -> Result {
+    let control = disk.control.lock();
+    for priority in 1..=RECOMP_ALGORITHMS {
+        if let Some(algorithm) = control.recomp_algorithm(priority) {
+            write!(out, "#{priority}: ")?;
+            show_algorithms(algorithm, out)?;
+        }
+    }
+    Ok(())
 }
 
 /// `mm_stat`, in zram's field order: orig_data_size compr_data_size mem_used_total
@@ -284,6 +305,162 @@ fn set_dedup(data: &DiskData, input: &[u8]) -> Result {
     Ok(())
 }
 
+/// `idle`: `all` marks every block that holds memory idle, as in zram ([`Store::mark_idle`]).
+/// zram also takes an age in seconds where it keeps each block's access time; foxramdisk
+/// keeps none, and refuses it as zram built without them does.
+///
+/// [`Store::mark_idle`]: crate::store::Store::mark_idle
+fn mark_idle(data: &DiskData, input: &[u8]) -> Result {
+    let id = data.id;
+    if input.strip_suffix(b"\n").unwrap_or(input) != b"all" {
+        if parse_u64(input).is_ok() {
+            pr_err!("foxramdisk{id}: idle: no access times are kept to mark by age; write 'all'\n");
+        } else {
+            pr_err!(
+                "foxramdisk{id}: idle: write 'all', not '{}'\n",
+                shown(input)
+            );
+        }
+        return Err(EINVAL);
+    }
+    let marked = data.store.mark_idle()?;
+    pr_debug!("foxramdisk{id}: {marked} blocks marked idle\n");
+    Ok(())
+}
+
+/// Parses the priority of a secondary algorithm, 1 to [`RECOMP_ALGORITHMS`], or logs why
+/// it is not one.
+fn priority_arg(disk: &DiskData, name: &str, value: &[u8]) -> Result<usize> {
+    parse_u64(value)
+        .ok()
+        .and_then(|p| usize::try_from(p).ok())
+        .filter(|p| (1..=RECOMP_ALGORITHMS).contains(p))
+        .ok_or_else(|| {
+            pr_err!(
+                "foxramdisk{}: {name}: priority '{}' is not 1 to {RECOMP_ALGORITHMS}\n",
+                disk.id,
+                shown(value)
+            );
+            EINVAL
+        })
+}
+
+/// Logs an argument of `name` that is not `key=value`, or not one of its keys.
+fn bad_arg(disk: &DiskData, name: &str, input: &[u8]) -> Error {
+    pr_err!(
+        "foxramdisk{}: {name}: cannot use '{}' (see Documentation/ABI)\n",
+        disk.id,
+        shown(input)
+    );
+    EINVAL
+}
+
+/// `recomp_algorithm`: `algo=NAME [priority=N]` makes NAME the secondary algorithm of
+/// priority N (1 by default, up to 3), for `recompress`.
+fn set_recomp_algorithm(data: &DiskData, input: &[u8]) -> Result {
+    let name = "recomp_algorithm";
+    let (mut algorithm, mut priority) = (None, 1);
+    for arg in key_values(input) {
+        match arg.map_err(|_| bad_arg(data, name, input))? {
+            (b"algo", value) => algorithm = Some(Algorithm::parse(value)?),
+            (b"priority", value) => priority = priority_arg(data, name, value)?,
+            (key, _) => return Err(bad_arg(data, name, key)),
+        }
+    }
+    let algorithm = match algorithm {
+        Some(Algorithm::NoComp) | None => {
+            pr_err!(
+                "foxramdisk{}: {name}: give a compressing algorithm as algo=NAME\n",
+                data.id
+            );
+            return Err(EINVAL);
+        }
+        Some(algorithm) => algorithm,
+    };
+    data.control
+        .lock()
+        .set_recomp_algorithm(priority, algorithm)?;
+    pr_info!(
+        "foxramdisk{}: recompression algorithm #{priority}: {algorithm}\n",
+        data.id
+    );
+    Ok(())
+}
+
+/// `recompress`: compresses stored blocks again with a secondary algorithm, as zram's:
+/// `[type=idle|huge|huge_idle] [max_pages=N] [threshold=BYTES] [algo=NAME] [priority=N]`.
+fn recompress(data: &DiskData, input: &[u8]) -> Result {
+    let (id, name) = (data.id, "recompress");
+    let mut how = Recompression {
+        idle: false,
+        huge: false,
+        threshold: 0,
+        max_blocks: u64::MAX,
+        priority: 1,
+    };
+    let (mut algorithm, mut priority) = (None, None);
+    for arg in key_values(input) {
+        match arg.map_err(|_| bad_arg(data, name, input))? {
+            (b"type", b"idle") => (how.idle, how.huge) = (true, false),
+            (b"type", b"huge") => (how.idle, how.huge) = (false, true),
+            (b"type", b"huge_idle") => (how.idle, how.huge) = (true, true),
+            (b"type", value) => return Err(bad_arg(data, name, value)),
+            (b"max_pages", value) => {
+                how.max_blocks = parse_u64(value).map_err(|_| bad_arg(data, name, value))?;
+            }
+            (b"threshold", value) => {
+                how.threshold = parse_u64(value)
+                    .ok()
+                    .and_then(|t| usize::try_from(t).ok())
+                    .filter(|&t| t < data.store.threshold())
+                    .ok_or_else(|| {
+                        pr_err!(
+                            "foxramdisk{id}: {name}: threshold '{}' is not below {}\n",
+                            shown(value),
+                            data.store.threshold()
+                        );
+                        EINVAL
+                    })?;
+            }
+            (b"algo", value) => algorithm = Some(Algorithm::parse(value)?),
+            (b"priority", value) => priority = Some(priority_arg(data, name, value)?),
+            (key, _) => return Err(bad_arg(data, name, key)),
+        }
+    }
+    let control = data.control.lock();
+    how.priority = match (algorithm, priority) {
+        (Some(algorithm), Some(priority)) => Some(priority)
+            .filter(|&p| control.recomp_algorithm(p) == Some(algorithm))
+            .ok_or_else(|| {
+                pr_err!(
+                    "foxramdisk{id}: {name}: {algorithm} is not #{priority} of recomp_algorithm\n"
+                );
+                EINVAL
+            })?,
+        (Some(algorithm), None) => control.recomp_priority(algorithm).ok_or_else(|| {
+            pr_err!("foxramdisk{id}: {name}: {algorithm} is not in recomp_algorithm\n");
+            EINVAL
+        })?,
+        (None, priority) => priority.unwrap_or(1),
+    };
+    let Some(algorithm) = control.recomp_algorithm(how.priority) else {
+        pr_err!(
+            "foxramdisk{id}: {name}: no algorithm #{} in recomp_algorithm\n",
+            how.priority
+        );
+        return Err(EINVAL);
+    };
+    let done = data.store.recompress(&control, &how).inspect_err(|e| {
+        pr_err!("foxramdisk{id}: {name} with {algorithm} stopped: {e:?}\n");
+    })?;
+    pr_info!(
+        "foxramdisk{id}: {name}: {} of {} blocks tried stored smaller with {algorithm}\n",
+        done.stored,
+        done.tried
+    );
+    Ok(())
+}
+
 /// `mem_limit`: bytes, 0 for no limit.
 fn set_mem_limit(data: &DiskData, input: &[u8]) -> Result {
     let bytes = size_arg(data, "mem_limit", input)?;
@@ -358,7 +535,7 @@ macro_rules! attr {
     };
 }
 
-static CONTROL_ATTRS: [DiskAttribute; 10] = [
+static CONTROL_ATTRS: [DiskAttribute; 13] = [
     attr!(c"disksize", 0o644, DiskSize),
     attr!(c"comp_algorithm", 0o644, CompAlgorithm),
     attr!(c"mem_limit", 0o644, MemLimit),
@@ -369,8 +546,11 @@ static CONTROL_ATTRS: [DiskAttribute; 10] = [
     attr!(c"io_stat", 0o444, IoStat),
     attr!(c"debug_stat", 0o444, DebugStat),
     attr!(c"dedup", 0o644, Dedup),
+    attr!(c"idle", 0o200, Idle),
+    attr!(c"recomp_algorithm", 0o644, RecompAlgorithm),
+    attr!(c"recompress", 0o200, Recompress),
 ];
-static CONTROL_LIST: AttributeList<11> = DiskAttribute::list(&CONTROL_ATTRS);
+static CONTROL_LIST: AttributeList<14> = DiskAttribute::list(&CONTROL_ATTRS);
 static CONTROL_GROUP: AttributeGroup = AttributeGroup::new(None, &CONTROL_LIST);
 
 static IO_ATTRS: [DiskAttribute; 6] = [

@@ -32,7 +32,9 @@
 //! write holds the slot lock only to swap the slot's content, or to copy its data into the
 //! block's own object when that object can take it; compression, allocation and freeing
 //! happen outside it. A read holds it while it maps the object and decompresses (or
-//! copies) it, so that no writer frees the object meanwhile, as zram does.
+//! copies) it, so that no writer frees the object meanwhile, as zram does. Recompression
+//! ([`Store::recompress`]) holds it while it decompresses, compresses and allocates the
+//! new object, as zram's `recompress_slot()`.
 //! [`Store::slot_free`] runs under swap's spin lock and only tries the read side and the
 //! slot lock.
 //!
@@ -82,11 +84,72 @@ use kernel::{
 };
 use object::{Stored, RAW_PAGES};
 
+/// The most secondary algorithms a store keeps for recompression, as zram's priorities 1
+/// to 3.
+pub(crate) const RECOMP_ALGORITHMS: usize = 3;
+
 /// The right to change a store as a whole ([`Store::resize`], [`Store::reset`],
-/// [`Store::trim_table`]): one per store, made with it. A device keeps it in the mutex
-/// that serialises its controls, so that holding that mutex is what these need.
+/// [`Store::trim_table`], [`Store::recompress`]), and the state of those controls: one
+/// per store, made with it. A device keeps it in the mutex that serialises its controls,
+/// so that holding that mutex is what these need.
 pub(crate) struct StoreControl {
-    _private: (),
+    /// The secondary algorithms for recompression, by priority from 1.
+    recomp: [Option<Algorithm>; RECOMP_ALGORITHMS],
+}
+
+impl StoreControl {
+    /// The secondary algorithm of `priority` (1 to [`RECOMP_ALGORITHMS`]), if one is set.
+    pub(crate) fn recomp_algorithm(&self, priority: usize) -> Option<Algorithm> {
+        let index = priority.checked_sub(1)?;
+        self.recomp.get(index).copied().flatten()
+    }
+
+    /// Makes `algorithm` the secondary algorithm of `priority`; `EINVAL` for a priority
+    /// out of 1 to [`RECOMP_ALGORITHMS`].
+    pub(crate) fn set_recomp_algorithm(&mut self, priority: usize, algorithm: Algorithm) -> Result {
+        let index = priority.checked_sub(1).ok_or(EINVAL)?;
+        *self.recomp.get_mut(index).ok_or(EINVAL)? = Some(algorithm);
+        Ok(())
+    }
+
+    /// The priority of the first secondary algorithm `algorithm` is set at.
+    pub(crate) fn recomp_priority(&self, algorithm: Algorithm) -> Option<usize> {
+        let index = self.recomp.iter().position(|&a| a == Some(algorithm))?;
+        Some(index + 1)
+    }
+
+    /// Whether a block stored with `algorithm` counts as recompressed at `priority` or
+    /// above: `algorithm` is the secondary algorithm of `priority` or of a higher one.
+    fn recompressed_at(&self, priority: usize, algorithm: Algorithm) -> bool {
+        let from = priority.saturating_sub(1);
+        self.recomp
+            .get(from..)
+            .is_some_and(|higher| higher.contains(&Some(algorithm)))
+    }
+}
+
+/// Which blocks [`Store::recompress`] tries, and with what.
+pub(crate) struct Recompression {
+    /// Only blocks marked idle ([`Store::mark_idle`]).
+    pub(crate) idle: bool,
+    /// Only blocks stored raw (zram's huge pages).
+    pub(crate) huge: bool,
+    /// Only blocks whose object is at least this many bytes, and only into fewer; 0 for
+    /// any. Below [`Store::threshold`].
+    pub(crate) threshold: usize,
+    /// The most blocks to try.
+    pub(crate) max_blocks: u64,
+    /// The priority of the secondary algorithm to recompress with, from 1.
+    pub(crate) priority: usize,
+}
+
+/// What [`Store::recompress`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Recompressed {
+    /// Blocks decompressed and compressed again.
+    pub(crate) tried: u64,
+    /// Blocks whose data, compressed again, takes less memory, and was stored so.
+    pub(crate) stored: u64,
 }
 
 /// The block store of one device.
@@ -134,7 +197,12 @@ impl Store {
             .counters
             .mem_used_max
             .store(store.mem_used_total(), Relaxed);
-        Ok((store, StoreControl { _private: () }))
+        Ok((
+            store,
+            StoreControl {
+                recomp: [None; RECOMP_ALGORITHMS],
+            },
+        ))
     }
 
     /// The number of blocks.
@@ -211,6 +279,62 @@ impl Store {
     /// slot frees; returns how many. Waits for the requests using the table. May sleep.
     pub(crate) fn trim_table(&self, _control: &mut StoreControl) -> usize {
         self.table.exclusive().trim()
+    }
+
+    /// Marks every block that holds memory idle: the compressed and raw ones, shared or not
+    /// (zram's `idle` with `all`; zeroed and same-filled blocks hold nothing that tiering
+    /// could move, and zram does not mark its same-filled pages either). Any later access
+    /// of a block, read or write, clears its mark. Returns how many it marked. May sleep.
+    pub(crate) fn mark_idle(&self) -> Result<u64> {
+        let io = self.io();
+        let mut marked = 0;
+        io.for_each_written(0, self.blocks(), |blocks| {
+            for index in blocks {
+                let Some(block) = io.table.get(index)? else {
+                    continue;
+                };
+                let mut guard = block.lock();
+                if matches!(Meta(guard.value()).state(), State::Compressed | State::Raw) {
+                    guard.set_idle(true);
+                    marked += 1;
+                }
+            }
+            Ok(())
+        })?;
+        Ok(marked)
+    }
+
+    /// Compresses blocks again with the secondary algorithm of `how.priority`, as zram's
+    /// `recompress`: each compressed or raw block that `how` selects, and that no secondary
+    /// algorithm of that priority or a higher one stored, is decompressed and compressed
+    /// again; the result replaces it if it takes a smaller zsmalloc size class (for a raw
+    /// block: if it is stored compressed at all). Shared blocks are left as they are:
+    /// replacing one reference would take memory, not free it. `EINVAL` if no algorithm
+    /// is set at that priority. May sleep.
+    ///
+    /// A block is locked while it is recompressed, and its new object allocated, as in
+    /// zram; the table's read side and the context of the CPU are taken first, in the
+    /// order of the I/O path. On an error the block keeps its data and the walk stops.
+    pub(crate) fn recompress(
+        &self,
+        control: &StoreControl,
+        how: &Recompression,
+    ) -> Result<Recompressed> {
+        let target = control.recomp_algorithm(how.priority).ok_or(EINVAL)?;
+        self.compressor.add(target)?;
+        let io = self.io();
+        let mut done = Recompressed::default();
+        let already = |algorithm| control.recompressed_at(how.priority, algorithm);
+        io.for_each_written(0, self.blocks(), |blocks| {
+            for index in blocks {
+                if done.tried >= how.max_blocks {
+                    break;
+                }
+                io.recompress_block(index, how, target, already, &mut done)?;
+            }
+            Ok(())
+        })?;
+        Ok(done)
     }
 
     /// Frees every block: all become zeroed and the counters restart. Follow with
@@ -433,7 +557,8 @@ impl StoreIo<'_> {
             dst.zero();
             return Ok(());
         };
-        let guard = block.lock();
+        let mut guard = block.lock();
+        guard.set_idle(false);
         let meta = Meta(guard.value());
         match meta.state() {
             State::Zeroed => {
@@ -619,6 +744,80 @@ impl StoreIo<'_> {
         Ok(())
     }
 
+    /// Recompresses block `index` with `target` if `how` selects it and `already` does not
+    /// say its algorithm recompressed it already (see [`Store::recompress`]); counts it in
+    /// `done`.
+    fn recompress_block(
+        &self,
+        index: usize,
+        how: &Recompression,
+        target: Algorithm,
+        already: impl Fn(Algorithm) -> bool,
+        done: &mut Recompressed,
+    ) -> Result {
+        let Some(block) = self.table.get(index)? else {
+            return Ok(());
+        };
+        let mut context = self.context()?;
+        let Context {
+            codecs,
+            block: plain,
+        } = &mut *context;
+        let mut guard = block.lock();
+        let meta = Meta(guard.value());
+        let old_size = guard.size();
+        let selected = match meta.state() {
+            State::Compressed => !how.huge,
+            State::Raw => true,
+            State::Zeroed | State::Same => false,
+        };
+        if !selected
+            || guard.is_shared()
+            || (how.idle && !guard.is_idle())
+            || old_size < how.threshold
+            || meta.algorithm().is_ok_and(&already)
+        {
+            return Ok(());
+        }
+        done.tried += 1;
+        // Touched: no later pass takes it as idle, as in zram.
+        guard.set_idle(false);
+        let mut plain = RawBuf::from(&mut plain[..]);
+        if meta.state() == State::Raw {
+            guard.copy_to(&mut plain, &mut codecs.compressed)?;
+        } else {
+            let algorithm = meta.algorithm()?;
+            let (codec, local_copy) = codecs.decompressor(algorithm)?;
+            let decompressed = guard.read(local_copy, |src| codec.decompress(src, &mut plain));
+            if !matches!(decompressed, Ok(Ok(BLOCK_SIZE))) {
+                pr_err_once!("block {index}: decompression failed ({decompressed:?})\n");
+                return Err(EIO);
+            }
+        }
+        let Some(len) = codecs.compress(target, &plain)? else {
+            return Ok(());
+        };
+        let pool = self.store.table.pool();
+        let smaller = if meta.state() == State::Raw {
+            self.keeps_compressed(len)
+        } else {
+            pool.class_index(HEADER_BYTES + len) < pool.class_index(HEADER_BYTES + old_size)
+        };
+        if !smaller || (how.threshold != 0 && len >= how.threshold) {
+            return Ok(());
+        }
+        let new = Meta::stored(State::Compressed, target);
+        let (framed, _) = Framed::split(&mut codecs.compressed, len)?;
+        let object = self.new_object(new, &mut Stored::Object(framed))?;
+        let old = guard.replace(new.0, object)?;
+        drop(guard);
+        self.counters.account(meta, old_size, false);
+        self.counters.account(new, len, true);
+        done.stored += 1;
+        drop(old);
+        Ok(())
+    }
+
     /// Makes the `count` blocks from `first` on zeroed and frees their memory; `ERANGE` if
     /// they go past the end. Blocks in table chunks never written are skipped, so that a
     /// discard of a huge device takes time for what it holds, not for its size. Returns how
@@ -723,6 +922,22 @@ mod tests {
             Some(block) => Meta(block.lock().value()).state(),
             None => State::Zeroed,
         })
+    }
+
+    /// The algorithm block `index` records.
+    fn algorithm_of(store: &Store, index: usize) -> Result<Algorithm> {
+        let table = store.table.read();
+        let block = table.get(index)?.ok_or(ENOENT)?;
+        let meta = Meta(block.lock().value());
+        meta.algorithm()
+    }
+
+    /// Fills `buf` with random letters of four: data that entropy coding (zstd) shrinks
+    /// well below what LZ77 alone (lz4) does.
+    fn fill_letters(buf: &mut [u8], seed: u64) {
+        fill_random(buf, seed);
+        buf.iter_mut()
+            .for_each(|b| *b = b"ACGT"[usize::from(*b & 3)]);
     }
 
     /// Writes `data` to block `index`.
@@ -1254,6 +1469,106 @@ mod tests {
         round_trip(&store, 2, &mut text)?;
         assert!(store.dup_data_size() > 0);
         check_block(&store, 0, &text)?;
+        Ok(())
+    }
+
+    #[test]
+    fn recompression_takes_idle_blocks_to_a_secondary_algorithm() -> Result {
+        let (store, mut control) = controlled_store(10, Algorithm::Lz4)?;
+        let mut blocks = KVec::new();
+        for index in 0..8 {
+            let mut data = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
+            fill_letters(&mut data, index + 1);
+            blocks.push(data, GFP_KERNEL)?;
+        }
+        let mut random = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
+        fill_random(&mut random, 99);
+        blocks.push(random, GFP_KERNEL)?;
+        for (index, data) in blocks.iter_mut().enumerate() {
+            write(&store, index, data)?;
+        }
+        let mut same = KVec::from_elem(0x42u8, BLOCK_SIZE, GFP_KERNEL)?;
+        write(&store, 9, &mut same)?;
+        assert_eq!(state_of(&store, 7)?, State::Compressed);
+        assert_eq!(state_of(&store, 8)?, State::Raw);
+        let lz4_bytes = store.compressed_bytes();
+        let how = |idle, max_blocks| Recompression {
+            idle,
+            huge: false,
+            threshold: 0,
+            max_blocks,
+            priority: 1,
+        };
+        // No secondary algorithm yet; priorities are 1 to 3.
+        assert_eq!(
+            store.recompress(&control, &how(false, 9)).err(),
+            Some(EINVAL)
+        );
+        for priority in [0, RECOMP_ALGORITHMS + 1] {
+            assert_eq!(
+                control
+                    .set_recomp_algorithm(priority, Algorithm::Zstd)
+                    .err(),
+                Some(EINVAL)
+            );
+        }
+        control.set_recomp_algorithm(1, Algorithm::Zstd)?;
+        assert_eq!(control.recomp_priority(Algorithm::Zstd), Some(1));
+        // Every block that holds memory, not the same-filled one.
+        assert_eq!(store.mark_idle()?, 9);
+        // A read or a write clears the mark.
+        check_block(&store, 0, &blocks[0])?;
+        check_block(&store, 1, &blocks[1])?;
+        write(&store, 2, &mut blocks[2])?;
+        let done = store.recompress(&control, &how(true, 4))?;
+        assert_eq!((done.tried, done.stored), (4, 4));
+        // Blocks 7 and 8 are left, and zstd cannot compress 8, random, either.
+        let done = store.recompress(&control, &how(true, u64::MAX))?;
+        assert_eq!((done.tried, done.stored), (2, 1));
+        // Recompression cleared the marks; then every block zstd has not stored is tried.
+        assert_eq!(store.recompress(&control, &how(true, u64::MAX))?.tried, 0);
+        let done = store.recompress(&control, &how(false, u64::MAX))?;
+        assert_eq!((done.tried, done.stored), (4, 3));
+        for index in 0..8 {
+            assert_eq!(algorithm_of(&store, index)?, Algorithm::Zstd);
+        }
+        assert_eq!(algorithm_of(&store, 8)?, Algorithm::Lz4);
+        for (index, data) in blocks.iter().enumerate() {
+            check_block(&store, index, data)?;
+        }
+        check_block(&store, 9, &same)?;
+        assert_eq!(
+            (
+                store.compressed_blocks(),
+                store.raw_blocks(),
+                store.same_blocks()
+            ),
+            (8, 1, 1)
+        );
+        assert!(store.compressed_bytes() < lz4_bytes);
+        // Raw blocks only: block 8 is tried once more, and stays raw.
+        let huge = Recompression {
+            huge: true,
+            ..how(false, u64::MAX)
+        };
+        let done = store.recompress(&control, &huge)?;
+        assert_eq!((done.tried, done.stored), (1, 0));
+        Ok(())
+    }
+
+    #[test]
+    fn a_higher_priority_counts_as_recompressed() -> Result {
+        let (_store, mut control) = controlled_store(1, Algorithm::Lz4)?;
+        control.set_recomp_algorithm(1, Algorithm::Lz4hc)?;
+        control.set_recomp_algorithm(3, Algorithm::Zstd)?;
+        assert_eq!(control.recomp_algorithm(2), None);
+        assert!(control.recompressed_at(1, Algorithm::Lz4hc));
+        assert!(control.recompressed_at(1, Algorithm::Zstd));
+        assert!(!control.recompressed_at(2, Algorithm::Lz4hc));
+        assert!(control.recompressed_at(3, Algorithm::Zstd));
+        assert!(!control.recompressed_at(1, Algorithm::Lz4));
+        assert_eq!(control.recomp_priority(Algorithm::Lz4), None);
+        assert_eq!(control.recomp_priority(Algorithm::Zstd), Some(3));
         Ok(())
     }
 
