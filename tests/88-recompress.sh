@@ -1,0 +1,124 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Idle marks and recompression, with zram's ABI: `idle` marks the blocks that hold memory,
+# and any access clears a block's mark; `recomp_algorithm` sets secondary algorithms by
+# priority; `recompress` compresses the blocks it selects (idle, huge, all) again with one,
+# keeping the result only where it takes less memory. Every block reads back as written,
+# also when recompression runs under a filesystem being written; bad input is refused.
+. "$(dirname "$0")/lib.sh"
+
+A=/sys/block/foxramdisk0
+# compressed: the compressed size of the compressed blocks, in bytes.
+compressed() { st 0 storage_stat/compressed_data_size; }
+# last_log: the driver's last recompress line.
+last_log() { dmesg | grep 'foxramdisk0: recompress:' | tail -1; }
+
+check "insmod (64 MiB, lz4)" load default_capacity=16384 default_compression=lz4
+check_eq "idle is write-only" "$(stat -c %a $A/idle)" 200
+check_eq "recompress is write-only" "$(stat -c %a $A/recompress)" 200
+check_eq "recomp_algorithm is 0644" "$(stat -c %a $A/recomp_algorithm)" 644
+check_eq "no secondary algorithm at first" "$(cat $A/recomp_algorithm)" ""
+check_match "recompress without one is refused" "$(sysfs_write "" $A/recompress)" 'Invalid argument'
+
+# Bad input changes nothing.
+for v in "" algo algo= =zstd algo=bogus algo=nocomp "algo=zstd priority=0" \
+	"algo=zstd priority=4" "algo=zstd priority=x" "algo=zstd colour=red" priority=2; do
+	check_match "recomp_algorithm refuses '$v'" "$(sysfs_write "$v" $A/recomp_algorithm)" \
+		'Invalid argument'
+done
+check_eq "  and still has none" "$(cat $A/recomp_algorithm)" ""
+check "recomp_algorithm algo=zstd" sysfs_write algo=zstd $A/recomp_algorithm
+check "recomp_algorithm algo=lz4hc priority=3" sysfs_write "algo=lz4hc priority=3" $A/recomp_algorithm
+check_eq "recomp_algorithm lists them by priority" "$(cat $A/recomp_algorithm)" \
+	"$(printf '#1: nocomp deflate 842 lz4 lz4hc [zstd] lzo-rle lzo\n#3: nocomp deflate 842 lz4 [lz4hc] zstd lzo-rle lzo')"
+for v in type=cold type= "max_pages=-1" threshold=x threshold=4096 algo=lzo priority=2 \
+	"algo=zstd priority=3" "algo=zstd bogus=1" bogus; do
+	check_match "recompress refuses '$v'" "$(sysfs_write "$v" $A/recompress)" 'Invalid argument'
+done
+for v in "" some 60; do
+	check_match "idle refuses '$v'" "$(sysfs_write "$v" $A/idle)" 'Invalid argument'
+done
+check_match "idle by age is refused with its reason" "$(dmesg | tail -5)" 'no access times are kept'
+
+# Two regions of text, A and B, written with lz4; all marked idle; A read back.
+tar cf - /usr/include /usr/share/perl 2>/dev/null | head -c $((8192 * BLOCK)) >/tmp/rc-text
+check "the text is 32 MiB" test "$(stat -c %s /tmp/rc-text)" -eq $((8192 * BLOCK))
+# held: the blocks that hold memory (compressed or raw).
+held() { echo $(($(st 0 storage_stat/compressed_blocks_count) + $(st 0 storage_stat/raw_blocks_count))); }
+# tried, stored: the counts of the driver's last recompress line.
+tried() { last_log | sed -n 's/.*: [0-9]* of \([0-9]*\) blocks tried.*/\1/p'; }
+stored() { last_log | sed -n 's/.*recompress: \([0-9]*\) of .*/\1/p'; }
+check "write A" dd if=/tmp/rc-text of=$DEV bs=$BLOCK count=4096 oflag=direct status=none
+held_a=$(held)
+check "write B" dd if=/tmp/rc-text of=$DEV bs=$BLOCK skip=4096 seek=4096 oflag=direct status=none
+held_b=$(($(held) - held_a))
+text_sha=$(file_sha /tmp/rc-text)
+lz4_size=$(compressed)
+check "idle: all" sysfs_write all $A/idle
+check_eq "A reads back" "$(dev_sha $DEV 0 4096)" "$(head -c $((4096 * BLOCK)) /tmp/rc-text | sha256sum | cut -d' ' -f1)"
+
+check "recompress type=idle" sysfs_write type=idle $A/recompress
+idle_size=$(compressed)
+stored_b=$(stored)
+check_eq "  tried B's blocks only (A's reads cleared their marks)" "$(tried)" "$held_b"
+check "  stored most of them smaller ($stored_b)" test "$stored_b" -gt $((held_b / 2))
+check "  and the compressed size went down ($lz4_size -> $idle_size)" test "$idle_size" -lt "$lz4_size"
+check "recompress type=idle again" sysfs_write type=idle $A/recompress
+check_match "  finds nothing idle: recompression cleared the marks" "$(last_log)" \
+	': 0 of 0 blocks tried'
+check "recompress (all blocks)" sysfs_write "" $A/recompress
+all_size=$(compressed)
+check_eq "  tried A's blocks and B's that zstd did not store, none twice" "$(tried)" \
+	$((held_a + held_b - stored_b))
+check "  and the compressed size went down again ($idle_size -> $all_size)" test "$all_size" -lt "$idle_size"
+check_eq "A and B read back" "$(dev_sha $DEV 0 8192)" "$text_sha"
+check "recompress with priority 3 (lz4hc after zstd)" sysfs_write "algo=lz4hc" $A/recompress
+check_eq "  tries every block again, at a higher priority" "$(tried)" $((held_a + held_b))
+check_match "  with lz4hc" "$(last_log)" 'stored smaller with lz4hc'
+check_eq "A and B read back" "$(dev_sha $DEV 0 8192)" "$text_sha"
+
+# max_pages bounds the blocks tried.
+check "idle: all" sysfs_write all $A/idle
+check "recompress type=idle max_pages=100 priority=3" sysfs_write "type=idle max_pages=100 priority=3" $A/recompress
+check_match "  tried 100" "$(last_log)" ' of 100 blocks tried'
+
+# Huge blocks: hex digits do not compress under lz4 but do under zstd.
+head -c $((512 * BLOCK / 2)) /dev/urandom | od -An -v -tx1 | tr -d ' \n' | head -c $((512 * BLOCK)) >/tmp/rc-hex
+check "write 2 MiB of hex digits" dd if=/tmp/rc-hex of=$DEV bs=$BLOCK seek=9000 oflag=direct status=none
+raw=$(st 0 storage_stat/raw_blocks_count)
+check "  stored raw by lz4 ($raw blocks)" test "$raw" -ge 500
+check "recompress type=huge" sysfs_write type=huge $A/recompress
+check_eq "  leaves no raw block" "$(st 0 storage_stat/raw_blocks_count)" 0
+check_eq "  and they read back" "$(dev_sha $DEV 9000 512)" "$(file_sha /tmp/rc-hex)"
+check_eq "the text still reads back" "$(dev_sha $DEV 0 8192)" "$text_sha"
+check_eq "no read failed" "$(st 0 io_counters/failed_reads)" 0
+
+# Recompression under a filesystem being written: ext4 with a tree copied onto it while
+# every block is marked idle and recompressed, over and over.
+check "reset" sysfs_write 1 $A/reset
+check_eq "reset keeps the secondary algorithms" "$(cat $A/recomp_algorithm | cut -c1-3 | tr '\n' ' ')" "#1: #3: "
+check "mkfs.ext4" mkfs.ext4 -q $DEV
+check "mount" mount $DEV /mnt
+src=/usr/include
+sums=$(tree_sums $src)
+cp -a $src /mnt/tree &
+copy=$!
+rounds=0 failed=0
+while kill -0 $copy 2>/dev/null || [ $rounds -lt 3 ]; do
+	sync
+	echo all >$A/idle || failed=$((failed + 1))
+	echo type=idle >$A/recompress || failed=$((failed + 1))
+	rounds=$((rounds + 1))
+done
+check "the copy finished" wait $copy
+check_eq "no idle or recompress write failed ($rounds rounds)" "$failed" 0
+umount /mnt
+echo 3 >/proc/sys/vm/drop_caches
+check "fsck is clean" fsck.ext4 -fn $DEV
+check "remount" mount $DEV /mnt
+check_eq "every file reads back as written" "$(tree_sums /mnt/tree)" "$sums"
+umount /mnt
+check_eq "no read failed" "$(st 0 io_counters/failed_reads)" 0
+check "rmmod" unload
+rm -f /tmp/rc-text /tmp/rc-hex
+finish
