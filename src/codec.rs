@@ -7,6 +7,7 @@ use crate::{
     ext::{crypto::acomp::AcompRequest, lz4::Lz4Codec, raw_buf::RawBuf, zstd::ZstdCodec},
     geometry::BLOCK_SIZE,
 };
+use core::ops::RangeInclusive;
 use kernel::prelude::*;
 
 /// One CPU's codec of one algorithm.
@@ -22,19 +23,33 @@ pub(crate) enum Codec {
 }
 
 impl Codec {
-    /// A new codec of `algorithm`, by its backend; `None` for `nocomp`. May sleep.
-    pub(crate) fn new(algorithm: Algorithm) -> Result<Option<Self>> {
+    /// A new codec of `algorithm`, by its backend, that compresses at `level` (`None`: the
+    /// algorithm's default); `None` for `nocomp`. `EINVAL` for a level the backend does not
+    /// take ([`Codec::levels`]). May sleep.
+    pub(crate) fn new(algorithm: Algorithm, level: Option<i32>) -> Result<Option<Self>> {
+        if level.is_some_and(|level| !Self::levels(algorithm).is_some_and(|l| l.contains(&level))) {
+            return Err(EINVAL);
+        }
         Ok(match algorithm.backend() {
             Backend::Stored => None,
             Backend::Lz4 => Some(Self::Lz4(Lz4Codec::new()?)),
             Backend::Zstd => Some(Self::Zstd(ZstdCodec::new(
-                ZstdCodec::default_level(),
+                level.unwrap_or_else(ZstdCodec::default_level),
                 BLOCK_SIZE,
             )?)),
             Backend::Acomp => Some(Self::Acomp(AcompRequest::new(
                 algorithm.crypto_name().ok_or(EINVAL)?,
             )?)),
         })
+    }
+
+    /// The compression levels `algorithm`'s codec takes, if it takes one: zstd's, through
+    /// the library; the crypto API's algorithms take none.
+    pub(crate) fn levels(algorithm: Algorithm) -> Option<RangeInclusive<i32>> {
+        match algorithm.backend() {
+            Backend::Zstd => Some(ZstdCodec::levels()),
+            Backend::Stored | Backend::Lz4 | Backend::Acomp => None,
+        }
     }
 
     /// Compresses `src` into `dst`; returns the compressed length. Fails (typically with
@@ -107,7 +122,7 @@ mod tests {
         let mut back = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
         let mut half = KVec::from_elem(0u8, BLOCK_SIZE / 2, GFP_KERNEL)?;
         for algorithm in [Algorithm::Lz4, Algorithm::Zstd] {
-            let mut codec = Codec::new(algorithm)?.ok_or(EINVAL)?;
+            let mut codec = Codec::new(algorithm, None)?.ok_or(EINVAL)?;
             assert!(matches!(codec, Codec::Lz4(_) | Codec::Zstd(_)));
             let n = codec.compress(&RawBuf::from(&mut plain[..]), &mut packed)?;
             assert!(n > 0 && n < BLOCK_SIZE / 4);
@@ -171,11 +186,49 @@ mod tests {
             seed ^= seed << 17;
             *b = seed as u8;
         }
-        let mut lz4 = Codec::new(Algorithm::Lz4)?.ok_or(EINVAL)?;
+        let mut lz4 = Codec::new(Algorithm::Lz4, None)?.ok_or(EINVAL)?;
         assert_eq!(
             lz4.compress(&RawBuf::from(&mut plain[..]), &mut packed),
             Err(ENOSPC)
         );
+        Ok(())
+    }
+
+    #[test]
+    fn zstd_takes_levels_and_others_refuse_them() -> Result {
+        let levels = Codec::levels(Algorithm::Zstd).ok_or(EINVAL)?;
+        assert!(levels.contains(&1) && levels.contains(&19) && !levels.contains(&23));
+        for algorithm in [Algorithm::Lz4, Algorithm::Lz4hc, Algorithm::NoComp] {
+            assert!(Codec::levels(algorithm).is_none());
+            assert_eq!(Codec::new(algorithm, Some(1)).err(), Some(EINVAL));
+        }
+        assert_eq!(Codec::new(Algorithm::Zstd, Some(23)).err(), Some(EINVAL));
+        // Random letters of four: a stronger level finds more.
+        let mut plain = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for b in plain.iter_mut() {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            *b = b"ACGT"[(seed & 3) as usize];
+        }
+        let mut packed = KVec::from_elem(0u8, 2 * BLOCK_SIZE, GFP_KERNEL)?;
+        let mut back = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
+        let mut sizes = KVec::new();
+        for level in [-5, 1, 19] {
+            let mut codec = Codec::new(Algorithm::Zstd, Some(level))?.ok_or(EINVAL)?;
+            let n = codec.compress(&RawBuf::from(&mut plain[..]), &mut packed)?;
+            // Any level's output decodes with a codec of another.
+            let mut default = Codec::new(Algorithm::Zstd, None)?.ok_or(EINVAL)?;
+            back.fill(0);
+            assert_eq!(
+                default.decompress(&packed[..n], &mut RawBuf::from(&mut back[..]))?,
+                BLOCK_SIZE
+            );
+            assert!(back == plain);
+            sizes.push(n, GFP_KERNEL)?;
+        }
+        assert!(sizes[0] > sizes[2]);
         Ok(())
     }
 }

@@ -259,6 +259,10 @@ extern "C" {
     ) -> usize;
     /// `zstd_default_clevel()`.
     pub(crate) fn zstd_default_clevel() -> c_int;
+    /// `zstd_min_clevel()`.
+    pub(crate) fn zstd_min_clevel() -> c_int;
+    /// `zstd_max_clevel()`.
+    pub(crate) fn zstd_max_clevel() -> c_int;
     /// `zstd_is_error()` (`lib/zstd/common/zstd_common.c` via `zstd_common_module.c`).
     pub(crate) fn zstd_is_error(code: usize) -> c_uint;
     /// `zstd_dctx_workspace_bound()` (`lib/zstd/zstd_decompress_module.c`).

@@ -74,6 +74,13 @@ impl ZstdCodec {
         unsafe { ffi::zstd_default_clevel() }
     }
 
+    /// The compression levels the library takes: `zstd_min_clevel()` (negative: faster
+    /// than level 1) to `zstd_max_clevel()` (22).
+    pub(crate) fn levels() -> core::ops::RangeInclusive<i32> {
+        // SAFETY: both only return constants.
+        unsafe { ffi::zstd_min_clevel()..=ffi::zstd_max_clevel() }
+    }
+
     /// Turns a library result into a length, or `err` for an error code.
     fn checked(ret: usize, err: Error) -> Result<usize> {
         // SAFETY: `zstd_is_error()` only looks at its argument.
