@@ -25,7 +25,10 @@ use kernel::{
     cpu,
     new_mutex,
     prelude::*,
-    sync::{Mutex, MutexGuard}, //
+    sync::{
+        atomic::{Atomic, Relaxed},
+        Mutex, MutexGuard,
+    }, //
 };
 
 /// Size of the buffer compressed data goes to: a block that compresses badly may grow
@@ -50,13 +53,13 @@ pub(crate) struct Context {
 }
 
 impl Context {
-    /// Allocates a context with the codec of `algorithm`. May sleep.
+    /// Allocates a context with the codec of `algorithm`, at its default level. May sleep.
     fn new(algorithm: Algorithm) -> Result<Self> {
         let mut codecs = Codecs {
             requests: [const { None }; Algorithm::ALL.len()],
             compressed: KVec::from_elem(0, COMPRESSED_BUFFER_SIZE, GFP_KERNEL)?,
         };
-        drop(codecs.install(algorithm, codec_for(algorithm)?));
+        drop(codecs.install(algorithm, Codec::new(algorithm, None)?));
         Ok(Self {
             codecs,
             block: KVec::from_elem(0, BLOCK_SIZE, GFP_KERNEL)?,
@@ -96,6 +99,22 @@ impl Codecs {
                 .requests
                 .get(algorithm as usize)
                 .is_some_and(Option::is_some)
+    }
+
+    /// Whether the context has a codec of `algorithm` (`nocomp` has none).
+    fn has_codec(&self, algorithm: Algorithm) -> bool {
+        self.requests
+            .get(algorithm as usize)
+            .is_some_and(Option::is_some)
+    }
+
+    /// Puts `codec` in place of the codec of `algorithm`; returns the one it replaces, for
+    /// the caller to free outside the context's mutex (see [`Codecs::install`]).
+    #[must_use]
+    fn replace(&mut self, algorithm: Algorithm, codec: Codec) -> Option<Codec> {
+        self.requests
+            .get_mut(algorithm as usize)
+            .and_then(|slot| slot.replace(codec))
     }
 
     /// Takes out the codec of the algorithm of id `id`, for the caller to free outside the
@@ -139,15 +158,17 @@ impl Codecs {
     }
 }
 
-/// A new codec of `algorithm`; `None` for `nocomp`. May sleep.
-fn codec_for(algorithm: Algorithm) -> Result<Option<Codec>> {
-    Codec::new(algorithm)
-}
+/// What [`Compressor`] records as the level of an algorithm that compresses at its default.
+const DEFAULT_LEVEL: i32 = i32::MIN;
 
-/// One [`Context`] per possible CPU, and the algorithm of new writes.
+/// One [`Context`] per possible CPU, the algorithm of new writes, and the level of each
+/// algorithm.
 pub(crate) struct Compressor {
     /// The current algorithm; every context has its codec.
     algorithm: AtomicAlgorithm,
+    /// The compression level of each algorithm, by id ([`DEFAULT_LEVEL`] for its default):
+    /// what its codecs are made for.
+    levels: [Atomic<i32>; Algorithm::ALL.len()],
     contexts: KVec<Pin<KBox<Mutex<Context>>>>,
 }
 
@@ -162,6 +183,7 @@ impl Compressor {
         }
         Ok(Self {
             algorithm: AtomicAlgorithm::new(algorithm),
+            levels: [const { Atomic::new(DEFAULT_LEVEL) }; Algorithm::ALL.len()],
             contexts,
         })
     }
@@ -191,13 +213,61 @@ impl Compressor {
         for context in self.contexts.iter() {
             let needed = !context.lock().codecs.has(algorithm);
             codecs.push(
-                needed.then(|| codec_for(algorithm)).transpose()?.flatten(),
+                needed
+                    .then(|| self.codec_for(algorithm))
+                    .transpose()?
+                    .flatten(),
                 GFP_KERNEL,
             )?;
         }
         for (context, codec) in self.contexts.iter().zip(codecs) {
             let unused = context.lock().codecs.install(algorithm, codec);
             drop(unused);
+        }
+        Ok(())
+    }
+
+    /// The level `algorithm` compresses at; `None` for its default.
+    pub(crate) fn level(&self, algorithm: Algorithm) -> Option<i32> {
+        let level = self.levels.get(algorithm as usize)?.load(Relaxed);
+        (level != DEFAULT_LEVEL).then_some(level)
+    }
+
+    /// A new codec of `algorithm` at its level; `None` for `nocomp`. May sleep.
+    fn codec_for(&self, algorithm: Algorithm) -> Result<Option<Codec>> {
+        Codec::new(algorithm, self.level(algorithm))
+    }
+
+    /// Makes `algorithm` compress at `level` (`None`: its default), from the next block on:
+    /// the contexts that have a codec of it get a new one, made outside their mutexes;
+    /// blocks it stored stay readable (a level changes how data is compressed, not its
+    /// format). `EINVAL`, and nothing changed, for a level the algorithm does not take
+    /// ([`Codec::levels`]). Calls must be serialised with [`Compressor::add`] (a device's
+    /// controls are). May sleep.
+    pub(crate) fn set_level(&self, algorithm: Algorithm, level: Option<i32>) -> Result {
+        if level.is_some_and(|level| !Codec::levels(algorithm).is_some_and(|l| l.contains(&level)))
+        {
+            return Err(EINVAL);
+        }
+        let recorded = self.levels.get(algorithm as usize).ok_or(EINVAL)?;
+        let old = recorded.xchg(level.unwrap_or(DEFAULT_LEVEL), Relaxed);
+        let mut codecs = KVec::with_capacity(self.contexts.len(), GFP_KERNEL)?;
+        for context in self.contexts.iter() {
+            let has = context.lock().codecs.has_codec(algorithm);
+            match has.then(|| self.codec_for(algorithm)).transpose() {
+                Ok(codec) => codecs.push(codec.flatten(), GFP_KERNEL)?,
+                Err(e) => {
+                    // No codec changed yet: the old level stays.
+                    recorded.store(old, Relaxed);
+                    return Err(e);
+                }
+            }
+        }
+        for (context, codec) in self.contexts.iter().zip(codecs) {
+            if let Some(codec) = codec {
+                let old = context.lock().codecs.replace(algorithm, codec);
+                drop(old);
+            }
         }
         Ok(())
     }
