@@ -10,6 +10,7 @@
 
 use crate::{
     algorithm::Algorithm,
+    codec::Codec,
     disk_data::DiskData,
     ext::{
         block::mq::{
@@ -23,8 +24,8 @@ use crate::{
     geometry::{BLOCK_SIZE, SECTORS_PER_BLOCK_SHIFT},
     io::DiskOps,
     params,
-    parse::{key_values, parse_size, parse_u64, shown},
-    store::{Recompression, RECOMP_ALGORITHMS},
+    parse::{key_values, parse_i32, parse_size, parse_u64, shown},
+    store::{Recompression, Store, RECOMP_ALGORITHMS},
 };
 use core::fmt::Write;
 use kernel::{
@@ -65,6 +66,7 @@ enum Id {
     Idle,
     RecompAlgorithm,
     Recompress,
+    AlgorithmParams,
 }
 
 /// Whether `id` is attribute `attr`.
@@ -101,6 +103,7 @@ impl DiskAttributeOperations for DiskOps {
             }
             x if is(x, Id::CompAlgorithm) => return show_algorithms(store.algorithm(), out),
             x if is(x, Id::RecompAlgorithm) => return show_recomp_algorithms(&disk, out),
+            x if is(x, Id::AlgorithmParams) => return show_algorithm_params(store, out),
             x if is(x, Id::MmStat) => return show_mm_stat(&disk, out),
             // zram's fields and format: failed_reads failed_writes invalid_io notify_free.
             x if is(x, Id::IoStat) => {
@@ -145,6 +148,7 @@ impl DiskAttributeOperations for DiskOps {
             x if is(x, Id::Idle) => mark_idle(&data, input),
             x if is(x, Id::RecompAlgorithm) => set_recomp_algorithm(&data, input),
             x if is(x, Id::Recompress) => recompress(&data, input),
+            x if is(x, Id::AlgorithmParams) => set_algorithm_params(&data, input),
             _ => Err(EINVAL),
         }
     }
@@ -173,6 +177,16 @@ fn show_recomp_algorithms(disk: &DiskData, out: &mut Formatter<'_>) -> Result {
         if let Some(algorithm) = control.recomp_algorithm(priority) {
             write!(out, "#{priority}: ")?;
             show_algorithms(algorithm, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// `algorithm_params`: `algo=NAME level=N` for each algorithm whose level is set.
+fn show_algorithm_params(store: &Store, out: &mut Formatter<'_>) -> Result {
+    for algorithm in Algorithm::ALL {
+        if let Some(level) = store.level(algorithm) {
+            writeln!(out, "algo={} level={level}", algorithm.name())?;
         }
     }
     Ok(())
@@ -461,6 +475,68 @@ fn recompress(data: &DiskData, input: &[u8]) -> Result {
     Ok(())
 }
 
+/// `algorithm_params`: `algo=NAME level=N` (or `priority=N level=N`, priority 0 being
+/// `comp_algorithm`'s) sets the level the algorithm compresses at, as zram's; without
+/// `level`, its default again. Only zstd takes a level: the others go through the crypto
+/// API, which takes none. zram's `dict=` and `deflate.winbits=` are refused.
+fn set_algorithm_params(data: &DiskData, input: &[u8]) -> Result {
+    let (id, name) = (data.id, "algorithm_params");
+    let (mut algorithm, mut priority, mut level) = (None, None, None);
+    for arg in key_values(input) {
+        match arg.map_err(|_| bad_arg(data, name, input))? {
+            (b"algo", value) => algorithm = Some(Algorithm::parse(value)?),
+            (b"priority", b"0") => priority = Some(0),
+            (b"priority", value) => priority = Some(priority_arg(data, name, value)?),
+            (b"level", value) => {
+                level = Some(parse_i32(value).map_err(|_| bad_arg(data, name, value))?);
+            }
+            (key @ (b"dict" | b"deflate.winbits"), _) => {
+                pr_err!("foxramdisk{id}: {name}: {} is not supported\n", shown(key));
+                return Err(EINVAL);
+            }
+            (key, _) => return Err(bad_arg(data, name, key)),
+        }
+    }
+    let mut control = data.control.lock();
+    let at = |priority| match priority {
+        0 => Some(data.store.algorithm()),
+        p => control.recomp_algorithm(p),
+    };
+    let algorithm = match (algorithm, priority) {
+        (Some(algorithm), Some(p)) if at(p) == Some(algorithm) => algorithm,
+        (Some(algorithm), None) => algorithm,
+        (None, Some(p)) if at(p).is_some() => at(p).ok_or(EINVAL)?,
+        _ => {
+            pr_err!("foxramdisk{id}: {name}: give algo=NAME, or the priority of one in use\n");
+            return Err(EINVAL);
+        }
+    };
+    if let Some(level) = level {
+        let Some(levels) = Codec::levels(algorithm) else {
+            pr_err!("foxramdisk{id}: {name}: {algorithm} takes no level (only zstd does)\n");
+            return Err(EINVAL);
+        };
+        if !levels.contains(&level) {
+            pr_err!(
+                "foxramdisk{id}: {name}: {algorithm} level {level} is not {} to {}\n",
+                levels.start(),
+                levels.end()
+            );
+            return Err(EINVAL);
+        }
+    }
+    data.store
+        .set_level(&mut control, algorithm, level)
+        .inspect_err(|e| {
+            pr_err!("foxramdisk{id}: {name}: cannot set up {algorithm}: {e:?}\n");
+        })?;
+    match level {
+        Some(level) => pr_info!("foxramdisk{id}: {algorithm} compresses at level {level}\n"),
+        None => pr_info!("foxramdisk{id}: {algorithm} compresses at its default level\n"),
+    }
+    Ok(())
+}
+
 /// `mem_limit`: bytes, 0 for no limit.
 fn set_mem_limit(data: &DiskData, input: &[u8]) -> Result {
     let bytes = size_arg(data, "mem_limit", input)?;
@@ -535,7 +611,7 @@ macro_rules! attr {
     };
 }
 
-static CONTROL_ATTRS: [DiskAttribute; 13] = [
+static CONTROL_ATTRS: [DiskAttribute; 14] = [
     attr!(c"disksize", 0o644, DiskSize),
     attr!(c"comp_algorithm", 0o644, CompAlgorithm),
     attr!(c"mem_limit", 0o644, MemLimit),
@@ -549,8 +625,9 @@ static CONTROL_ATTRS: [DiskAttribute; 13] = [
     attr!(c"idle", 0o200, Idle),
     attr!(c"recomp_algorithm", 0o644, RecompAlgorithm),
     attr!(c"recompress", 0o200, Recompress),
+    attr!(c"algorithm_params", 0o644, AlgorithmParams),
 ];
-static CONTROL_LIST: AttributeList<14> = DiskAttribute::list(&CONTROL_ATTRS);
+static CONTROL_LIST: AttributeList<15> = DiskAttribute::list(&CONTROL_ATTRS);
 static CONTROL_GROUP: AttributeGroup = AttributeGroup::new(None, &CONTROL_LIST);
 
 static IO_ATTRS: [DiskAttribute; 6] = [

@@ -15,6 +15,13 @@ pub(crate) fn parse_u64(input: &[u8]) -> Result<u64> {
     u64::from_str(BStr::from_bytes(digits)).map_err(|_| EINVAL)
 }
 
+/// Parses a signed integer: decimal (or `0x` hexadecimal), with an optional `-`, one
+/// trailing newline allowed, nothing else.
+pub(crate) fn parse_i32(input: &[u8]) -> Result<i32> {
+    let digits = input.strip_suffix(b"\n").unwrap_or(input);
+    i32::from_str(BStr::from_bytes(digits)).map_err(|_| EINVAL)
+}
+
 /// Parses a size in bytes as `memparse()` does: a decimal (or `0x` hexadecimal) number
 /// with an optional binary suffix `K`, `M`, `G`, `T`, `P` or `E` (either case), one
 /// trailing newline allowed. Overflow, signs, spaces and anything else are `EINVAL`.
@@ -110,6 +117,15 @@ mod tests {
         assert_eq!(key_values(b"\n").next(), None);
         for bad in [&b"algo"[..], b"algo=", b"=zstd", b"type=idle max_pages"] {
             assert!(key_values(bad).any(|arg| arg == Err(EINVAL)));
+        }
+    }
+
+    #[test]
+    fn signed_integers_parse() {
+        assert_eq!(parse_i32(b"19\n"), Ok(19));
+        assert_eq!(parse_i32(b"-5"), Ok(-5));
+        for bad in [&b""[..], b"x", b"1.5", b"2147483648", b"- 1"] {
+            assert_eq!(parse_i32(bad), Err(EINVAL));
         }
     }
 

@@ -221,6 +221,22 @@ impl Store {
         self.compressor.set_algorithm(algorithm)
     }
 
+    /// The level `algorithm` compresses at on this store; `None` for its default.
+    pub(crate) fn level(&self, algorithm: Algorithm) -> Option<i32> {
+        self.compressor.level(algorithm)
+    }
+
+    /// Makes `algorithm` compress at `level` (`None`: its default) from the next block on;
+    /// stored blocks stay readable. `EINVAL` for a level it does not take. May sleep.
+    pub(crate) fn set_level(
+        &self,
+        _control: &mut StoreControl,
+        algorithm: Algorithm,
+        level: Option<i32>,
+    ) -> Result {
+        self.compressor.set_level(algorithm, level)
+    }
+
     /// The memory limit in bytes, 0 for none.
     pub(crate) fn mem_limit(&self) -> u64 {
         self.mem_limit.load(Relaxed)
