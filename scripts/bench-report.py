@@ -203,16 +203,16 @@ if image:
                      f"{fmt(ratio(wt, r['tree_bytes']), 4)} |")
     lines.append("")
 
-if dedup:
-    lines.append("## Duplicate data: memory")
+def case_table(title, intro, cases):
+    """A table of memory by case: each device all in, and foxramdisk's against zram's."""
+    lines.append(f"## {title}")
     lines.append("")
-    lines.append("Memory each device uses for the same duplicate data, all in (as above), and foxramdisk's "
-                 "against zram's (below 1: foxramdisk uses less).")
+    lines.append(intro)
     lines.append("")
     lines.append("| data | " + " | ".join(f"{d} all in MiB" for d in devices) + " | "
                  + " | ".join(f"{a} / {b}" for a, b in pairs) + " |")
     lines.append("|---|" + "---|" * (len(devices) + len(pairs)))
-    for case, by_dev in dedup.items():
+    for case, by_dev in cases.items():
         cells = []
         for d in devices:
             wt = all_in(by_dev[d]) if d in by_dev else None
@@ -223,6 +223,12 @@ if dedup:
             cells.append(fmt(ratio(wa, wb), 3))
         lines.append(f"| {case} | " + " | ".join(cells) + " |")
     lines.append("")
+
+
+if dedup:
+    case_table("Duplicate data: memory",
+               "Memory each device uses for the same duplicate data, all in (as above), and foxramdisk's "
+               "against zram's (below 1: foxramdisk uses less).", dedup)
 
 open(f"{out}/bench.md", "w").write("\n".join(lines) + "\n")
 json.dump({"devices": devices, "raw": rows, "ratios": ratios}, open(f"{out}/bench.json", "w"), indent=1)
