@@ -258,14 +258,14 @@ fn serve<'a>(
     } else {
         match op {
             ReqOp::Read => read(store, context(store, ctx)?, rq, pos, len),
-            ReqOp::Write if rq.is_swap() => {
-                write_error(&disk, store, swap_out(&disk, store, ctx, rq, pos, len))
+            ReqOp::Write => {
+                let written = if rq.is_swap() {
+                    swap_out(&disk, store, ctx, rq, pos, len)
+                } else {
+                    context(store, ctx).and_then(|ctx| write(store, ctx, rq, pos, len))
+                };
+                write_error(&disk, store, written)
             }
-            ReqOp::Write => write_error(
-                &disk,
-                store,
-                write(store, context(store, ctx)?, rq, pos, len),
-            ),
             ReqOp::Discard | ReqOp::WriteZeroes => discard(disk, store, pos, len),
             // Data lives in RAM: there is no volatile cache to flush.
             ReqOp::Flush => Ok(()),
