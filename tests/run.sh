@@ -70,9 +70,17 @@ for t in "${tests[@]}"; do
 	dmesg -C
 	[ -n "$kmemleak" ] && echo clear 2>/dev/null >$LEAKS
 	[ -w $KUNIT_FILTER ] && printf %s $KUNIT_NONE >$KUNIT_FILTER
-	timeout -k 10 "$TEST_TIMEOUT" bash "$t" 2>&1 | sed -u "s/^\(ok\|not ok\) \([0-9]*\) - /\1 \2 - $name: /"
+	# Its own output is kept to see whether it got to its plan (`finish`): a test that dies
+	# before, from a syntax error or an `exit`, has no `not ok` line of its own to count.
+	own=$(mktemp)
+	timeout -k 10 "$TEST_TIMEOUT" bash "$t" 2>&1 | tee "$own" | sed -u "s/^\(ok\|not ok\) \([0-9]*\) - /\1 \2 - $name: /"
 	rc=${PIPESTATUS[0]}
 	[ "$rc" = 0 ] || status=1
+	if [ "$rc" != 124 ] && [ "$rc" != 137 ] && ! grep -q '^1\.\.[0-9]' "$own"; then
+		echo "not ok - $name: ran to its end (no plan line; exit status $rc)"
+		status=1
+	fi
+	rm -f "$own"
 	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
 		echo "not ok - $name: finished within $TEST_TIMEOUT s"
 		# Blocked tasks and every CPU's stack into the log, shown below.
