@@ -93,6 +93,59 @@ check_eq "  and they read back" "$(dev_sha $DEV 9000 512)" "$(file_sha /tmp/rc-h
 check_eq "the text still reads back" "$(dev_sha $DEV 0 8192)" "$text_sha"
 check_eq "no read failed" "$(st 0 io_counters/failed_reads)" 0
 
+# An allocation that fails stops recompression with ENOMEM and the block keeps its data;
+# the next recompression goes on. (fail_alloc is the driver's fault injection point, in
+# kernels with CONFIG_FAULT_INJECTION_DEBUG_FS.)
+FA=/sys/kernel/debug/foxramdisk/fail_alloc
+if [ -d $FA ]; then
+	check "write 4 MiB of text with lz4" dd if=/tmp/rc-text of=$DEV bs=$BLOCK count=1024 seek=12000 oflag=direct status=none
+	c_sha=$(head -c $((1024 * BLOCK)) /tmp/rc-text | sha256sum | cut -d' ' -f1)
+	echo N >$FA/task-filter
+	echo 0 >$FA/verbose
+	echo 1 >$FA/interval
+	echo 0 >$FA/space
+	echo 1 >$FA/times
+	echo 100 >$FA/probability
+	check_match "recompress with one allocation failing is ENOMEM" \
+		"$(sysfs_write type=idle $A/recompress; sysfs_write "" $A/recompress)" 'Cannot allocate memory'
+	echo 0 >$FA/probability
+	check_match "  and says so" "$(dmesg | tail -3)" 'recompress with zstd stopped: (ENOMEM|Error\(12\))'
+	check_eq "  the blocks read back" "$(dev_sha $DEV 12000 1024)" "$c_sha"
+	check "recompress again" sysfs_write "" $A/recompress
+	check "  stores the rest" test "$(stored)" -gt 500
+	check_eq "  and they read back" "$(dev_sha $DEV 12000 1024)" "$c_sha"
+else
+	skip "recompress under failed allocations" "no $FA (CONFIG_FAULT_INJECTION_DEBUG_FS)"
+fi
+
+# algorithm_params: zstd's level, from the next block on; blocks stored before stay
+# readable whatever level wrote them.
+check_eq "algorithm_params is empty at first" "$(cat $A/algorithm_params)" ""
+for v in "" level=3 "algo=lz4 level=1" "algo=zstd level=23" "algo=zstd level=x" \
+	"priority=2 level=3" "algo=lz4 priority=1" "algo=zstd dict=/tmp/d" \
+	"algo=zstd deflate.winbits=12" bogus=1; do
+	check_match "algorithm_params refuses '$v'" "$(sysfs_write "$v" $A/algorithm_params)" \
+		'Invalid argument'
+done
+check_match "  and says why" "$(dmesg | grep algorithm_params | tail -9 | tr '\n' ' ')" \
+	'lz4 takes no level.*zstd level 23 is not -[0-9]+ to 22.*dict is not supported'
+check "comp_algorithm zstd" sysfs_write zstd $A/comp_algorithm
+check "algorithm_params algo=zstd level=1" sysfs_write "algo=zstd level=1" $A/algorithm_params
+check_eq "algorithm_params shows it" "$(cat $A/algorithm_params)" "algo=zstd level=1"
+before=$(compressed)
+check "write 4 MiB of text at level 1" dd if=/tmp/rc-text of=$DEV bs=$BLOCK count=1024 seek=14000 oflag=direct status=none
+level1=$(($(compressed) - before))
+check "algorithm_params priority=0 level=19 (comp_algorithm's)" sysfs_write "priority=0 level=19" $A/algorithm_params
+before=$(compressed)
+check "write the same text at level 19" dd if=/tmp/rc-text of=$DEV bs=$BLOCK count=1024 seek=10000 oflag=direct status=none
+level19=$(($(compressed) - before))
+check "  level 19 stores it smaller ($level1 -> $level19 bytes)" test "$level19" -lt "$level1"
+c_sha=$(head -c $((1024 * BLOCK)) /tmp/rc-text | sha256sum | cut -d' ' -f1)
+check_eq "  both copies read back" "$(dev_sha $DEV 14000 1024) $(dev_sha $DEV 10000 1024)" "$c_sha $c_sha"
+check "algorithm_params algo=zstd (the default again)" sysfs_write algo=zstd $A/algorithm_params
+check_eq "  shows no level" "$(cat $A/algorithm_params)" ""
+check "comp_algorithm lz4" sysfs_write lz4 $A/comp_algorithm
+
 # Recompression under a filesystem being written: ext4 with a tree copied onto it while
 # every block is marked idle and recompressed, over and over.
 check "reset" sysfs_write 1 $A/reset
