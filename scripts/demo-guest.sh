@@ -105,6 +105,13 @@ run "cat /sys/block/foxramdisk\$n/storage_stat/{dup_data_size,meta_data_size,mem
 run "cmp <(dd if=/dev/foxramdisk\$n bs=1M skip=48 count=8 iflag=direct status=none) $work/data && echo 'the fourth copy reads back'"
 run "blkdiscard /dev/foxramdisk\$n; sleep 1; cat /sys/block/foxramdisk\$n/storage_stat/{dup_data_size,mem_used_total}; echo \$n >/sys/class/foxramdisk-control/hot_remove"
 
+step "Cold data to a stronger algorithm: idle marks and recompression, with zram's files"
+run "n=\$(cat /sys/class/foxramdisk-control/hot_add); d=/sys/block/foxramdisk\$n; tar cf - /usr/include 2>/dev/null | head -c 16M >$work/cold"
+run "dd if=$work/cold of=/dev/foxramdisk\$n bs=1M oflag=direct status=none; echo algo=zstd >\$d/recomp_algorithm; cat \$d/recomp_algorithm"
+run "echo all >\$d/idle; dd if=/dev/foxramdisk\$n bs=1M count=4 iflag=direct status=none | wc -c   # the first 4 MiB are touched again"
+run "cat \$d/storage_stat/compressed_data_size; echo type=idle >\$d/recompress; dmesg | tail -1; cat \$d/storage_stat/compressed_data_size"
+run "cmp <(dd if=/dev/foxramdisk\$n bs=1M count=16 iflag=direct status=none) $work/cold && echo 'every block reads back'; echo \$n >/sys/class/foxramdisk-control/hot_remove"
+
 step "Unload"
 run "rmmod foxramdisk"
 run "ls /dev/foxramdisk* 2>/dev/null || echo 'no foxramdisk devices left'"
