@@ -1573,6 +1573,38 @@ mod tests {
     }
 
     #[test]
+    fn the_recompression_threshold_selects_and_bounds() -> Result {
+        let (store, mut control) = controlled_store(4, Algorithm::Lz4)?;
+        let mut data = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
+        let mut largest = 0;
+        for index in 0..4 {
+            fill_letters(&mut data, index as u64 + 10);
+            write(&store, index, &mut data)?;
+            let table = store.table.read();
+            let block = table.get(index)?.ok_or(ENOENT)?;
+            largest = largest.max(block.lock().size());
+        }
+        assert_eq!(store.compressed_blocks(), 4);
+        control.set_recomp_algorithm(1, Algorithm::Zstd)?;
+        let how = |threshold| Recompression {
+            idle: false,
+            huge: false,
+            threshold,
+            max_blocks: u64::MAX,
+            priority: 1,
+        };
+        // Objects below the threshold are not tried.
+        let done = store.recompress(&control, &how(largest + 1))?;
+        assert_eq!((done.tried, done.stored), (0, 0));
+        // Results of the threshold or more are not kept.
+        let done = store.recompress(&control, &how(100))?;
+        assert_eq!((done.tried, done.stored), (4, 0));
+        let done = store.recompress(&control, &how(0))?;
+        assert_eq!((done.tried, done.stored), (4, 4));
+        Ok(())
+    }
+
+    #[test]
     fn a_higher_priority_counts_as_recompressed() -> Result {
         let (_store, mut control) = controlled_store(1, Algorithm::Lz4)?;
         control.set_recomp_algorithm(1, Algorithm::Lz4hc)?;
