@@ -34,12 +34,7 @@ done
 check "the copy used every algorithm in turn (${#algs[@]} of $i parts)" test $i -ge ${#algs[@]}
 check_eq "the last switch took" "$(current)" "${algs[$(((i - 1) % ${#algs[@]}))]}"
 check_eq "storage_stat/compression_name agrees" "$(st 0 storage_stat/compression_name)" "$(current)"
-umount /mnt
-echo 3 >/proc/sys/vm/drop_caches
-check "fsck is clean" fsck.ext4 -fn $DEV
-check "remount" mount $DEV /mnt
-check_eq "every file reads back as written" "$(tree_sums /mnt)" "$sums"
-umount /mnt
+check_remount_tree /mnt "$sums"
 check_eq "no read failed" "$(st 0 io_counters/failed_reads)" 0
 
 # Raw blocks too: the same random block under each algorithm, read back after the last.

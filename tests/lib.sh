@@ -87,3 +87,15 @@ free_kib() {
 	echo $((free + pcp * 4))
 }
 tree_sums() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum) | sha256sum | cut -d' ' -f1; }
+
+# check_remount_tree DIR SUMS: unmounts the filesystem on /mnt (on $DEV), drops the page
+# cache, checks it with fsck, mounts it again, compares the tree_sums of DIR with SUMS and
+# unmounts it: four checks.
+check_remount_tree() {
+	umount /mnt
+	echo 3 >/proc/sys/vm/drop_caches
+	check "fsck is clean" fsck.ext4 -fn $DEV
+	check "remount" mount $DEV /mnt
+	check_eq "every file reads back as written" "$(tree_sums "$1")" "$2"
+	umount /mnt
+}
