@@ -165,12 +165,7 @@ while kill -0 $copy 2>/dev/null || [ $rounds -lt 3 ]; do
 done
 check "the copy finished" wait $copy
 check_eq "no idle or recompress write failed ($rounds rounds)" "$failed" 0
-umount /mnt
-echo 3 >/proc/sys/vm/drop_caches
-check "fsck is clean" fsck.ext4 -fn $DEV
-check "remount" mount $DEV /mnt
-check_eq "every file reads back as written" "$(tree_sums /mnt/tree)" "$sums"
-umount /mnt
+check_remount_tree /mnt/tree "$sums"
 check_eq "no read failed" "$(st 0 io_counters/failed_reads)" 0
 check "rmmod" unload
 rm -f /tmp/rc-text /tmp/rc-hex
