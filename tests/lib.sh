@@ -90,7 +90,7 @@ tree_sums() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum)
 
 # check_remount_tree DIR SUMS: unmounts the filesystem on /mnt (on $DEV), drops the page
 # cache, checks it with fsck, mounts it again, compares the tree_sums of DIR with SUMS and
-# unmounts it: four checks.
+# unmounts it: three checks.
 check_remount_tree() {
 	umount /mnt
 	echo 3 >/proc/sys/vm/drop_caches
