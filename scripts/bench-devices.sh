@@ -10,14 +10,31 @@ setup() { # KIND ALG -> prints the device path; foxramdisk's ALG+dedup turns ded
 		insmod "${FOXRAMDISK_KO:-foxramdisk.ko}" default_capacity=$((SIZE * 256)) default_compression="${2%+dedup}" &&
 			{ [ "$2" = "${2%+dedup}" ] || echo 1 >/sys/block/foxramdisk0/dedup; } && echo /dev/foxramdisk0 ;;
 	zram)
+		# zram takes its secondary algorithms only before disksize, and has them only
+		# with CONFIG_ZRAM_MULTI_COMP.
 		modprobe zram num_devices=1 &&
 			echo "$2" >/sys/block/zram0/comp_algorithm &&
+			{ [ ! -e /sys/block/zram0/recomp_algorithm ] ||
+				echo algo=zstd >/sys/block/zram0/recomp_algorithm; } &&
 			echo "${SIZE}M" >/sys/block/zram0/disksize && echo /dev/zram0 ;;
 	brd)
 		modprobe brd rd_nr=1 rd_size=$((SIZE * 1024)) && echo /dev/ram0 ;;
 	esac
 }
 teardown() { case "$1" in foxramdisk) rmmod foxramdisk ;; zram) rmmod zram ;; brd) rmmod brd ;; esac; }
+
+# Marks every stored block idle and compresses the idle ones again with zstd, with zram's
+# ABI (`idle`, `recompress type=idle`); fails where the device cannot (brd; zram without
+# CONFIG_ZRAM_MULTI_COMP).
+recompress_idle() { # KIND
+	local b
+	case "$1" in
+	foxramdisk) b=/sys/block/foxramdisk0 && echo algo=zstd >$b/recomp_algorithm || return 1 ;;
+	zram) b=/sys/block/zram0 ;;
+	*) return 1 ;;
+	esac
+	[ -w $b/recompress ] && echo all >$b/idle && echo type=idle >$b/recompress
+}
 
 # The device's own account of the memory it uses, in bytes (brd has none).
 device_mem() {

@@ -167,6 +167,11 @@ realdata() { # KIND LABEL DEVICE
 		if dd if="$image" of="$d" bs=1M oflag=direct status=none; then
 			settle
 			emit "{\"device\": \"$label\", \"image\": {\"tree\": \"$TREE\", \"tree_bytes\": $tree_bytes, \"image_bytes\": $image_bytes, $(accounts "$kind")}}"
+			# The same image, cold: every block marked idle and recompressed with zstd.
+			if recompress_idle "$kind"; then
+				settle
+				emit "{\"device\": \"$label\", \"tiering\": {\"case\": \"the image, then idle blocks recompressed with zstd\", $(accounts "$kind")}}"
+			fi
 		else
 			log "$label: cannot write the tree's image"
 		fi

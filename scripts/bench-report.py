@@ -47,7 +47,7 @@ def value(job, r):
 
 
 devices = []
-perf, memory, realdata, image, dedup = {}, {}, {}, {}, {}
+perf, memory, realdata, image, dedup, tiering = {}, {}, {}, {}, {}, {}
 kernel = {}
 for row in rows:
     if "kernel" in row:
@@ -66,6 +66,8 @@ for row in rows:
         image[dev] = row["image"]
     elif "dedup" in row:
         dedup.setdefault(row["dedup"]["case"], {})[dev] = row["dedup"]
+    elif "tiering" in row:
+        tiering.setdefault(row["tiering"]["case"], {})[dev] = row["tiering"]
 
 def median(values):
     """The median of a job's runs on one device; None if any run failed."""
@@ -229,6 +231,10 @@ if dedup:
     case_table("Duplicate data: memory",
                "Memory each device uses for the same duplicate data, all in (as above), and foxramdisk's "
                "against zram's (below 1: foxramdisk uses less).", dedup)
+if tiering:
+    case_table("Tiering: memory",
+               "Memory each device uses for the tree's image above, all in, after the tiering step of "
+               "each row, and foxramdisk's against zram's (below 1: foxramdisk uses less).", tiering)
 
 open(f"{out}/bench.md", "w").write("\n".join(lines) + "\n")
 json.dump({"devices": devices, "raw": rows, "ratios": ratios}, open(f"{out}/bench.json", "w"), indent=1)
