@@ -101,13 +101,6 @@ impl Codecs {
                 .is_some_and(Option::is_some)
     }
 
-    /// Whether the context has a codec of `algorithm` (`nocomp` has none).
-    fn has_codec(&self, algorithm: Algorithm) -> bool {
-        self.requests
-            .get(algorithm as usize)
-            .is_some_and(Option::is_some)
-    }
-
     /// Puts `codec` in place of the codec of `algorithm`; returns the one it replaces, for
     /// the caller to free outside the context's mutex (see [`Codecs::install`]).
     #[must_use]
@@ -250,18 +243,19 @@ impl Compressor {
             return Err(EINVAL);
         }
         let recorded = self.levels.get(algorithm as usize).ok_or(EINVAL)?;
-        let old = recorded.xchg(level.unwrap_or(DEFAULT_LEVEL), Relaxed);
         let mut codecs = KVec::with_capacity(self.contexts.len(), GFP_KERNEL)?;
-        for context in self.contexts.iter() {
-            let has = context.lock().codecs.has_codec(algorithm);
-            match has.then(|| self.codec_for(algorithm)).transpose() {
-                Ok(codec) => codecs.push(codec.flatten(), GFP_KERNEL)?,
-                Err(e) => {
-                    // No codec changed yet: the old level stays.
-                    recorded.store(old, Relaxed);
-                    return Err(e);
-                }
-            }
+        // Recorded first, so that the new codecs are made for it; put back if one of them
+        // cannot be made, before any is installed.
+        let old = recorded.xchg(level.unwrap_or(DEFAULT_LEVEL), Relaxed);
+        let made = self.contexts.iter().try_for_each(|context| {
+            let has = context.lock().codecs.has(algorithm);
+            let codec = has.then(|| self.codec_for(algorithm)).transpose()?;
+            codecs.push(codec.flatten(), GFP_KERNEL)?;
+            Ok(())
+        });
+        if let Err(e) = made {
+            recorded.store(old, Relaxed);
+            return Err(e);
         }
         for (context, codec) in self.contexts.iter().zip(codecs) {
             if let Some(codec) = codec {
