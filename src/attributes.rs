@@ -3,8 +3,11 @@
 //! The sysfs attributes of a device, in `/sys/block/foxramdiskN/`.
 //!
 //! Controls at the top: `disksize`, `comp_algorithm`, `mem_limit`, `mem_used_max`, `reset`,
-//! `compact`, `dedup`, and zram's tiering controls `idle`, `recomp_algorithm`, `recompress`; zram's one-line statistics `mm_stat`, `io_stat` and `debug_stat`, in zram's
-//! formats; the C module's counters, one per file, in `io_counters/` and `storage_stat/`.
+//! `compact`, `dedup`, and zram's tiering controls `idle`, `recomp_algorithm`, `recompress`,
+//! `algorithm_params`, `backing_dev`, `writeback`, `writeback_limit` and
+//! `writeback_limit_enable`; zram's one-line statistics `mm_stat`, `io_stat`, `bd_stat` and
+//! `debug_stat`, in zram's formats; the C module's counters, one per file, in
+//! `io_counters/` and `storage_stat/`.
 //! Every write is validated: bad input is refused with an errno and a log line, and
 //! leaves the device as it was.
 
@@ -25,7 +28,7 @@ use crate::{
     io::DiskOps,
     params,
     parse::{key_values, parse_i32, parse_size, parse_u64, shown},
-    store::{Recompression, Store, RECOMP_ALGORITHMS},
+    store::{Backing, Recompression, Store, Writeback, RECOMP_ALGORITHMS},
 };
 use core::fmt::Write;
 use kernel::{
@@ -67,6 +70,11 @@ enum Id {
     RecompAlgorithm,
     Recompress,
     AlgorithmParams,
+    BackingDev,
+    Writeback,
+    WritebackLimit,
+    WritebackLimitEnable,
+    BdStat,
 }
 
 /// Whether `id` is attribute `attr`.
@@ -105,6 +113,26 @@ impl DiskAttributeOperations for DiskOps {
             x if is(x, Id::RecompAlgorithm) => return show_recomp_algorithms(&disk, out),
             x if is(x, Id::AlgorithmParams) => return show_algorithm_params(store, out),
             x if is(x, Id::MmStat) => return show_mm_stat(&disk, out),
+            x if is(x, Id::BackingDev) => {
+                return match store.backing() {
+                    Some(backing) => Ok(writeln!(out, "{}", backing.path().to_str()?)?),
+                    None => Ok(writeln!(out, "none")?),
+                };
+            }
+            x if is(x, Id::WritebackLimit) => store.writeback_limit().1,
+            x if is(x, Id::WritebackLimitEnable) => u64::from(store.writeback_limit().0),
+            x if is(x, Id::BdStat) => {
+                // zram's format: blocks on the backing store now, read from it, written to
+                // it, in 4 KiB pages.
+                let (count, reads, writes) = store.backing().map_or((0, 0, 0), |b| {
+                    (
+                        b.held.load(Relaxed),
+                        b.reads.load(Relaxed),
+                        b.writes.load(Relaxed),
+                    )
+                });
+                return Ok(writeln!(out, "{count:8} {reads:8} {writes:8}")?);
+            }
             // zram's fields and format: failed_reads failed_writes invalid_io notify_free.
             x if is(x, Id::IoStat) => {
                 return Ok(writeln!(
@@ -149,6 +177,10 @@ impl DiskAttributeOperations for DiskOps {
             x if is(x, Id::RecompAlgorithm) => set_recomp_algorithm(&data, input),
             x if is(x, Id::Recompress) => recompress(&data, input),
             x if is(x, Id::AlgorithmParams) => set_algorithm_params(&data, input),
+            x if is(x, Id::BackingDev) => set_backing_dev(&disk, &data, input),
+            x if is(x, Id::Writeback) => writeback(&data, input),
+            x if is(x, Id::WritebackLimit) => set_writeback_limit(&data, input),
+            x if is(x, Id::WritebackLimitEnable) => enable_writeback_limit(&data, input),
             _ => Err(EINVAL),
         }
     }
@@ -337,9 +369,179 @@ fn mark_idle(data: &DiskData, input: &[u8]) -> Result {
         }
         return Err(EINVAL);
     }
-    let marked = data.store.mark_idle()?;
+    let marked = data.store.mark_idle(&data.control.lock())?;
     pr_debug!("foxramdisk{id}: {marked} blocks marked idle\n");
     Ok(())
+}
+
+/// `backing_dev`: a block device or a regular file to write blocks back to, or `none`;
+/// only while the device holds no data, as in zram.
+fn set_backing_dev(disk: &DiskRef<'_>, data: &DiskData, input: &[u8]) -> Result {
+    let id = data.id;
+    let path = input.strip_suffix(b"\n").unwrap_or(input);
+    let mut control = data.control.lock();
+    if data.store.stored_bytes() != 0 {
+        pr_err!("foxramdisk{id}: backing_dev: the device holds data; reset it first\n");
+        return Err(EBUSY);
+    }
+    if path == b"none" {
+        data.store.set_backing(&mut control, None)?;
+        pr_info!("foxramdisk{id}: no backing store\n");
+        return Ok(());
+    }
+    let mut name = KVec::with_capacity(path.len() + 1, GFP_KERNEL)?;
+    name.extend_from_slice(path, GFP_KERNEL)?;
+    name.push(0, GFP_KERNEL)?;
+    let name = match CStr::from_bytes_with_nul(&name) {
+        Ok(name) if !path.is_empty() => name,
+        _ => {
+            pr_err!(
+                "foxramdisk{id}: backing_dev: '{}' is not a path\n",
+                shown(path)
+            );
+            return Err(EINVAL);
+        }
+    };
+    let backing = Backing::open(name, disk.devt()).inspect_err(|e| {
+        pr_err!(
+            "foxramdisk{id}: backing_dev: cannot use '{}': {e:?} (a block device not held by another, or a regular file not open for writing elsewhere, not on this device)\n",
+            shown(path)
+        );
+    })?;
+    pr_info!(
+        "foxramdisk{id}: backing store {} ({}, {} blocks{})\n",
+        shown(path),
+        if backing.is_block_device() {
+            "block device"
+        } else {
+            "file"
+        },
+        backing.blocks(),
+        if backing.direct() {
+            ", direct I/O"
+        } else {
+            ", page cache"
+        }
+    );
+    data.store.set_backing(&mut control, Some(backing))
+}
+
+/// `writeback`: writes blocks to the backing store, as zram's: a mode (`idle`, `huge`,
+/// `huge_idle`, `incompressible`, alone or as `type=MODE`), and any number of
+/// `page_index=N` and `page_indexes=FIRST-LAST` to limit it to those blocks.
+fn writeback(data: &DiskData, input: &[u8]) -> Result {
+    let (id, name) = (data.id, "writeback");
+    if data.store.backing().is_none() {
+        pr_err!("foxramdisk{id}: {name}: no backing store; set backing_dev first\n");
+        return Err(ENODEV);
+    }
+    let blocks = data.store.blocks();
+    let mode = |value: &[u8]| match value {
+        b"idle" => Ok((true, false)),
+        b"huge" | b"incompressible" => Ok((false, true)),
+        b"huge_idle" => Ok((true, true)),
+        _ => Err(bad_arg(data, name, value)),
+    };
+    let index = |value: &[u8]| {
+        parse_u64(value)
+            .ok()
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|&n| n < blocks)
+            .ok_or_else(|| {
+                pr_err!(
+                    "foxramdisk{id}: {name}: '{}' is not a block below {blocks}\n",
+                    shown(value)
+                );
+                ERANGE
+            })
+    };
+    let (mut idle, mut huge, mut any_mode) = (false, false, false);
+    let mut ranges = KVec::new();
+    let trimmed = input.strip_suffix(b"\n").unwrap_or(input);
+    if !trimmed.is_empty() && !trimmed.contains(&b'=') {
+        // zram's older form: the mode alone.
+        (idle, huge) = mode(trimmed)?;
+        any_mode = true;
+    } else {
+        for arg in key_values(input) {
+            match arg.map_err(|_| bad_arg(data, name, input))? {
+                (b"type", value) => {
+                    (idle, huge) = mode(value)?;
+                    any_mode = true;
+                }
+                (b"page_index", value) => {
+                    let n = index(value)?;
+                    ranges.push(n..n + 1, GFP_KERNEL)?;
+                }
+                (b"page_indexes", value) => {
+                    let at = value.iter().position(|&c| c == b'-');
+                    let (first, last) = match at {
+                        Some(at) => (index(&value[..at])?, index(&value[at + 1..])?),
+                        None => return Err(bad_arg(data, name, value)),
+                    };
+                    if first > last {
+                        return Err(bad_arg(data, name, value));
+                    }
+                    ranges.push(first..last + 1, GFP_KERNEL)?;
+                }
+                (key, _) => return Err(bad_arg(data, name, key)),
+            }
+        }
+    }
+    if !any_mode && ranges.is_empty() {
+        pr_err!("foxramdisk{id}: {name}: give a mode or page_index=/page_indexes=\n");
+        return Err(EINVAL);
+    }
+    if ranges.is_empty() {
+        ranges.push(0..blocks, GFP_KERNEL)?;
+    }
+    let control = data.control.lock();
+    let mut written = 0;
+    for blocks in ranges.iter() {
+        let how = Writeback {
+            idle,
+            huge,
+            blocks: blocks.clone(),
+        };
+        written += data.store.writeback(&control, &how).inspect_err(|e| {
+            pr_err!("foxramdisk{id}: {name} stopped after {written} blocks: {e:?}\n");
+        })?;
+    }
+    pr_info!("foxramdisk{id}: {written} blocks written back\n");
+    Ok(())
+}
+
+/// `writeback_limit`: how many more 4 KiB blocks `writeback` may write while
+/// `writeback_limit_enable` is 1.
+fn set_writeback_limit(data: &DiskData, input: &[u8]) -> Result {
+    let blocks = parse_u64(input).map_err(|_| {
+        pr_err!(
+            "foxramdisk{}: writeback_limit: '{}' is not a number of blocks\n",
+            data.id,
+            shown(input)
+        );
+        EINVAL
+    })?;
+    data.store.set_writeback_limit(blocks);
+    Ok(())
+}
+
+/// `writeback_limit_enable`: 1 makes `writeback` count against `writeback_limit`, 0 not.
+fn enable_writeback_limit(data: &DiskData, input: &[u8]) -> Result {
+    match parse_u64(input) {
+        Ok(n @ (0 | 1)) => {
+            data.store.enable_writeback_limit(n == 1);
+            Ok(())
+        }
+        _ => {
+            pr_err!(
+                "foxramdisk{}: writeback_limit_enable: write 0 or 1, not '{}'\n",
+                data.id,
+                shown(input)
+            );
+            Err(EINVAL)
+        }
+    }
 }
 
 /// Parses the priority of a secondary algorithm, 1 to [`RECOMP_ALGORITHMS`], or logs why
@@ -611,7 +813,7 @@ macro_rules! attr {
     };
 }
 
-static CONTROL_ATTRS: [DiskAttribute; 14] = [
+static CONTROL_ATTRS: [DiskAttribute; 19] = [
     attr!(c"disksize", 0o644, DiskSize),
     attr!(c"comp_algorithm", 0o644, CompAlgorithm),
     attr!(c"mem_limit", 0o644, MemLimit),
@@ -626,8 +828,13 @@ static CONTROL_ATTRS: [DiskAttribute; 14] = [
     attr!(c"recomp_algorithm", 0o644, RecompAlgorithm),
     attr!(c"recompress", 0o200, Recompress),
     attr!(c"algorithm_params", 0o644, AlgorithmParams),
+    attr!(c"backing_dev", 0o644, BackingDev),
+    attr!(c"writeback", 0o200, Writeback),
+    attr!(c"writeback_limit", 0o644, WritebackLimit),
+    attr!(c"writeback_limit_enable", 0o644, WritebackLimitEnable),
+    attr!(c"bd_stat", 0o444, BdStat),
 ];
-static CONTROL_LIST: AttributeList<15> = DiskAttribute::list(&CONTROL_ATTRS);
+static CONTROL_LIST: AttributeList<20> = DiskAttribute::list(&CONTROL_ATTRS);
 static CONTROL_GROUP: AttributeGroup = AttributeGroup::new(None, &CONTROL_LIST);
 
 static IO_ATTRS: [DiskAttribute; 6] = [

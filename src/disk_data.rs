@@ -29,8 +29,9 @@ pub(crate) struct DiskData {
     /// Request counters.
     pub(crate) io: IoStats,
     /// Serialises the controls that change the device (`disksize`, `reset`, `compact`,
-    /// `comp_algorithm`, `recomp_algorithm`, `recompress`), and holds the store's control,
-    /// which the ones that change the store as a whole need, with the secondary algorithms.
+    /// `comp_algorithm`, `recomp_algorithm`, `recompress`, `idle`, `backing_dev`,
+    /// `writeback`), and holds the store's control, which the ones that change the store
+    /// as a whole need, with the secondary algorithms.
     #[pin]
     pub(crate) control: Mutex<StoreControl>,
     /// Set while the device is being reset or removed: opens fail with `EBUSY`.

@@ -11,6 +11,7 @@ pub(crate) mod chunk_table;
 pub(crate) mod crypto;
 pub(crate) mod fault_inject;
 mod ffi;
+pub(crate) mod fs;
 pub(crate) mod lz4;
 pub(crate) mod mm;
 pub(crate) mod module_param;

@@ -2,7 +2,8 @@
 /*
  * foxramdisk: wrappers of static inline kernel functions and macros for the Rust code.
  *
- * Only one-line wrappers belong here, and the bit lock's three operations (see helpers.h). The static_asserts pin the values of
+ * Only one-line wrappers belong here, the bit lock's three operations (see helpers.h) and
+ * fcntl()'s O_DIRECT switch for a file the driver opened. The static_asserts pin the values of
  * C macros that bindgen cannot translate and that src/ext/ mirrors as Rust constants.
  */
 
@@ -11,6 +12,7 @@
 #include <linux/blkdev.h>
 #include <linux/debugfs.h>
 #include <linux/fault-inject.h>
+#include <linux/fs.h>
 #include <linux/lockdep.h>
 #include <linux/lz4.h>
 #include <linux/sched/mm.h>
@@ -266,3 +268,40 @@ struct dentry *foxramdisk_helper_fail_alloc_debugfs(struct dentry *parent)
 	return fault_create_debugfs_attr("fail_alloc", parent, &foxramdisk_fail_alloc);
 }
 #endif
+
+umode_t foxramdisk_helper_file_mode(struct file *file)
+{
+	return file->f_mapping->host->i_mode;
+}
+
+bool foxramdisk_helper_file_set_direct(struct file *file)
+{
+	/* As fcntl(F_SETFL, O_DIRECT) does, on a file that no one else knows yet. */
+	if (!(file->f_mode & FMODE_CAN_ODIRECT))
+		return false;
+	file->f_flags |= O_DIRECT;
+	file->f_iocb_flags = iocb_flags(file);
+	return true;
+}
+
+int foxramdisk_helper_file_writers(struct file *file)
+{
+	return atomic_read(&file_inode(file)->i_writecount);
+}
+
+unsigned int foxramdisk_helper_file_inode_flags(struct file *file)
+{
+	return file_inode(file)->i_flags;
+}
+
+loff_t foxramdisk_helper_file_size(struct file *file)
+{
+	return i_size_read(file->f_mapping->host);
+}
+
+dev_t foxramdisk_helper_file_device(struct file *file)
+{
+	struct inode *host = file->f_mapping->host;
+
+	return S_ISBLK(host->i_mode) ? host->i_rdev : file_inode(file)->i_sb->s_dev;
+}

@@ -69,6 +69,14 @@ unsigned int foxramdisk_helper_memalloc_noreclaim_save(void);
 void foxramdisk_helper_memalloc_noreclaim_restore(unsigned int flags);
 void foxramdisk_helper_memalloc_retry_wait(gfp_t gfp_flags);
 
+/* files */
+umode_t foxramdisk_helper_file_mode(struct file *file);
+bool foxramdisk_helper_file_set_direct(struct file *file);
+int foxramdisk_helper_file_writers(struct file *file);
+unsigned int foxramdisk_helper_file_inode_flags(struct file *file);
+loff_t foxramdisk_helper_file_size(struct file *file);
+dev_t foxramdisk_helper_file_device(struct file *file);
+
 /* fault injection (only with CONFIG_FAULT_INJECTION) */
 bool foxramdisk_helper_should_fail_alloc(size_t size);
 struct dentry *foxramdisk_helper_fail_alloc_debugfs(struct dentry *parent);

@@ -54,32 +54,37 @@
 //! that free memory or reuse their block's object still succeed. Concurrent writers may
 //! overshoot the limit by about one object each.
 
+mod backing;
 mod counters;
 mod entry;
 mod object;
+
+pub(crate) use backing::Backing;
 
 use crate::{
     algorithm::Algorithm,
     compressor::{Codecs, Compressor, Context},
     ext::{
         object_table::{
-            Content, Framed, ObjectTable, SlotRef, SpareSlots, TableRef, HEADER_BYTES,
+            Content, Framed, ObjectTable, SlotGuard, SlotRef, SpareSlots, TableRef, HEADER_BYTES,
             SLOTS_PER_CHUNK,
         },
         raw_buf::RawBuf,
     },
     geometry::BLOCK_SIZE,
 };
+use backing::Position;
 use core::ops::{Deref, Range};
 use counters::Counters;
 use entry::{same_from_slot, same_to_slot, Meta, State};
 use kernel::{
     bindings,
+    new_spinlock,
     pr_err_once,
     prelude::*,
     sync::{
         atomic::{Atomic, Relaxed},
-        MutexGuard,
+        Arc, MutexGuard, SpinLock,
     }, //
 };
 use object::{Stored, RAW_PAGES};
@@ -143,6 +148,34 @@ pub(crate) struct Recompression {
     pub(crate) priority: usize,
 }
 
+/// Which blocks [`Store::writeback`] writes to the backing store.
+pub(crate) struct Writeback {
+    /// Only blocks marked idle ([`Store::mark_idle`]).
+    pub(crate) idle: bool,
+    /// Only blocks stored raw (zram's huge pages; also its incompressible ones, the huge
+    /// pages that recompression could not compress: no such mark is kept here, and after
+    /// `recompress type=huge` the blocks still raw are those).
+    pub(crate) huge: bool,
+    /// Only the blocks in this range.
+    pub(crate) blocks: Range<usize>,
+}
+
+/// How many blocks [`Store::writeback`] copies out before it writes them.
+const WRITEBACK_BATCH: usize = 32;
+
+/// A block that [`Store::writeback`] copied out to write back.
+struct WritebackBlock {
+    /// Its index.
+    index: usize,
+    /// Its state and the size of its object when it was copied.
+    meta: Meta,
+    size: usize,
+    /// Whether it was marked idle before (else the writeback marked it).
+    was_idle: bool,
+    /// The backing block its copy was written to, if it was.
+    position: Option<usize>,
+}
+
 /// What [`Store::recompress`] did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Recompressed {
@@ -168,6 +201,14 @@ pub(crate) struct Store {
     dedup: Atomic<bool>,
     /// The hash that finds candidates for sharing ([`RawBuf::xxh64`]; the tests weaken it).
     hash: fn(&RawBuf<'_>) -> u64,
+    /// Where written-back blocks go, if anywhere. Set and cleared only while no block is
+    /// written back ([`Store::set_backing`]); the I/O path takes a reference to it only
+    /// for a block written back.
+    backing: Pin<KBox<SpinLock<Option<Arc<Backing>>>>>,
+    /// Whether [`Store::writeback`] counts against `wb_limit`.
+    wb_limit_enable: Atomic<bool>,
+    /// How many more blocks [`Store::writeback`] may write while the limit is enabled.
+    wb_limit: Atomic<u64>,
 }
 
 impl Store {
@@ -192,6 +233,9 @@ impl Store {
             mem_limit: Atomic::new(0),
             dedup: Atomic::new(false),
             hash: |data| data.xxh64(),
+            backing: KBox::pin_init(new_spinlock!(None, "foxramdisk backing store"), GFP_KERNEL)?,
+            wb_limit_enable: Atomic::new(false),
+            wb_limit: Atomic::new(0),
         };
         store
             .counters
@@ -297,11 +341,13 @@ impl Store {
         self.table.exclusive().trim()
     }
 
-    /// Marks every block that holds memory idle: the compressed and raw ones, shared or not
-    /// (zram's `idle` with `all`; zeroed and same-filled blocks hold nothing that tiering
-    /// could move, and zram does not mark its same-filled pages either). Any later access
-    /// of a block, read or write, clears its mark. Returns how many it marked. May sleep.
-    pub(crate) fn mark_idle(&self) -> Result<u64> {
+    /// Marks every block that holds memory idle: the compressed and raw ones, shared or not,
+    /// but not those written back (zram's `idle` with `all`; zeroed and same-filled blocks
+    /// hold nothing that tiering could move, and zram does not mark its same-filled pages
+    /// either). Any later access of a block, read or write, clears its mark. Returns how
+    /// many it marked. Takes the store's control, so that no [`Store::writeback`], which
+    /// relies on the marks it makes, runs meanwhile. May sleep.
+    pub(crate) fn mark_idle(&self, _control: &StoreControl) -> Result<u64> {
         let io = self.io();
         let mut marked = 0;
         io.for_each_written(0, self.blocks(), |blocks| {
@@ -310,7 +356,8 @@ impl Store {
                     continue;
                 };
                 let mut guard = block.lock();
-                if matches!(Meta(guard.value()).state(), State::Compressed | State::Raw) {
+                let meta = Meta(guard.value());
+                if matches!(meta.state(), State::Compressed | State::Raw) && !meta.is_backed() {
                     guard.set_idle(true);
                     marked += 1;
                 }
@@ -358,12 +405,16 @@ impl Store {
     /// using the table. May sleep.
     pub(crate) fn reset(&self, _control: &mut StoreControl) {
         self.table.exclusive().clear();
+        if let Some(backing) = self.backing() {
+            backing.give_back_all();
+        }
         let counters = &self.counters;
         for counter in [
             &counters.raw_blocks,
             &counters.same_blocks,
             &counters.compressed_blocks,
             &counters.compressed_bytes,
+            &counters.backed_blocks,
             &counters.raw_writes,
         ] {
             counter.store(0, Relaxed);
@@ -431,9 +482,149 @@ impl Store {
             let content = guard.replace(Meta::ZEROED.0, Content::Empty)?;
             drop(guard);
             self.counters.account(old.0, old.1, false);
+            self.release_backed(old.0, &content);
             drop(content);
         }
         Ok(())
+    }
+
+    /// Gives back the backing block of `content`, the content of a block that was in state
+    /// `meta`, if it was written back. Never sleeps.
+    fn release_backed(&self, meta: Meta, content: &Content<'_>) {
+        if let (true, Content::Word(word)) = (meta.is_backed(), content) {
+            if let Some(backing) = self.backing() {
+                backing.give_back(Position::from_word(*word).block);
+            }
+        }
+    }
+
+    /// The backing store, if one is set. Never sleeps.
+    pub(crate) fn backing(&self) -> Option<Arc<Backing>> {
+        self.backing.lock().clone()
+    }
+
+    /// Makes `backing` the backing store, or sets none: `EBUSY` while the device holds
+    /// data (as zram, which takes a backing device only before it is initialised), since
+    /// the blocks written back to one store must not be looked for on another.
+    pub(crate) fn set_backing(
+        &self,
+        _control: &mut StoreControl,
+        backing: Option<Arc<Backing>>,
+    ) -> Result {
+        if self.stored_bytes() != 0 {
+            return Err(EBUSY);
+        }
+        *self.backing.lock() = backing;
+        Ok(())
+    }
+
+    /// Whether [`Store::writeback`] counts against a limit, and how many blocks it may
+    /// still write then.
+    pub(crate) fn writeback_limit(&self) -> (bool, u64) {
+        (
+            self.wb_limit_enable.load(Relaxed),
+            self.wb_limit.load(Relaxed),
+        )
+    }
+
+    /// Makes [`Store::writeback`] count against a limit, or not (zram's
+    /// `writeback_limit_enable`).
+    pub(crate) fn enable_writeback_limit(&self, on: bool) {
+        self.wb_limit_enable.store(on, Relaxed);
+    }
+
+    /// Sets how many blocks [`Store::writeback`] may still write while the limit is
+    /// enabled (zram's `writeback_limit`, in 4 KiB pages).
+    pub(crate) fn set_writeback_limit(&self, blocks: u64) {
+        self.wb_limit.store(blocks, Relaxed);
+    }
+
+    /// Takes one block of the writeback limit, if it is enabled: `EIO` when it is used up,
+    /// as in zram.
+    fn take_writeback_limit(&self) -> Result {
+        if !self.wb_limit_enable.load(Relaxed) {
+            return Ok(());
+        }
+        let mut left = self.wb_limit.load(Relaxed);
+        loop {
+            if left == 0 {
+                return Err(EIO);
+            }
+            match self.wb_limit.cmpxchg(left, left - 1, Relaxed) {
+                Ok(_) => return Ok(()),
+                Err(now) => left = now,
+            }
+        }
+    }
+
+    /// Gives back one block of the writeback limit, taken for a write that failed.
+    fn refund_writeback_limit(&self) {
+        if self.wb_limit_enable.load(Relaxed) {
+            self.wb_limit.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Writes blocks that `how` selects to the backing store and frees their memory, as
+    /// zram's `writeback`: compressed blocks as they are stored (compressed, at the start
+    /// of a backing block), raw blocks whole. Blocks written back, zeroed, same-filled or
+    /// shared are skipped. Returns how many it wrote. `ENODEV` with no backing store;
+    /// `ENOSPC` when the backing store is full, `EIO` when the writeback limit is used up
+    /// (both stop it); a failed write leaves its block as it was, the rest goes on, and
+    /// the last error is returned. May sleep.
+    ///
+    /// It goes in batches of [`WRITEBACK_BATCH`] blocks, in three steps, as zram's
+    /// post-processing: with the table's read side and each block's lock held, a selected
+    /// block's data is copied out and the block marked idle; then, holding no lock of the
+    /// store, the copies are written to the backing store; then, with the locks again, a
+    /// block that is still marked idle, so that no request read or wrote it meanwhile,
+    /// takes its position there and its memory is freed (any other gives its backing block
+    /// back). The backing store's writes may wait for its filesystem and for memory, which
+    /// may wait for this device's queue: a control that froze it and waits for the table
+    /// must not wait for them. The caller holds the store's control, so that nothing else
+    /// marks blocks idle meanwhile.
+    pub(crate) fn writeback(&self, _control: &StoreControl, how: &Writeback) -> Result<u64> {
+        let backing = self.backing().ok_or(ENODEV)?;
+        // Block-aligned copies (a vmalloc() area is page-aligned), and room to copy an
+        // object that spans two pages.
+        let mut data = KVVec::from_elem(0u8, WRITEBACK_BATCH * BLOCK_SIZE, GFP_KERNEL)?;
+        let mut local_copy = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
+        let mut batch = KVec::with_capacity(WRITEBACK_BATCH, GFP_KERNEL)?;
+        let end = how.blocks.end.min(self.blocks());
+        let mut next = how.blocks.start;
+        let (mut written, mut failed) = (0, Ok(()));
+        while next < end {
+            batch.clear();
+            next = self.io().prepare_writeback(
+                next..end,
+                how,
+                &mut data,
+                &mut local_copy,
+                &mut batch,
+            )?;
+            let mut stop = Ok(());
+            for (i, block) in batch.iter_mut().enumerate() {
+                let copy = &data[i * BLOCK_SIZE..(i + 1) * BLOCK_SIZE];
+                block.position = match self.take_writeback_limit().and_then(|()| backing.take()) {
+                    Ok(position) => Some(position),
+                    Err(e) => {
+                        stop = Err(e);
+                        break;
+                    }
+                };
+                if let Some(position) = block.position {
+                    if let Err(e) = backing.write(position, copy) {
+                        backing.give_back(position);
+                        self.refund_writeback_limit();
+                        block.position = None;
+                        pr_err_once!("block {}: writeback failed ({e:?})\n", block.index);
+                        failed = Err(e);
+                    }
+                }
+            }
+            written += self.io().commit_writeback(&backing, &batch);
+            stop?;
+        }
+        failed.map(|()| written)
     }
 
     /// Blocks stored raw.
@@ -451,10 +642,19 @@ impl Store {
         self.counters.same_blocks.load(Relaxed)
     }
 
+    /// Blocks written back to the backing store.
+    pub(crate) fn backed_blocks(&self) -> u64 {
+        self.counters.backed_blocks.load(Relaxed)
+    }
+
     /// Zeroed blocks.
     pub(crate) fn zeroed_blocks(&self) -> u64 {
-        (self.blocks() as u64)
-            .saturating_sub(self.raw_blocks() + self.compressed_blocks() + self.same_blocks())
+        (self.blocks() as u64).saturating_sub(self.written_blocks())
+    }
+
+    /// Blocks that hold data, in memory or on the backing store.
+    fn written_blocks(&self) -> u64 {
+        self.raw_blocks() + self.compressed_blocks() + self.same_blocks() + self.backed_blocks()
     }
 
     /// The compressed size of the compressed blocks, in bytes.
@@ -462,9 +662,10 @@ impl Store {
         self.counters.compressed_bytes.load(Relaxed)
     }
 
-    /// The data the device holds, in bytes, before compression.
+    /// The data the device holds, in bytes, before compression, written back included
+    /// (as zram's `orig_data_size`).
     pub(crate) fn stored_bytes(&self) -> u64 {
-        (self.raw_blocks() + self.compressed_blocks() + self.same_blocks()) * BLOCK_SIZE as u64
+        self.written_blocks() * BLOCK_SIZE as u64
     }
 
     /// Blocks stored raw since the store was created or reset.
@@ -592,6 +793,9 @@ impl StoreIo<'_> {
                 };
                 drop(guard);
                 dst.fill_words(word?)
+            }
+            State::Compressed | State::Raw if meta.is_backed() => {
+                self.read_backed(codecs, index, meta, guard, dst)
             }
             State::Raw => guard.copy_to(dst, &mut codecs.compressed),
             State::Compressed => {
@@ -756,6 +960,7 @@ impl StoreIo<'_> {
         counters.account(meta, size, true);
         counters.account(old.0, old.1, false);
         self.store.count_raw_write(meta);
+        self.store.release_backed(old.0, &old_content);
         drop(old_content);
         Ok(())
     }
@@ -788,6 +993,7 @@ impl StoreIo<'_> {
             State::Zeroed | State::Same => false,
         };
         if !selected
+            || meta.is_backed()
             || guard.is_shared()
             || (how.idle && !guard.is_idle())
             || old_size < how.threshold
@@ -832,6 +1038,183 @@ impl StoreIo<'_> {
         done.stored += 1;
         drop(old);
         Ok(())
+    }
+
+    /// Copies the blocks of `blocks` that `how` selects (see [`Store::writeback`]) into
+    /// `data`, one block each, until [`WRITEBACK_BATCH`] are, marks them idle, and records
+    /// them in `batch`; returns the index to go on from. `local_copy` takes an object that
+    /// spans two pages.
+    fn prepare_writeback(
+        &self,
+        blocks: Range<usize>,
+        how: &Writeback,
+        data: &mut [u8],
+        local_copy: &mut [u8],
+        batch: &mut KVec<WritebackBlock>,
+    ) -> Result<usize> {
+        let mut index = blocks.start;
+        while batch.len() < WRITEBACK_BATCH {
+            // Chunks never written hold only zeroed blocks.
+            let Some(used) = self.table.next_used(index).filter(|&i| i < blocks.end) else {
+                return Ok(blocks.end);
+            };
+            index = used.max(index);
+            let chunk_end = ((index / SLOTS_PER_CHUNK + 1) * SLOTS_PER_CHUNK).min(blocks.end);
+            while index < chunk_end && batch.len() < WRITEBACK_BATCH {
+                let copy = &mut data[batch.len() * BLOCK_SIZE..][..BLOCK_SIZE];
+                if let Some(block) = self.copy_for_writeback(index, how, copy, local_copy) {
+                    batch.push(block, GFP_KERNEL)?;
+                }
+                index += 1;
+            }
+            if index >= blocks.end {
+                break;
+            }
+        }
+        Ok(index)
+    }
+
+    /// Copies block `index` into `copy` if `how` selects it, and marks it idle; `None` if
+    /// it is not selected or cannot be read (logged).
+    fn copy_for_writeback(
+        &self,
+        index: usize,
+        how: &Writeback,
+        copy: &mut [u8],
+        local_copy: &mut [u8],
+    ) -> Option<WritebackBlock> {
+        let block = self.table.get(index).ok()??;
+        let mut guard = block.lock();
+        let meta = Meta(guard.value());
+        let size = guard.size();
+        let selected = match meta.state() {
+            State::Compressed => !how.huge,
+            State::Raw => true,
+            State::Zeroed | State::Same => false,
+        };
+        let was_idle = guard.is_idle();
+        if !selected || meta.is_backed() || guard.is_shared() || (how.idle && !was_idle) {
+            return None;
+        }
+        let copied = if meta.state() == State::Raw {
+            guard.copy_to(&mut RawBuf::from(&mut copy[..]), local_copy)
+        } else {
+            copy.fill(0);
+            guard
+                .read(local_copy, |src| match copy.get_mut(..src.len()) {
+                    Some(dst) => {
+                        dst.copy_from_slice(src);
+                        Ok(())
+                    }
+                    None => Err(EIO),
+                })
+                .and_then(|copied| copied)
+        };
+        if let Err(e) = copied {
+            pr_err_once!("block {index}: cannot be read for writeback ({e:?})\n");
+            return None;
+        }
+        guard.set_idle(true);
+        Some(WritebackBlock {
+            index,
+            meta,
+            size,
+            was_idle,
+            position: None,
+        })
+    }
+
+    /// Makes each block of `batch` whose copy was written back and that is unchanged since
+    /// it was copied (still marked idle, in the same state, of the same size) keep its
+    /// backing position instead of its memory; gives the others' backing blocks back, and
+    /// takes off the idle marks the writeback made. Returns how many it made written back.
+    fn commit_writeback(&self, backing: &Backing, batch: &[WritebackBlock]) -> u64 {
+        let mut written = 0;
+        for copied in batch {
+            let Ok(Some(block)) = self.table.get(copied.index) else {
+                continue;
+            };
+            let mut guard = block.lock();
+            let unchanged = guard.is_idle()
+                && Meta(guard.value()) == copied.meta
+                && guard.size() == copied.size;
+            let Some(position) = copied.position else {
+                if unchanged && !copied.was_idle {
+                    guard.set_idle(false);
+                }
+                continue;
+            };
+            if !unchanged {
+                drop(guard);
+                backing.give_back(position);
+                continue;
+            }
+            let len = if copied.meta.state() == State::Raw {
+                BLOCK_SIZE
+            } else {
+                copied.size
+            };
+            let word = Position {
+                block: position,
+                len,
+            }
+            .to_word();
+            match guard.replace(copied.meta.backed().0, Content::Word(word)) {
+                Ok(old) => {
+                    drop(guard);
+                    self.counters.account(copied.meta, copied.size, false);
+                    self.counters.account(copied.meta.backed(), 0, true);
+                    drop(old);
+                    written += 1;
+                }
+                Err(_) => {
+                    drop(guard);
+                    backing.give_back(position);
+                }
+            }
+        }
+        written
+    }
+
+    /// Reads block `index`, in state `meta` and written back to the backing store at the
+    /// position its slot keeps, into `dst`, through [`Codecs::compressed`]. The slot stays
+    /// locked until the data is read, so that its backing block is not given back and
+    /// taken by another meanwhile. May sleep (the backing store's I/O).
+    fn read_backed(
+        &self,
+        codecs: &mut Codecs,
+        index: usize,
+        meta: Meta,
+        guard: SlotGuard<'_>,
+        dst: &mut RawBuf<'_>,
+    ) -> Result {
+        let position = Position::from_word(guard.word()?);
+        let backing = self.backing().ok_or(EIO)?;
+        let raw = meta.state() == State::Raw;
+        let (codec, buf) = if raw {
+            (None, &mut codecs.compressed[..])
+        } else {
+            let (codec, buf) = codecs.decompressor(meta.algorithm()?)?;
+            (Some(codec), buf)
+        };
+        let buf = buf.get_mut(..BLOCK_SIZE).ok_or(EINVAL)?;
+        let read = backing.read(position.block, buf);
+        drop(guard);
+        if let Err(e) = read {
+            pr_err_once!("block {index}: read from the backing store failed ({e:?})\n");
+            return Err(EIO);
+        }
+        let data = buf.get(..position.len).ok_or(EIO)?;
+        match codec {
+            None => dst.copy_from_slice(data),
+            Some(codec) => match codec.decompress(data, dst) {
+                Ok(BLOCK_SIZE) => Ok(()),
+                other => {
+                    pr_err_once!("block {index}: decompression failed ({other:?})\n");
+                    Err(EIO)
+                }
+            },
+        }
     }
 
     /// Makes the `count` blocks from `first` on zeroed and frees their memory; `ERANGE` if
@@ -1531,7 +1914,7 @@ mod tests {
         control.set_recomp_algorithm(1, Algorithm::Zstd)?;
         assert_eq!(control.recomp_priority(Algorithm::Zstd), Some(1));
         // Every block that holds memory, not the same-filled one.
-        assert_eq!(store.mark_idle()?, 9);
+        assert_eq!(store.mark_idle(&control)?, 9);
         // A read or a write clears the mark.
         check_block(&store, 0, &blocks[0])?;
         check_block(&store, 1, &blocks[1])?;
@@ -1628,8 +2011,34 @@ mod tests {
                 assert_eq!(meta.0 & !ObjectTable::VALUE_MASK, 0);
                 assert_eq!(meta.state(), state);
                 assert_eq!(meta.algorithm(), Ok(algorithm));
+                assert!(!meta.is_backed());
+                // Written back: the same state and algorithm, and the mark, in the bits a
+                // slot keeps.
+                let backed = meta.backed();
+                assert_eq!(backed.0 & !ObjectTable::VALUE_MASK, 0);
+                assert_eq!(
+                    (backed.state(), backed.algorithm(), backed.is_backed()),
+                    (state, Ok(algorithm), true)
+                );
             }
         }
         assert_eq!(Meta::ZEROED.state(), State::Zeroed);
+        assert!(!Meta::ZEROED.is_backed());
+    }
+
+    #[test]
+    fn backing_positions_fit_a_slot() {
+        let largest = ObjectTable::MAX_WORD >> 13;
+        for (block, len) in [
+            (0, 1),
+            (1, BLOCK_SIZE),
+            (12345, 2047),
+            (largest, BLOCK_SIZE),
+        ] {
+            let position = Position { block, len };
+            let word = position.to_word();
+            assert!(word <= ObjectTable::MAX_WORD);
+            assert_eq!(Position::from_word(word), position);
+        }
     }
 }

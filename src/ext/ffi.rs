@@ -4,8 +4,9 @@
 //!
 //! C header: [`src/helpers.h`](../helpers.h). Each function wraps one static inline kernel
 //! function or macro of the same name, but the bit lock's, which wrap the bit operation with
-//! its lockdep annotations, and the fault injection point's, which call the kernel's
-//! functions on the point that helpers.c declares; keep this list in sync with the header.
+//! its lockdep annotations, the fault injection point's, which call the kernel's functions
+//! on the point that helpers.c declares, and the file helpers, which read an inode's fields
+//! or set `O_DIRECT` as `fcntl()` does; keep this list in sync with the header.
 
 use core::marker::{PhantomData, PhantomPinned};
 use kernel::{
@@ -185,6 +186,22 @@ extern "C" {
     pub(crate) fn foxramdisk_helper_memalloc_noreclaim_restore(flags: c_uint);
     /// `memalloc_retry_wait()`.
     pub(crate) fn foxramdisk_helper_memalloc_retry_wait(gfp_flags: bindings::gfp_t);
+    /// The mode of the inode that holds `file`'s data (`f_mapping->host`: a block
+    /// device's own inode for a device node).
+    pub(crate) fn foxramdisk_helper_file_mode(file: *mut bindings::file) -> bindings::umode_t;
+    /// Makes the I/O of `file`, which no one else uses yet, direct (`O_DIRECT`, as
+    /// `fcntl(F_SETFL)` sets it) if it takes direct I/O (`FMODE_CAN_ODIRECT`); whether it
+    /// does.
+    pub(crate) fn foxramdisk_helper_file_set_direct(file: *mut bindings::file) -> bool;
+    /// `atomic_read()` of `file_inode(file)->i_writecount`: its writers if positive.
+    pub(crate) fn foxramdisk_helper_file_writers(file: *mut bindings::file) -> c_int;
+    /// `file_inode(file)->i_flags` (`S_SWAPFILE`, ...).
+    pub(crate) fn foxramdisk_helper_file_inode_flags(file: *mut bindings::file) -> c_uint;
+    /// `i_size_read()` of `file->f_mapping->host`: a device's or a file's size in bytes.
+    pub(crate) fn foxramdisk_helper_file_size(file: *mut bindings::file) -> bindings::loff_t;
+    /// The device that holds `file`'s data: a block device's own number, else the number
+    /// of the filesystem the file is on.
+    pub(crate) fn foxramdisk_helper_file_device(file: *mut bindings::file) -> bindings::dev_t;
     /// `should_fail()` of the driver's `fail_alloc` point (`DECLARE_FAULT_ATTR()`).
     #[cfg(CONFIG_FAULT_INJECTION)]
     pub(crate) fn foxramdisk_helper_should_fail_alloc(size: usize) -> bool;

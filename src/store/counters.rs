@@ -11,6 +11,8 @@ pub(super) struct Counters {
     pub(super) same_blocks: Atomic<u64>,
     pub(super) compressed_blocks: Atomic<u64>,
     pub(super) compressed_bytes: Atomic<u64>,
+    /// Blocks written back to the backing store.
+    pub(super) backed_blocks: Atomic<u64>,
     /// Blocks stored raw since the store was created or reset.
     pub(super) raw_writes: Atomic<u64>,
     /// The highest [`Store::mem_used_total`](super::Store::mem_used_total) seen after an
@@ -26,13 +28,14 @@ impl Counters {
             same_blocks: Atomic::new(0),
             compressed_blocks: Atomic::new(0),
             compressed_bytes: Atomic::new(0),
+            backed_blocks: Atomic::new(0),
             raw_writes: Atomic::new(0),
             mem_used_max: Atomic::new(0),
         }
     }
 
     /// Accounts a block entering (`add`) or leaving state `meta`, with an object of `size`
-    /// bytes.
+    /// bytes (none for a block written back).
     pub(super) fn account(&self, meta: Meta, size: usize, add: bool) {
         let update = |counter: &Atomic<u64>, n: u64| {
             if add {
@@ -41,6 +44,10 @@ impl Counters {
                 counter.fetch_sub(n, Relaxed);
             }
         };
+        if meta.is_backed() {
+            update(&self.backed_blocks, 1);
+            return;
+        }
         match meta.state() {
             State::Zeroed => {}
             State::Raw => update(&self.raw_blocks, 1),

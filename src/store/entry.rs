@@ -19,13 +19,16 @@ pub(super) enum State {
 }
 
 /// A block's state and algorithm, as its slot keeps them ([`ObjectTable::VALUE_MASK`]):
-/// bits 0-1 the state, bits 2-5 the algorithm. The slot itself records what it holds
-/// and the size of its object.
+/// bits 0-1 the state, bits 2-5 the algorithm, bit 6 set for a compressed or raw block
+/// written back to the backing store, whose slot then keeps its position there
+/// ([`super::backing::Position`]) in place of an object. The slot itself records what it
+/// holds and the size of its object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Meta(pub(super) usize);
 
 impl Meta {
     const ALGORITHM_SHIFT: u32 = 2;
+    const BACKED: usize = 1 << 6;
 
     /// A zeroed block.
     pub(super) const ZEROED: Self = Self(0);
@@ -49,6 +52,16 @@ impl Meta {
             3 => State::Same,
             _ => State::Zeroed,
         }
+    }
+
+    /// The same block, written back to the backing store.
+    pub(super) fn backed(self) -> Self {
+        Self(self.0 | Self::BACKED)
+    }
+
+    /// Whether the block is written back to the backing store.
+    pub(super) fn is_backed(self) -> bool {
+        self.0 & Self::BACKED != 0
     }
 
     /// The algorithm a compressed block was compressed with.
@@ -88,4 +101,4 @@ pub(super) fn same_from_slot(kept: usize) -> usize {
 const _: () = assert!(2 * SAME_PLAIN_LIMIT - 1 <= ObjectTable::MAX_WORD);
 // The packing must hold every algorithm, within the bits a slot keeps.
 const _: () = assert!(Algorithm::ALL.len() <= 1 << 4);
-const _: () = assert!(0b11_1111 <= ObjectTable::VALUE_MASK);
+const _: () = assert!(0b111_1111 <= ObjectTable::VALUE_MASK);

@@ -304,6 +304,13 @@ impl<'a> DiskRef<'a> {
         }
     }
 
+    /// The disk's device number (`disk_devt()`: its major and first minor).
+    pub(crate) fn devt(&self) -> u32 {
+        // SAFETY: the disk is live (type invariant); its numbers never change.
+        let (major, minor) = unsafe { ((*self.gendisk).major, (*self.gendisk).first_minor) };
+        ((major as u32) << 20) | minor as u32
+    }
+
     /// Changes the capacity and tells user space (a `RESIZE=1` uevent) if it changed.
     /// May sleep.
     pub(crate) fn set_capacity_and_notify(&self, sectors: u64) {

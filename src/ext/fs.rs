@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Files that the kernel opens by path for I/O of its own: what `kernel::fs` of Linux 7.3
+//! lacks (it has the files of user space's file descriptors only).
+//!
+//! C header: [`include/linux/fs.h`](srctree/include/linux/fs.h)
+
+use super::{ffi, mm::NoIoScope};
+use core::ptr::NonNull;
+use kernel::{
+    bindings,
+    error::from_err_ptr,
+    ffi::c_int,
+    prelude::*,
+    sync::{
+        atomic::{Atomic, Relaxed},
+        Arc, Completion,
+    },
+    workqueue, //
+};
+
+/// What a [`KernelFile`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FileKind {
+    /// A block device, opened exclusively (`O_EXCL`): no filesystem is mounted on it and
+    /// no other exclusive opener (swap, md, a mount) can take it while it is open here.
+    Block,
+    /// A regular file.
+    Regular,
+}
+
+/// A block device or regular file opened by the kernel for reading and writing, read and
+/// written at explicit offsets (`kernel_read()`, `kernel_write()`), with direct I/O where
+/// the file takes it, so that its data does not stay in the page cache as well.
+///
+/// # Invariants
+///
+/// `file` was returned by `filp_open()`, readable and writable, and is owned by this value,
+/// which closes it on drop; `kind` is what its inode is.
+pub(crate) struct KernelFile {
+    file: NonNull<bindings::file>,
+    kind: FileKind,
+    direct: bool,
+}
+
+// SAFETY: a `struct file` may be used and closed from any task; `kernel_read()` and
+// `kernel_write()` with explicit offsets take no state of the task that opened it.
+unsafe impl Send for KernelFile {}
+// SAFETY: `kernel_read()` and `kernel_write()` at explicit offsets may run concurrently on
+// one file (they do not use the file's own position); the rest only reads the inode.
+unsafe impl Sync for KernelFile {}
+
+impl KernelFile {
+    /// Opens `path`, a block device or a regular file, for reading and writing: `ENOTBLK`
+    /// for anything else, `EBUSY` for a block device that another holds exclusively, a
+    /// regular file that another task has open for writing, or a swap file. Uses direct
+    /// I/O where the file takes it, else the page cache. May sleep.
+    pub(crate) fn open(path: &CStr) -> Result<Self> {
+        let flags = (bindings::O_RDWR | bindings::O_LARGEFILE | bindings::O_EXCL) as c_int;
+        let file = Self::open_flags(path, flags)?;
+        // SAFETY: `file` was just opened, and is closed below if it is not kept.
+        let mode = u32::from(unsafe { ffi::foxramdisk_helper_file_mode(file.as_ptr()) });
+        let kind = match mode & bindings::S_IFMT {
+            m if m == bindings::S_IFBLK => FileKind::Block,
+            m if m == bindings::S_IFREG => FileKind::Regular,
+            _ => {
+                Self::close(file);
+                return Err(ENOTBLK);
+            }
+        };
+        if kind == FileKind::Regular {
+            // SAFETY: `file` is open, so is its inode.
+            let (writers, flags) = unsafe {
+                (
+                    ffi::foxramdisk_helper_file_writers(file.as_ptr()),
+                    ffi::foxramdisk_helper_file_inode_flags(file.as_ptr()),
+                )
+            };
+            // This open is one writer.
+            if writers > 1 || flags & bindings::S_SWAPFILE != 0 {
+                Self::close(file);
+                return Err(EBUSY);
+            }
+        }
+        // Direct I/O where the file takes it. Not by opening it with `O_DIRECT`: a file
+        // that refuses it would fail that open, and stay open for writing until the failed
+        // file's deferred release, when the writers are counted above.
+        // SAFETY: `file` is open, and only this task knows it.
+        let direct = unsafe { ffi::foxramdisk_helper_file_set_direct(file.as_ptr()) };
+        // INVARIANT: opened above for reading and writing, of the kind found.
+        Ok(Self { file, kind, direct })
+    }
+
+    /// `filp_open()` of `path` with `flags`.
+    fn open_flags(path: &CStr, flags: c_int) -> Result<NonNull<bindings::file>> {
+        // SAFETY: `path` is a NUL-terminated string; `filp_open()` returns a file or an
+        // error pointer, never null.
+        let file = from_err_ptr(unsafe { bindings::filp_open(path.as_char_ptr(), flags, 0) })?;
+        NonNull::new(file).ok_or(EINVAL)
+    }
+
+    /// Closes `file`, opened by [`KernelFile::open_flags`] and not kept.
+    fn close(file: NonNull<bindings::file>) {
+        // SAFETY: `file` is open and is not used after this.
+        unsafe { bindings::filp_close(file.as_ptr(), core::ptr::null_mut()) };
+    }
+
+    /// What the file is.
+    pub(crate) fn kind(&self) -> FileKind {
+        self.kind
+    }
+
+    /// Whether its I/O bypasses the page cache (`O_DIRECT`): offsets, lengths and buffers
+    /// must then be aligned to its logical block size, which [`KernelFile::read_at_in_worker`]
+    /// and [`KernelFile::write_at`] leave to the caller (whole 4096-byte blocks at 4096-byte
+    /// aligned offsets and addresses satisfy every block size).
+    pub(crate) fn direct(&self) -> bool {
+        self.direct
+    }
+
+    /// Its size in bytes: the device's, or the file's. May change for a file that others
+    /// write to.
+    pub(crate) fn size(&self) -> u64 {
+        // SAFETY: the file is open (type invariant).
+        let size = unsafe { ffi::foxramdisk_helper_file_size(self.file.as_ptr()) };
+        u64::try_from(size).unwrap_or(0)
+    }
+
+    /// The device number that holds its data: the block device's own, or that of the
+    /// filesystem the file is on (0 for one with no device, such as tmpfs).
+    pub(crate) fn device(&self) -> u32 {
+        // SAFETY: the file is open (type invariant).
+        unsafe { ffi::foxramdisk_helper_file_device(self.file.as_ptr()) }
+    }
+
+    /// Reads `buf.len()` bytes at byte `pos` into `buf` (`EIO` if fewer came), in a worker
+    /// of the system's unbound workqueue, and waits for it (uninterruptibly, asleep): for a block driver that reads while it
+    /// serves a request. Such a driver may run in the task that submitted the request,
+    /// inside `submit_bio()`, which only queues the bios submitted meanwhile until it
+    /// returns, so that a read of a block device from there would wait for itself (zram's
+    /// `read_from_bdev_sync()` does the same). The worker allocates as with `GFP_NOIO`, as
+    /// the driver's own path does. May sleep.
+    pub(crate) fn read_at_in_worker(&self, buf: &mut [u8], pos: u64) -> Result {
+        let offset = bindings::loff_t::try_from(pos).map_err(|_| EINVAL)?;
+        let call = Arc::pin_init(
+            pin_init!(WorkerRead {
+                done <- Completion::new(),
+                result: Atomic::new(0),
+            }),
+            GFP_KERNEL,
+        )?;
+        let read = Read {
+            file: self.file,
+            buf: buf.as_mut_ptr(),
+            len: buf.len(),
+            offset,
+            call: call.clone(),
+        };
+        workqueue::system_unbound().try_spawn(GFP_KERNEL, move || read.run())?;
+        // The worker is done with `buf` and the file once it completes.
+        call.done.wait_for_completion();
+        match call.result.load(Relaxed) {
+            0 => Ok(()),
+            errno => Err(Error::from_errno(errno)),
+        }
+    }
+
+    /// Writes `buf` at byte `pos`; `EIO` if fewer bytes went. May sleep.
+    pub(crate) fn write_at(&self, buf: &[u8], pos: u64) -> Result {
+        let mut offset = bindings::loff_t::try_from(pos).map_err(|_| EINVAL)?;
+        // SAFETY: the file is open for writing (type invariant); `buf` is valid for reads
+        // of its length, and `offset` for the call.
+        let n = unsafe {
+            bindings::kernel_write(
+                self.file.as_ptr(),
+                buf.as_ptr().cast(),
+                buf.len(),
+                &mut offset,
+            )
+        };
+        Self::whole(n, buf.len())
+    }
+
+    /// The result of an I/O call that returned `n` for `len` bytes.
+    fn whole(n: isize, len: usize) -> Result {
+        match usize::try_from(n) {
+            Ok(done) if done == len => Ok(()),
+            Ok(_) => Err(EIO),
+            Err(_) => Err(Error::from_errno(n as c_int)),
+        }
+    }
+}
+
+/// What a worker's read ([`KernelFile::read_at_in_worker`]) reports back.
+#[pin_data]
+struct WorkerRead {
+    /// Completed when the read is over.
+    #[pin]
+    done: Completion,
+    /// Its result: 0, or a negative errno.
+    result: Atomic<i32>,
+}
+
+/// A read handed to a worker by [`KernelFile::read_at_in_worker`].
+///
+/// # Invariants
+///
+/// `file` is open and `buf` is valid for writes of `len` bytes, and nothing else uses it,
+/// until `call.done` is completed: the task that made it waits for that.
+struct Read {
+    file: NonNull<bindings::file>,
+    buf: *mut u8,
+    len: usize,
+    offset: bindings::loff_t,
+    call: Arc<WorkerRead>,
+}
+
+// SAFETY: the file and the buffer may be used from any task; the task that lent them
+// waits, without using them, until the worker is done (type invariants).
+unsafe impl Send for Read {}
+
+impl Read {
+    /// Reads, reports the result and completes.
+    fn run(self) {
+        let _noio = NoIoScope::enter();
+        let mut offset = self.offset;
+        // SAFETY: the file is open for reading and `buf` valid for `len` bytes until
+        // `done` is completed, below (type invariants).
+        let n = unsafe {
+            bindings::kernel_read(self.file.as_ptr(), self.buf.cast(), self.len, &mut offset)
+        };
+        let result = match KernelFile::whole(n, self.len) {
+            Ok(()) => 0,
+            Err(e) => e.to_errno(),
+        };
+        self.call.result.store(result, Relaxed);
+        self.call.done.complete_all();
+    }
+}
+
+impl Drop for KernelFile {
+    fn drop(&mut self) {
+        Self::close(self.file);
+    }
+}

@@ -1,0 +1,251 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Writeback to a backing store, with zram's ABI: `backing_dev` takes a regular file or a
+# block device (only while the device holds no data); `writeback` writes the blocks its
+# mode selects (idle, huge, huge_idle, incompressible, page_index=, page_indexes=) there
+# and frees their memory; `writeback_limit(_enable)` bound it; `bd_stat` counts. Every
+# block reads back as written, from a file, from a loop device and under ext4; overwrite,
+# discard and reset give the backing blocks back; a backing store that fails (device
+# mapper's error target) fails only the reads of its blocks, counted; swap on a device
+# with a backing file, written back under memory pressure, keeps its data.
+. "$(dirname "$0")/lib.sh"
+
+A=/sys/block/foxramdisk0
+# bd COUNT|READS|WRITES: a field of bd_stat.
+bd() {
+	local f
+	read -r -a f <$A/bd_stat
+	case $1 in count) echo "${f[0]}" ;; reads) echo "${f[1]}" ;; writes) echo "${f[2]}" ;; esac
+}
+compressed() { st 0 storage_stat/compressed_data_size; }
+raw_count() { st 0 storage_stat/raw_blocks_count; }
+# Device mapper without udev: dmsetup makes the nodes itself.
+export DM_DISABLE_UDEV=1
+WORK=$(mktemp -d)
+mount -t tmpfs tmpfs "$WORK"
+
+check "insmod (64 MiB, lz4)" load default_capacity=16384 default_compression=lz4
+check_eq "writeback is write-only" "$(stat -c %a $A/writeback)" 200
+check_eq "backing_dev is 0644" "$(stat -c %a $A/backing_dev)" 644
+check_eq "no backing store at first" "$(cat $A/backing_dev)" none
+check_eq "bd_stat is zram's three fields, all 0" "$(cat $A/bd_stat)" "       0        0        0"
+check_eq "writeback_limit_enable is 0" "$(cat $A/writeback_limit_enable)" 0
+
+# Bad input changes nothing.
+check_match "writeback without a backing store: ENODEV" "$(sysfs_write idle $A/writeback)" 'No such device'
+truncate -s 0 "$WORK/empty"
+truncate -s 32M "$WORK/back"
+for v in "$WORK/missing:No such file" "$WORK:Is a directory" "/dev/null:Block device required" \
+	"$WORK/empty:Invalid argument" "$DEV:Too many levels" ":Invalid argument"; do
+	check_match "backing_dev refuses ${v%%:*}" "$(sysfs_write "${v%%:*}" $A/backing_dev)" "${v#*:}"
+done
+exec 7>>"$WORK/back"
+check_match "backing_dev refuses a file open for writing elsewhere" \
+	"$(sysfs_write "$WORK/back" $A/backing_dev)" 'busy'
+exec 7>&-
+check_eq "  and still has none" "$(cat $A/backing_dev)" none
+check "backing_dev takes a file" sysfs_write "$WORK/back" $A/backing_dev
+check_eq "  and shows it" "$(cat $A/backing_dev)" "$WORK/back"
+for v in "" cold type=cold "type=" page_index=x page_index=16384 page_indexes=5 \
+	page_indexes=5-3 page_indexes=1-16384 "type=idle colour=red"; do
+	check_match "writeback refuses '$v'" "$(sysfs_write "$v" $A/writeback)" 'Invalid argument|Numerical result'
+done
+for v in "" x -1; do
+	check_match "writeback_limit refuses '$v'" "$(sysfs_write "$v" $A/writeback_limit)" 'Invalid argument'
+done
+for v in "" 2 yes; do
+	check_match "writeback_limit_enable refuses '$v'" \
+		"$(sysfs_write "$v" $A/writeback_limit_enable)" 'Invalid argument'
+done
+
+# 16 MiB: half text, half random blocks, written with lz4; all marked idle; the first
+# 1024 blocks read back, so that only the other 3072 stay idle.
+python3 - "$WORK/data" <<'PY'
+import random, sys
+r = random.Random(7)
+with open(sys.argv[1], "wb") as f:
+    for i in range(4096):
+        if i % 2:
+            f.write(r.randbytes(4096))
+        else:
+            line = b"block %05d, text that compresses; " % i
+            f.write((line * 120)[:4096])
+PY
+data_sha=$(file_sha "$WORK/data")
+check "write 16 MiB" dd if="$WORK/data" of=$DEV bs=1M oflag=direct status=none
+check_match "backing_dev is refused while the device holds data" \
+	"$(sysfs_write "$WORK/back" $A/backing_dev)" 'busy'
+check "idle: all" sysfs_write all $A/idle
+check "read the first 1024 blocks" dd if=$DEV of=/dev/null bs=$BLOCK count=1024 iflag=direct status=none
+used_before=$(st 0 storage_stat/mem_used_total)
+compressed_before=$(compressed)
+raw_before=$(raw_count)
+check "writeback idle" sysfs_write idle $A/writeback
+check_eq "bd_stat: 3072 blocks on the file, 3072 written" "$(bd count) $(bd writes)" "3072 3072"
+check_eq "  of which the raw are gone from memory" "$(raw_count)" $((raw_before - 1536))
+check "  the compressed data is down by their share" \
+	test "$(compressed)" -lt $((compressed_before * 30 / 100))
+used_after=$(st 0 storage_stat/mem_used_total)
+# 1536 raw pages and the text's objects: at least the raw pages' memory is freed.
+check "  and mem_used_total dropped by at least 1536 pages" \
+	test $((used_before - used_after)) -ge $((1536 * 4096)) ||
+	diag "before $used_before, after $used_after"
+check_eq "every block reads back" "$(dev_sha $DEV 0 4096)" "$data_sha"
+check_eq "  3072 of them from the file" "$(bd reads)" 3072
+check "writeback idle again: nothing is idle" sysfs_write idle $A/writeback
+check_eq "  and nothing more was written" "$(bd writes)" 3072
+
+# Overwrite and discard give backing blocks back.
+check "overwrite block 1024" dd if=/dev/urandom of=$DEV bs=$BLOCK seek=1024 count=1 oflag=direct status=none
+check_eq "  its backing block is given back" "$(bd count)" 3071
+check "discard blocks 2048-4095" blkdiscard -f -o $((2048 * BLOCK)) -l $((2048 * BLOCK)) $DEV
+check_eq "  theirs too" "$(bd count)" 1023
+check_match "backing_dev none is refused while blocks are written back" \
+	"$(sysfs_write none $A/backing_dev)" 'busy'
+check "reset" sysfs_write 1 $A/reset
+check_eq "reset gives every backing block back" "$(bd count)" 0
+check_eq "  and keeps the backing store" "$(cat $A/backing_dev)" "$WORK/back"
+
+# huge, page_index, page_indexes, and the limit.
+check "write 16 MiB again" dd if="$WORK/data" of=$DEV bs=1M oflag=direct status=none
+check "writeback huge" sysfs_write huge $A/writeback
+check_eq "  writes the 2048 raw blocks" "$(bd count) $(raw_count)" "2048 0"
+check "writeback page_index=0 page_index=2 page_indexes=10-19" \
+	sysfs_write "page_index=0 page_index=2 page_indexes=10-19" $A/writeback
+check_eq "  writes those 7 compressed blocks" "$(bd count)" 2055
+check "writeback_limit 5" sysfs_write 5 $A/writeback_limit
+check "writeback_limit_enable 1" sysfs_write 1 $A/writeback_limit_enable
+check "idle: all" sysfs_write all $A/idle
+check_match "writeback idle stops with EIO at the limit" "$(sysfs_write idle $A/writeback)" 'Input/output error'
+check_eq "  after 5 blocks" "$(bd count) $(cat $A/writeback_limit)" "2060 0"
+check "writeback_limit_enable 0" sysfs_write 0 $A/writeback_limit_enable
+check "writeback type=huge_idle" sysfs_write type=huge_idle $A/writeback
+check "writeback incompressible" sysfs_write incompressible $A/writeback
+check "writeback type=idle" sysfs_write type=idle $A/writeback
+check_eq "  takes the rest" "$(bd count)" 4096
+check_eq "every block reads back" "$(dev_sha $DEV 0 4096)" "$data_sha"
+check "reset" sysfs_write 1 $A/reset
+check "backing_dev none" sysfs_write none $A/backing_dev
+check_eq "  shows none" "$(cat $A/backing_dev)" none
+
+# A block device: a loop device over a file.
+truncate -s 32M "$WORK/loop-back"
+loop=$(losetup -f --show "$WORK/loop-back")
+check "backing_dev takes a loop device" sysfs_write "$loop" $A/backing_dev
+check_fails "  which is then held exclusively" mkfs.ext4 -q -F "$loop"
+check "write 16 MiB" dd if="$WORK/data" of=$DEV bs=1M oflag=direct status=none
+check "idle: all" sysfs_write all $A/idle
+check "writeback idle" sysfs_write idle $A/writeback
+check_eq "  4096 blocks on the device" "$(bd count)" 4096
+check_eq "every block reads back from it" "$(dev_sha $DEV 0 4096)" "$data_sha"
+
+# ext4 on the device, its files written back while mounted, read back after a remount.
+check "reset" sysfs_write 1 $A/reset
+check "mkfs.ext4" mkfs.ext4 -q -F $DEV
+check "mount" mount $DEV /mnt
+cp -a /usr/include/linux /mnt/
+sums=$(tree_sums /mnt/linux)
+sync
+check "idle: all" sysfs_write all $A/idle
+check "writeback idle under a mounted filesystem" sysfs_write idle $A/writeback
+check "  wrote blocks" test "$(bd count)" -gt 1000
+check_remount_tree /mnt/linux "$sums"
+check "reset" sysfs_write 1 $A/reset
+check "backing_dev none" sysfs_write none $A/backing_dev
+losetup -d "$loop"
+
+# A backing store that fails: device mapper's linear target over a loop device, then its
+# first 256 blocks switched to the error target.
+loop=$(losetup -f --show "$WORK/loop-back")
+sectors=$(blockdev --getsz "$loop")
+dmsetup create fbk-back --table "0 $sectors linear $loop 0"
+check "backing_dev takes a device-mapper device" sysfs_write /dev/mapper/fbk-back $A/backing_dev
+check "write 16 MiB" dd if="$WORK/data" of=$DEV bs=1M oflag=direct status=none
+check "writeback page_indexes=0-1023" sysfs_write page_indexes=0-1023 $A/writeback
+check_eq "  1024 blocks on it" "$(bd count)" 1024
+dmsetup suspend fbk-back
+printf '0 2048 error\n2048 %d linear %s 2048\n' $((sectors - 2048)) "$loop" | dmsetup load fbk-back
+dmsetup resume fbk-back
+failed_before=$(st 0 io_counters/failed_reads)
+bad=0
+for i in $(seq 0 255); do
+	dd if=$DEV of=/dev/null bs=$BLOCK skip="$i" count=1 iflag=direct status=none 2>/dev/null && bad=$((bad + 1))
+done
+check_eq "the 256 blocks on the failing part read as EIO" "$bad" 0
+check_eq "  each counted in failed_reads" "$(st 0 io_counters/failed_reads)" $((failed_before + 256))
+check_eq "every other block reads back" "$(dev_sha $DEV 256 3840)" \
+	"$(tail -c $((3840 * BLOCK)) "$WORK/data" | sha256sum | cut -d' ' -f1)"
+check "overwrite the failed blocks" dd if="$WORK/data" of=$DEV bs=$BLOCK count=256 oflag=direct status=none
+check_eq "  which then read back" "$(dev_sha $DEV 0 4096)" "$data_sha"
+check "reset" sysfs_write 1 $A/reset
+check "backing_dev none" sysfs_write none $A/backing_dev
+dmsetup remove fbk-back
+losetup -d "$loop"
+check "rmmod" unload
+
+# Swap with a backing file under memory pressure. The file is on ramfs, which is never
+# swapped (a swapped backing file would be read back through the device it backs). Half
+# the walker's pages are random, stored raw: `writeback huge` moves them, and few of the
+# other programs' pages, to the file, which takes what it frees.
+check "insmod (1 GiB, lz4)" load default_capacity=262144 default_compression=lz4
+ballast=$(mktemp -d)
+mount -t ramfs ramfs "$ballast"
+truncate -s 256M "$ballast/back"
+check "backing_dev on ramfs" sysfs_write "$ballast/back" $A/backing_dev
+check "mkswap" mkswap $DEV
+check "swapon" swapon $DEV
+avail=$(awk '/^MemAvailable:/ { print int($2 / 1024) }' /proc/meminfo)
+dd if=/dev/zero of="$ballast/pinned" bs=1M count=$((avail - 250)) status=none
+mkfifo "$ballast/ready" "$ballast/go"
+# The walker fills 1.5 times what is left, says so, waits while the shell writes the raw
+# pages back, then walks the set twice and checks it. It locks what it has mapped first:
+# nothing is read from the 9p root while memory is short (Documentation/lab.rst).
+python3 - "$ballast" >"$WORK/walker.out" 2>&1 <<'PY' &
+import ctypes, os, random, sys
+
+if ctypes.CDLL(None, use_errno=True).mlockall(1) != 0:
+    sys.exit("mlockall: %s" % os.strerror(ctypes.get_errno()))
+ready = open(sys.argv[1] + "/ready", "w")
+
+def chunk(i, rnd):
+    # Text pages and random pages, in turn.
+    line = b"page %08d of a working set larger than memory; " % i
+    text = (line * (4096 // len(line) + 1))[:4096]
+    return b"".join(text + rnd.randbytes(4096) for _ in range(128))
+
+with open("/proc/meminfo") as meminfo:
+    avail = next(int(l.split()[1]) // 1024 for l in meminfo if l.startswith("MemAvailable:"))
+mib = avail * 3 // 2
+chunks = [bytearray(chunk(i, random.Random(i))) for i in range(mib)]
+ready.write("%d\n" % mib)
+ready.close()
+with open(sys.argv[1] + "/go") as go:
+    go.read()
+for _ in range(2):
+    for c in chunks:
+        c[0] ^= 0xFF
+bad = sum(1 for i, c in enumerate(chunks) if c != chunk(i, random.Random(i)))
+print("%d MiB, %d bad chunks" % (mib, bad))
+PY
+walker=$!
+read -r need <"$ballast/ready"
+check "writeback huge, while swapped out" sysfs_write huge $A/writeback
+echo go >"$ballast/go"
+wait "$walker"
+written=$(bd count)
+check "  wrote swapped pages to the file" test "$(bd writes)" -gt $((${need:-0} * 32)) ||
+	diag "bd_stat $(cat $A/bd_stat), working set $need MiB"
+check_match "the working set (${need:-?} MiB) finishes with its data intact" "$(cat "$WORK/walker.out")" \
+	"^${need:-none} MiB, 0 bad chunks$"
+check "  and pages were read back from the file" test "$(bd reads)" -gt 0
+read -r failed_reads failed_writes _ <<<"$(st 0 io_stat)"
+check_eq "no failed swap-in or swap-out" "$failed_reads $failed_writes" "0 0"
+check "swapoff" swapoff $DEV
+check "  freed slots give their backing blocks back" test "$(bd count)" -lt "$written" ||
+	diag "bd_stat $(cat $A/bd_stat)"
+check "rmmod" unload
+umount "$ballast"
+rmdir "$ballast"
+umount "$WORK"
+rmdir "$WORK"
+finish
