@@ -514,7 +514,9 @@ impl Store {
         if self.stored_bytes() != 0 {
             return Err(EBUSY);
         }
-        *self.backing.lock() = backing;
+        // The old one is closed, which may sleep, after the spin lock is released.
+        let old = core::mem::replace(&mut *self.backing.lock(), backing);
+        drop(old);
         Ok(())
     }
 
