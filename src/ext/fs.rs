@@ -64,7 +64,8 @@ impl KernelFile {
             m if m == bindings::S_IFBLK => FileKind::Block,
             m if m == bindings::S_IFREG => FileKind::Regular,
             _ => {
-                Self::close(file);
+                // SAFETY: `file` is open, and not used after this.
+                unsafe { Self::close(file) };
                 return Err(ENOTBLK);
             }
         };
@@ -78,7 +79,8 @@ impl KernelFile {
             };
             // This open is one writer.
             if writers > 1 || flags & bindings::S_SWAPFILE != 0 {
-                Self::close(file);
+                // SAFETY: `file` is open, and not used after this.
+                unsafe { Self::close(file) };
                 return Err(EBUSY);
             }
         }
@@ -99,9 +101,15 @@ impl KernelFile {
         NonNull::new(file).ok_or(EINVAL)
     }
 
-    /// Closes `file`, opened by [`KernelFile::open_flags`] and not kept.
-    fn close(file: NonNull<bindings::file>) {
-        // SAFETY: `file` is open and is not used after this.
+    /// Closes `file`.
+    ///
+    /// # Safety
+    ///
+    /// `file` must have been opened by [`KernelFile::open_flags`], not closed yet, and not
+    /// be used after this call.
+    unsafe fn close(file: NonNull<bindings::file>) {
+        // SAFETY: `file` is open and is not used after this (safety requirements); a file
+        // the kernel opened for itself has no owner table (`id` null).
         unsafe { bindings::filp_close(file.as_ptr(), core::ptr::null_mut()) };
     }
 
@@ -240,6 +248,8 @@ impl Read {
 
 impl Drop for KernelFile {
     fn drop(&mut self) {
-        Self::close(self.file);
+        // SAFETY: the file was opened by `open_flags()` and is owned by this value (type
+        // invariant), which is not used after this.
+        unsafe { Self::close(self.file) };
     }
 }
