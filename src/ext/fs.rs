@@ -119,9 +119,10 @@ impl KernelFile {
     }
 
     /// Whether its I/O bypasses the page cache (`O_DIRECT`): offsets, lengths and buffers
-    /// must then be aligned to its logical block size, which [`KernelFile::read_at_in_worker`]
-    /// and [`KernelFile::write_at`] leave to the caller (whole 4096-byte blocks at 4096-byte
-    /// aligned offsets and addresses satisfy every block size).
+    /// must then be aligned to its logical block size, which
+    /// [`KernelFile::read_at_in_worker`] and [`KernelFile::write_at`] leave to the caller
+    /// (whole 4096-byte blocks at 4096-byte aligned offsets and addresses satisfy every
+    /// block size).
     pub(crate) fn direct(&self) -> bool {
         self.direct
     }
@@ -135,19 +136,20 @@ impl KernelFile {
     }
 
     /// The device number that holds its data: the block device's own, or that of the
-    /// filesystem the file is on (0 for one with no device, such as tmpfs).
+    /// filesystem the file is on (an anonymous one for a filesystem without a device, such
+    /// as tmpfs).
     pub(crate) fn device(&self) -> u32 {
         // SAFETY: the file is open (type invariant).
         unsafe { ffi::foxramdisk_helper_file_device(self.file.as_ptr()) }
     }
 
     /// Reads `buf.len()` bytes at byte `pos` into `buf` (`EIO` if fewer came), in a worker
-    /// of the system's unbound workqueue, and waits for it (uninterruptibly, asleep): for a block driver that reads while it
-    /// serves a request. Such a driver may run in the task that submitted the request,
-    /// inside `submit_bio()`, which only queues the bios submitted meanwhile until it
-    /// returns, so that a read of a block device from there would wait for itself (zram's
-    /// `read_from_bdev_sync()` does the same). The worker allocates as with `GFP_NOIO`, as
-    /// the driver's own path does. May sleep.
+    /// of the system's unbound workqueue, and waits for it (uninterruptibly, asleep): for a
+    /// block driver that reads while it serves a request. Such a driver may run in the
+    /// task that submitted the request, inside `submit_bio()`, which only queues the bios
+    /// submitted meanwhile until it returns, so that a read of a block device from there
+    /// would wait for itself (zram's `read_from_bdev_sync()` uses a worker too). The worker
+    /// allocates as with `GFP_NOIO`, as the driver's own path does. May sleep.
     pub(crate) fn read_at_in_worker(&self, buf: &mut [u8], pos: u64) -> Result {
         let offset = bindings::loff_t::try_from(pos).map_err(|_| EINVAL)?;
         let call = Arc::pin_init(
