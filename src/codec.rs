@@ -25,11 +25,9 @@ pub(crate) enum Codec {
 impl Codec {
     /// A new codec of `algorithm`, by its backend, that compresses at `level` (`None`: the
     /// algorithm's default); `None` for `nocomp`. `EINVAL` for a level the backend does not
-    /// take ([`Codec::levels`]). May sleep.
+    /// take ([`Codec::check_level`]). May sleep.
     pub(crate) fn new(algorithm: Algorithm, level: Option<i32>) -> Result<Option<Self>> {
-        if level.is_some_and(|level| !Self::levels(algorithm).is_some_and(|l| l.contains(&level))) {
-            return Err(EINVAL);
-        }
+        Self::check_level(algorithm, level)?;
         Ok(match algorithm.backend() {
             Backend::Stored => None,
             Backend::Lz4 => Some(Self::Lz4(Lz4Codec::new()?)),
@@ -41,6 +39,16 @@ impl Codec {
                 algorithm.crypto_name().ok_or(EINVAL)?,
             )?)),
         })
+    }
+
+    /// `EINVAL` for a `level` that `algorithm`'s codec does not take ([`Codec::levels`]);
+    /// `None`, the default, it always takes.
+    pub(crate) fn check_level(algorithm: Algorithm, level: Option<i32>) -> Result {
+        match (level, Self::levels(algorithm)) {
+            (None, _) => Ok(()),
+            (Some(level), Some(levels)) if levels.contains(&level) => Ok(()),
+            (Some(_), _) => Err(EINVAL),
+        }
     }
 
     /// The compression levels `algorithm`'s codec takes, if it takes one: zstd's, through

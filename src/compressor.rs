@@ -235,13 +235,10 @@ impl Compressor {
     /// the contexts that have a codec of it get a new one, made outside their mutexes;
     /// blocks it stored stay readable (a level changes how data is compressed, not its
     /// format). `EINVAL`, and nothing changed, for a level the algorithm does not take
-    /// ([`Codec::levels`]). Calls must be serialised with [`Compressor::add`] (a device's
+    /// ([`Codec::check_level`]). Calls must be serialised with [`Compressor::add`] (a device's
     /// controls are). May sleep.
     pub(crate) fn set_level(&self, algorithm: Algorithm, level: Option<i32>) -> Result {
-        if level.is_some_and(|level| !Codec::levels(algorithm).is_some_and(|l| l.contains(&level)))
-        {
-            return Err(EINVAL);
-        }
+        Codec::check_level(algorithm, level)?;
         let recorded = self.levels.get(algorithm as usize).ok_or(EINVAL)?;
         let mut codecs = KVec::with_capacity(self.contexts.len(), GFP_KERNEL)?;
         // Recorded first, so that the new codecs are made for it; put back if one of them
