@@ -356,8 +356,7 @@ impl Store {
                     continue;
                 };
                 let mut guard = block.lock();
-                let meta = Meta(guard.value());
-                if matches!(meta.state(), State::Compressed | State::Raw) && !meta.is_backed() {
+                if Meta(guard.value()).is_tierable(false) {
                     guard.set_idle(true);
                     marked += 1;
                 }
@@ -989,13 +988,7 @@ impl StoreIo<'_> {
         let mut guard = block.lock();
         let meta = Meta(guard.value());
         let old_size = guard.size();
-        let selected = match meta.state() {
-            State::Compressed => !how.huge,
-            State::Raw => true,
-            State::Zeroed | State::Same => false,
-        };
-        if !selected
-            || meta.is_backed()
+        if !meta.is_tierable(how.huge)
             || guard.is_shared()
             || (how.idle && !guard.is_idle())
             || old_size < how.threshold
@@ -1089,13 +1082,8 @@ impl StoreIo<'_> {
         let mut guard = block.lock();
         let meta = Meta(guard.value());
         let size = guard.size();
-        let selected = match meta.state() {
-            State::Compressed => !how.huge,
-            State::Raw => true,
-            State::Zeroed | State::Same => false,
-        };
         let was_idle = guard.is_idle();
-        if !selected || meta.is_backed() || guard.is_shared() || (how.idle && !was_idle) {
+        if !meta.is_tierable(how.huge) || guard.is_shared() || (how.idle && !was_idle) {
             return None;
         }
         let copied = if meta.state() == State::Raw {
@@ -2014,6 +2002,9 @@ mod tests {
                 assert_eq!(meta.state(), state);
                 assert_eq!(meta.algorithm(), Ok(algorithm));
                 assert!(!meta.is_backed());
+                // Tiering takes compressed and raw blocks, only raw ones for `huge`.
+                assert_eq!(meta.is_tierable(false), state != State::Same);
+                assert_eq!(meta.is_tierable(true), state == State::Raw);
                 // Written back: the same state and algorithm, and the mark, in the bits a
                 // slot keeps.
                 let backed = meta.backed();
@@ -2022,6 +2013,7 @@ mod tests {
                     (backed.state(), backed.algorithm(), backed.is_backed()),
                     (state, Ok(algorithm), true)
                 );
+                assert!(!backed.is_tierable(false));
             }
         }
         assert_eq!(Meta::ZEROED.state(), State::Zeroed);

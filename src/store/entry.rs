@@ -64,6 +64,14 @@ impl Meta {
         self.0 & Self::BACKED != 0
     }
 
+    /// Whether the block holds memory that tiering can move or shrink: it is compressed
+    /// or raw, and not written back; and raw, if `huge_only`. What `idle` marks, and
+    /// what recompression and writeback select.
+    pub(super) fn is_tierable(self, huge_only: bool) -> bool {
+        let state = self.state();
+        !self.is_backed() && (state == State::Raw || (state == State::Compressed && !huge_only))
+    }
+
     /// The algorithm a compressed block was compressed with.
     pub(super) fn algorithm(self) -> Result<Algorithm> {
         Algorithm::from_id(((self.0 >> Self::ALGORITHM_SHIFT) & 0b1111) as u8)
