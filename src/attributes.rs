@@ -504,7 +504,8 @@ fn writeback(data: &DiskData, input: &[u8]) -> Result {
             blocks: blocks.clone(),
         };
         written += data.store.writeback(&control, &how).inspect_err(|e| {
-            pr_err!("foxramdisk{id}: {name} stopped after {written} blocks: {e:?}\n");
+            // How many it wrote is in bd_stat.
+            pr_err!("foxramdisk{id}: {name} stopped: {e:?}\n");
         })?;
     }
     pr_info!("foxramdisk{id}: {written} blocks written back\n");
