@@ -5,18 +5,22 @@
 //!
 //! C header: [`include/linux/fs.h`](srctree/include/linux/fs.h)
 
-use super::{ffi, mm::NoIoScope};
+use super::{
+    ffi,
+    mm::NoIoScope,
+    workqueue::{Job, WithWork},
+};
 use core::ptr::NonNull;
 use kernel::{
     bindings,
     error::from_err_ptr,
     ffi::c_int,
     prelude::*,
+    static_lock_class,
     sync::{
         atomic::{Atomic, Relaxed},
-        Arc, Completion,
-    },
-    workqueue, //
+        Arc,
+    }, //
 };
 
 /// What a [`KernelFile`] is.
@@ -144,7 +148,7 @@ impl KernelFile {
     }
 
     /// Reads `buf.len()` bytes at byte `pos` into `buf` (`EIO` if fewer came), in a worker
-    /// of the system's unbound workqueue, and waits for it (uninterruptibly, asleep): for a
+    /// of the system workqueue, and waits for it (uninterruptibly, asleep): for a
     /// block driver that reads while it serves a request. Such a driver may run in the
     /// task that submitted the request, inside `submit_bio()`, which only queues the bios
     /// submitted meanwhile until it returns, so that a read of a block device from there
@@ -152,24 +156,29 @@ impl KernelFile {
     /// allocates as with `GFP_NOIO`, as the driver's own path does. May sleep.
     pub(crate) fn read_at_in_worker(&self, buf: &mut [u8], pos: u64) -> Result {
         let offset = bindings::loff_t::try_from(pos).map_err(|_| EINVAL)?;
-        let call = Arc::pin_init(
-            pin_init!(WorkerRead {
-                done <- Completion::new(),
-                result: Atomic::new(0),
-            }),
-            GFP_KERNEL,
-        )?;
+        // INVARIANT: the file is open (type invariant of `self`, borrowed until this
+        // returns) and `buf` is valid for writes and borrowed until this returns, which is
+        // after the worker's run has returned (`flush()` below).
         let read = Read {
             file: self.file,
             buf: buf.as_mut_ptr(),
             len: buf.len(),
             offset,
-            call: call.clone(),
+            result: Atomic::new(0),
         };
-        workqueue::system_unbound().try_spawn(GFP_KERNEL, move || read.run())?;
-        // The worker is done with `buf` and the file once it completes.
-        call.done.wait_for_completion();
-        match call.result.load(Relaxed) {
+        let item = Arc::pin_init(
+            WithWork::new(
+                Ok::<_, Error>(read),
+                c"foxramdisk backing read",
+                static_lock_class!(),
+            ),
+            GFP_KERNEL,
+        )?;
+        WithWork::schedule(item.as_arc_borrow());
+        // Waits until the run has returned: no code of this module runs for it after, so
+        // the module may go right after a read.
+        item.flush();
+        match item.result.load(Relaxed) {
             0 => Ok(()),
             errno => Err(Error::from_errno(errno)),
         }
@@ -201,50 +210,42 @@ impl KernelFile {
     }
 }
 
-/// What a worker's read ([`KernelFile::read_at_in_worker`]) reports back.
-#[pin_data]
-struct WorkerRead {
-    /// Completed when the read is over.
-    #[pin]
-    done: Completion,
-    /// Its result: 0, or a negative errno.
-    result: Atomic<i32>,
-}
-
-/// A read handed to a worker by [`KernelFile::read_at_in_worker`].
+/// A read handed to a worker by [`KernelFile::read_at_in_worker`], and its result.
 ///
 /// # Invariants
 ///
 /// `file` is open and `buf` is valid for writes of `len` bytes, and nothing else uses it,
-/// until `call.done` is completed: the task that made it waits for that.
+/// until the worker's run of it has returned: the task that made it waits for that.
 struct Read {
     file: NonNull<bindings::file>,
     buf: *mut u8,
     len: usize,
     offset: bindings::loff_t,
-    call: Arc<WorkerRead>,
+    /// 0, or the negative errno the read failed with.
+    result: Atomic<i32>,
 }
 
 // SAFETY: the file and the buffer may be used from any task; the task that lent them
 // waits, without using them, until the worker is done (type invariants).
 unsafe impl Send for Read {}
+// SAFETY: only the worker reads the file into the buffer; the other fields are read-only
+// or atomic.
+unsafe impl Sync for Read {}
 
-impl Read {
-    /// Reads, reports the result and completes.
-    fn run(self) {
+impl Job for Read {
+    fn run(this: &WithWork<Self>) {
         let _noio = NoIoScope::enter();
-        let mut offset = self.offset;
-        // SAFETY: the file is open for reading and `buf` valid for `len` bytes until
-        // `done` is completed, below (type invariants).
+        let mut offset = this.offset;
+        // SAFETY: the file is open for reading and `buf` valid for `len` bytes until this
+        // run returns (type invariants).
         let n = unsafe {
-            bindings::kernel_read(self.file.as_ptr(), self.buf.cast(), self.len, &mut offset)
+            bindings::kernel_read(this.file.as_ptr(), this.buf.cast(), this.len, &mut offset)
         };
-        let result = match KernelFile::whole(n, self.len) {
+        let result = match KernelFile::whole(n, this.len) {
             Ok(()) => 0,
             Err(e) => e.to_errno(),
         };
-        self.call.result.store(result, Relaxed);
-        self.call.done.complete_all();
+        this.result.store(result, Relaxed);
     }
 }
 
