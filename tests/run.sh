@@ -44,8 +44,9 @@ KUNIT_NONE=foxramdisk_kunit_off
 # Tests that pin most of the guest's memory on purpose. kmemleak cannot allocate its own
 # records under them and may turn itself off for good (see below): with kmemleak on and
 # no tests named, they run after all the others, so that every other test is leak-checked,
-# and in this order, the two seen to turn it off (86-swap-fault, 62-swap-pressure) last.
-pressure=(79-dedup 64-ext4-pressure 60-swap 86-swap-fault 62-swap-pressure)
+# and in this order, the three seen to turn it off (89-writeback, in its swap phase,
+# 86-swap-fault, 62-swap-pressure) last.
+pressure=(79-dedup 64-ext4-pressure 60-swap 89-writeback 86-swap-fault 62-swap-pressure)
 
 tests=("$@")
 if [ ${#tests[@]} = 0 ]; then
