@@ -14,15 +14,12 @@
 check "insmod (1 GiB, lzo-rle)" load default_capacity=262144 default_compression=lzo-rle
 check "mkswap" mkswap $DEV
 check "swapon" swapon $DEV
-# Pin most of the memory in ramfs (never swapped), so that 1.5 times what is left is small
-# enough for a test under TCG.
 ballast=$(mktemp -d)
 mount -t ramfs ramfs "$ballast"
-avail=$(awk '/^MemAvailable:/ { print int($2 / 1024) }' /proc/meminfo)
-dd if=/dev/zero of="$ballast/pinned" bs=1M count=$((avail - 200)) status=none
-# A FIFO that nobody writes to: `read -t 2` on it waits two seconds without a program.
+# FIFOs: the walker's "locked" and the shell's "go"; and one that nobody writes to, on
+# which `read -t 2` waits two seconds without a program.
+mkfifo "$ballast/locked" "$ballast/go" "$ballast/wait"
 wait_fifo=$ballast/wait
-mkfifo "$wait_fifo"
 # Meanwhile, the controls that can run under swap and change the table or the codecs: each
 # disksize and compact closes the table to slot frees and freezes the queue.
 (
@@ -37,13 +34,19 @@ mkfifo "$wait_fifo"
 	done
 ) &
 controls=$!
-out=$(python3 - <<'PY' 2>&1
+# The walker locks what it has mapped, says so, and waits while the shell pins memory.
+python3 - "$ballast" >"$ballast/out" 2>&1 <<'PY' &
 import ctypes, os, random, sys
 
 # MCL_CURRENT: what is mapped now (the interpreter, its libraries) stays in memory; the
 # working set made below is not locked and goes to swap.
-if ctypes.CDLL(None, use_errno=True).mlockall(1) != 0:
-    sys.exit("mlockall: %s" % os.strerror(ctypes.get_errno()))
+with open(sys.argv[1] + "/locked", "w") as locked:
+    if ctypes.CDLL(None, use_errno=True).mlockall(1) != 0:
+        locked.write("failed\n")
+        sys.exit("mlockall: %s" % os.strerror(ctypes.get_errno()))
+    locked.write("locked\n")
+with open(sys.argv[1] + "/go") as go:
+    go.read()
 
 def chunk(i, rnd):
     # Half text, half bytes from a seeded generator: about 2:1, as most data compresses.
@@ -64,7 +67,17 @@ for _ in range(2):
 bad = sum(1 for i, c in enumerate(chunks) if c != chunk(i, random.Random(i)))
 print("%d MiB, %d bad chunks" % (mib, bad))
 PY
-)
+walker=$!
+read -r state <"$ballast/locked"
+# Pin most of the memory in ramfs (never swapped), after the walker's own pages, so that
+# 200 MiB are left whatever they take, and 1.5 times that is small enough under TCG.
+if [ "$state" = locked ]; then
+	avail=$(awk '/^MemAvailable:/ { print int($2 / 1024) }' /proc/meminfo)
+	dd if=/dev/zero of="$ballast/pinned" bs=1M count=$((avail - 200)) status=none
+	echo go >"$ballast/go"
+fi
+wait "$walker"
+out=$(cat "$ballast/out")
 check "the controls ran all along (disksize, compact, comp_algorithm)" kill "$controls"
 wait "$controls" 2>/dev/null
 read -r avail need < <(sed -n 's/^MemAvailable \([0-9]*\) MiB; the working set is \([0-9]*\) MiB$/\1 \2/p' <<<"$out")
