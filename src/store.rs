@@ -799,21 +799,30 @@ impl StoreIo<'_> {
                 self.read_backed(codecs, index, meta, guard, dst)
             }
             State::Raw => guard.copy_to(dst, &mut codecs.compressed),
-            State::Compressed => {
-                let algorithm = meta.algorithm().map_err(|_| {
-                    pr_err_once!("block {index}: no algorithm recorded\n");
-                    EIO
-                })?;
-                let (codec, local_copy) = codecs.decompressor(algorithm)?;
-                let decompressed = guard.read(local_copy, |src| codec.decompress(src, dst));
-                drop(guard);
-                match decompressed {
-                    Ok(Ok(BLOCK_SIZE)) => Ok(()),
-                    other => {
-                        pr_err_once!("block {index}: decompression failed ({other:?})\n");
-                        Err(EIO)
-                    }
-                }
+            State::Compressed => Self::decompress(codecs, index, meta, &guard, dst),
+        }
+    }
+
+    /// Decompresses block `index`, in state `meta` (compressed), from the object of its
+    /// locked slot `guard` into `dst`: `EIO`, logged once, if the algorithm is unknown or
+    /// the data does not decompress to a whole block.
+    fn decompress(
+        codecs: &mut Codecs,
+        index: usize,
+        meta: Meta,
+        guard: &SlotGuard<'_>,
+        dst: &mut RawBuf<'_>,
+    ) -> Result {
+        let algorithm = meta.algorithm().map_err(|_| {
+            pr_err_once!("block {index}: no algorithm recorded\n");
+            EIO
+        })?;
+        let (codec, local_copy) = codecs.decompressor(algorithm)?;
+        match guard.read(local_copy, |src| codec.decompress(src, dst)) {
+            Ok(Ok(BLOCK_SIZE)) => Ok(()),
+            other => {
+                pr_err_once!("block {index}: decompression failed ({other:?})\n");
+                Err(EIO)
             }
         }
     }
@@ -1003,13 +1012,7 @@ impl StoreIo<'_> {
         if meta.state() == State::Raw {
             guard.copy_to(&mut plain, &mut codecs.compressed)?;
         } else {
-            let algorithm = meta.algorithm()?;
-            let (codec, local_copy) = codecs.decompressor(algorithm)?;
-            let decompressed = guard.read(local_copy, |src| codec.decompress(src, &mut plain));
-            if !matches!(decompressed, Ok(Ok(BLOCK_SIZE))) {
-                pr_err_once!("block {index}: decompression failed ({decompressed:?})\n");
-                return Err(EIO);
-            }
+            Self::decompress(codecs, index, meta, &guard, &mut plain)?;
         }
         let Some(len) = codecs.compress(target, &plain)? else {
             return Ok(());
