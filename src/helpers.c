@@ -18,6 +18,7 @@
 #include <linux/sched/mm.h>
 #include <linux/stddef.h>
 #include <linux/wait_bit.h>
+#include <linux/workqueue.h>
 #include <linux/zstd.h>
 
 #include "helpers.h"
@@ -268,6 +269,16 @@ struct dentry *foxramdisk_helper_fail_alloc_debugfs(struct dentry *parent)
 	return fault_create_debugfs_attr("fail_alloc", parent, &foxramdisk_fail_alloc);
 }
 #endif
+
+void foxramdisk_helper_init_work_onstack(struct work_struct *work, work_func_t func)
+{
+	INIT_WORK_ONSTACK(work, func);
+}
+
+void foxramdisk_helper_destroy_work_on_stack(struct work_struct *work)
+{
+	destroy_work_on_stack(work);
+}
 
 umode_t foxramdisk_helper_file_mode(struct file *file)
 {

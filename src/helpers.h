@@ -69,6 +69,10 @@ unsigned int foxramdisk_helper_memalloc_noreclaim_save(void);
 void foxramdisk_helper_memalloc_noreclaim_restore(unsigned int flags);
 void foxramdisk_helper_memalloc_retry_wait(gfp_t gfp_flags);
 
+/* work items */
+void foxramdisk_helper_init_work_onstack(struct work_struct *work, work_func_t func);
+void foxramdisk_helper_destroy_work_on_stack(struct work_struct *work);
+
 /* files */
 umode_t foxramdisk_helper_file_mode(struct file *file);
 bool foxramdisk_helper_file_set_direct(struct file *file);

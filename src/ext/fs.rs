@@ -5,23 +5,9 @@
 //!
 //! C header: [`include/linux/fs.h`](srctree/include/linux/fs.h)
 
-use super::{
-    ffi,
-    mm::NoIoScope,
-    workqueue::{Job, WithWork},
-};
+use super::{ffi, mm::NoIoScope, workqueue::run_in_worker};
 use core::ptr::NonNull;
-use kernel::{
-    bindings,
-    error::from_err_ptr,
-    ffi::c_int,
-    prelude::*,
-    static_lock_class,
-    sync::{
-        atomic::{Atomic, Relaxed},
-        Arc,
-    }, //
-};
+use kernel::{bindings, error::from_err_ptr, ffi::c_int, prelude::*};
 
 /// What a [`KernelFile`] is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -152,36 +138,32 @@ impl KernelFile {
     /// block driver that reads while it serves a request. Such a driver may run in the
     /// task that submitted the request, inside `submit_bio()`, which only queues the bios
     /// submitted meanwhile until it returns, so that a read of a block device from there
-    /// would wait for itself (zram's `read_from_bdev_sync()` uses a worker too). The worker
+    /// would wait for itself (zram's `read_from_bdev_sync()` uses a worker too). The work
+    /// item is on the stack ([`run_in_worker`]): nothing is allocated for it. The worker
     /// allocates as with `GFP_NOIO`, as the driver's own path does. May sleep.
     pub(crate) fn read_at_in_worker(&self, buf: &mut [u8], pos: u64) -> Result {
-        let offset = bindings::loff_t::try_from(pos).map_err(|_| EINVAL)?;
-        // INVARIANT: the file is open (type invariant of `self`, borrowed until this
-        // returns) and `buf` is valid for writes and borrowed until this returns, which is
-        // after the worker's run has returned (`flush()` below).
-        let read = Read {
-            file: self.file,
-            buf: buf.as_mut_ptr(),
-            len: buf.len(),
-            offset,
-            result: Atomic::new(0),
+        let mut result = Err(EIO);
+        run_in_worker(|| {
+            let _noio = NoIoScope::enter();
+            result = self.read_at(buf, pos);
+        });
+        result
+    }
+
+    /// Reads `buf.len()` bytes at byte `pos` into `buf`; `EIO` if fewer came. May sleep.
+    fn read_at(&self, buf: &mut [u8], pos: u64) -> Result {
+        let mut offset = bindings::loff_t::try_from(pos).map_err(|_| EINVAL)?;
+        // SAFETY: the file is open for reading (type invariant); `buf` is valid for writes
+        // of its length, and `offset` for the call.
+        let n = unsafe {
+            bindings::kernel_read(
+                self.file.as_ptr(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                &mut offset,
+            )
         };
-        let item = Arc::pin_init(
-            WithWork::new(
-                Ok::<_, Error>(read),
-                c"foxramdisk backing read",
-                static_lock_class!(),
-            ),
-            GFP_KERNEL,
-        )?;
-        WithWork::schedule(item.as_arc_borrow());
-        // Waits until the run has returned: no code of this module runs for it after, so
-        // the module may go right after a read.
-        item.flush();
-        match item.result.load(Relaxed) {
-            0 => Ok(()),
-            errno => Err(Error::from_errno(errno)),
-        }
+        Self::whole(n, buf.len())
     }
 
     /// Writes `buf` at byte `pos`; `EIO` if fewer bytes went. May sleep.
@@ -207,45 +189,6 @@ impl KernelFile {
             Ok(_) => Err(EIO),
             Err(_) => Err(Error::from_errno(n as c_int)),
         }
-    }
-}
-
-/// A read handed to a worker by [`KernelFile::read_at_in_worker`], and its result.
-///
-/// # Invariants
-///
-/// `file` is open and `buf` is valid for writes of `len` bytes, and nothing else uses it,
-/// until the worker's run of it has returned: the task that made it waits for that.
-struct Read {
-    file: NonNull<bindings::file>,
-    buf: *mut u8,
-    len: usize,
-    offset: bindings::loff_t,
-    /// 0, or the negative errno the read failed with.
-    result: Atomic<i32>,
-}
-
-// SAFETY: the file and the buffer may be used from any task; the task that lent them
-// waits, without using them, until the worker is done (type invariants).
-unsafe impl Send for Read {}
-// SAFETY: only the worker reads the file into the buffer; the other fields are read-only
-// or atomic.
-unsafe impl Sync for Read {}
-
-impl Job for Read {
-    fn run(this: &WithWork<Self>) {
-        let _noio = NoIoScope::enter();
-        let mut offset = this.offset;
-        // SAFETY: the file is open for reading and `buf` valid for `len` bytes until this
-        // run returns (type invariants).
-        let n = unsafe {
-            bindings::kernel_read(this.file.as_ptr(), this.buf.cast(), this.len, &mut offset)
-        };
-        let result = match KernelFile::whole(n, this.len) {
-            Ok(()) => 0,
-            Err(e) => e.to_errno(),
-        };
-        this.result.store(result, Relaxed);
     }
 }
 
