@@ -3,8 +3,9 @@
 //! The compression algorithms a device can use, by name.
 //!
 //! `nocomp` stores blocks as they are; `zstd` is the kernel's zstd library, with parameters
-//! for one block (the crypto API cannot be given them); `lz4` is the kernel's LZ4 library,
-//! called without the crypto API's scomp layer; every other algorithm is the kernel crypto
+//! for one block (the crypto API cannot be given them); `lz4` and `lz4hc` are the kernel's
+//! LZ4 library, called without the crypto API's scomp layer (`lz4hc` at a level the crypto
+//! API cannot be given); every other algorithm is the kernel crypto
 //! acomp algorithm of the same `cra_name`, used only if the running kernel has it.
 
 use crate::{ext::crypto::acomp, parse::shown};
@@ -23,6 +24,8 @@ pub(crate) enum Backend {
     Acomp,
     /// The kernel's LZ4 library, called directly.
     Lz4,
+    /// The kernel's LZ4HC library, called directly, at a level.
+    Lz4hc,
     /// The kernel's zstd library, called directly.
     Zstd,
 }
@@ -65,8 +68,8 @@ algorithms! {
     /// `lz4`, through the LZ4 library as zram calls it, without the crypto API's scomp
     /// layer (same format).
     Lz4 = 3, "lz4", Some(c"lz4"), Lz4;
-    /// `lz4hc`.
-    Lz4hc = 4, "lz4hc", Some(c"lz4hc"), Acomp;
+    /// `lz4hc`, through the LZ4HC library as zram calls it, at a level (same format).
+    Lz4hc = 4, "lz4hc", Some(c"lz4hc"), Lz4hc;
     /// `zstd`, through the zstd library with parameters for one block, as zram calls it.
     Zstd = 5, "zstd", Some(c"zstd"), Zstd;
     /// `lzo-rle`.
@@ -123,7 +126,7 @@ impl Algorithm {
     pub(crate) fn available(self) -> bool {
         match self.backend() {
             Backend::Acomp => self.crypto_name().is_some_and(acomp::available),
-            Backend::Stored | Backend::Lz4 | Backend::Zstd => true,
+            Backend::Stored | Backend::Lz4 | Backend::Lz4hc | Backend::Zstd => true,
         }
     }
 
@@ -224,6 +227,7 @@ mod tests {
         }
         assert_eq!(Algorithm::NoComp.backend(), Backend::Stored);
         assert_eq!(Algorithm::Lz4.backend(), Backend::Lz4);
+        assert_eq!(Algorithm::Lz4hc.backend(), Backend::Lz4hc);
         assert_eq!(Algorithm::Zstd.backend(), Backend::Zstd);
     }
 

@@ -680,8 +680,8 @@ fn recompress(data: &DiskData, input: &[u8]) -> Result {
 
 /// `algorithm_params`: `algo=NAME level=N` (or `priority=N level=N`, priority 0 being
 /// `comp_algorithm`'s) sets the level the algorithm compresses at, as zram's; without
-/// `level`, its default again. Only zstd takes a level: the others go through the crypto
-/// API, which takes none. zram's `dict=` and `deflate.winbits=` are refused.
+/// `level`, its default again. zstd and lz4hc take a level (their libraries are called
+/// directly); the others take none. zram's `dict=` and `deflate.winbits=` are refused.
 fn set_algorithm_params(data: &DiskData, input: &[u8]) -> Result {
     let (id, name) = (data.id, "algorithm_params");
     let (mut algorithm, mut priority, mut level) = (None, None, None);
@@ -716,7 +716,7 @@ fn set_algorithm_params(data: &DiskData, input: &[u8]) -> Result {
     };
     if let Some(level) = level {
         let Some(levels) = Codec::levels(algorithm) else {
-            pr_err!("foxramdisk{id}: {name}: {algorithm} takes no level (only zstd does)\n");
+            pr_err!("foxramdisk{id}: {name}: {algorithm} takes no level (zstd and lz4hc do)\n");
             return Err(EINVAL);
         };
         if !levels.contains(&level) {

@@ -12,10 +12,12 @@ use kernel::prelude::*;
 
 /// One CPU's codec of one algorithm.
 pub(crate) enum Codec {
-    /// A crypto acomp transform and request: every algorithm but `lz4` and `zstd`.
+    /// A crypto acomp transform and request: every algorithm but `lz4`, `lz4hc` and
+    /// `zstd`.
     Acomp(AcompRequest),
-    /// The LZ4 library called directly, as zram's lz4 backend (the crypto API's `lz4`
-    /// reaches the same functions through the scomp layer; see [`Lz4Codec`]).
+    /// The LZ4 library called directly, LZ4 or LZ4HC, as zram's lz4 and lz4hc backends
+    /// (the crypto API's reach the same functions through the scomp layer; see
+    /// [`Lz4Codec`]).
     Lz4(Lz4Codec),
     /// The zstd library with parameters for one block, as zram's zstd backend (the crypto
     /// API's `zstd` is set up for 256 KiB inputs on every call; see [`ZstdCodec`]).
@@ -31,6 +33,7 @@ impl Codec {
         Ok(match algorithm.backend() {
             Backend::Stored => None,
             Backend::Lz4 => Some(Self::Lz4(Lz4Codec::new()?)),
+            Backend::Lz4hc => Some(Self::Lz4(Lz4Codec::new_hc(level)?)),
             Backend::Zstd => Some(Self::Zstd(ZstdCodec::new(
                 level.unwrap_or_else(ZstdCodec::default_level),
                 BLOCK_SIZE,
@@ -51,11 +54,12 @@ impl Codec {
         }
     }
 
-    /// The compression levels `algorithm`'s codec takes, if it takes one: zstd's, through
-    /// the library; the crypto API's algorithms take none.
+    /// The compression levels `algorithm`'s codec takes, if it takes one: zstd's and
+    /// lz4hc's, through their libraries; lz4 and the crypto API's algorithms take none.
     pub(crate) fn levels(algorithm: Algorithm) -> Option<RangeInclusive<i32>> {
         match algorithm.backend() {
             Backend::Zstd => Some(ZstdCodec::levels()),
+            Backend::Lz4hc => Some(Lz4Codec::hc_levels()),
             Backend::Stored | Backend::Lz4 | Backend::Acomp => None,
         }
     }
@@ -124,12 +128,41 @@ mod tests {
     }
 
     #[test]
+    fn lz4hc_takes_levels_1_to_16() -> Result {
+        let mut plain = repeated(b"lz4hc at its lowest and highest level; 0123456789 ")?;
+        let mut packed = KVec::from_elem(0u8, 2 * BLOCK_SIZE, GFP_KERNEL)?;
+        let mut back = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
+        for level in [1, 3, 9, 16] {
+            let mut codec = Codec::new(Algorithm::Lz4hc, Some(level))?.ok_or(EINVAL)?;
+            let n = codec.compress(&RawBuf::from(&mut plain[..]), &mut packed)?;
+            // Any level decodes with the crypto API's lz4hc.
+            let mut crypto = AcompRequest::new(c"lz4hc")?;
+            back.fill(0);
+            assert_eq!(
+                crypto.decompress(&packed[..n], &mut RawBuf::from(&mut back[..]))?,
+                BLOCK_SIZE
+            );
+            assert!(back == plain);
+        }
+        for level in [i32::MIN, -1, 0, 17, i32::MAX] {
+            assert!(Codec::new(Algorithm::Lz4hc, Some(level)).is_err());
+            assert_eq!(
+                Codec::check_level(Algorithm::Lz4hc, Some(level)),
+                Err(EINVAL)
+            );
+        }
+        assert_eq!(Codec::check_level(Algorithm::Lz4, Some(1)), Err(EINVAL));
+        assert_eq!(Codec::levels(Algorithm::Lz4hc), Some(1..=16));
+        Ok(())
+    }
+
+    #[test]
     fn library_codecs_round_trip_and_speak_the_crypto_format() -> Result {
         let mut plain = repeated(b"a codec called directly compresses this line well; ")?;
         let mut packed = KVec::from_elem(0u8, 2 * BLOCK_SIZE, GFP_KERNEL)?;
         let mut back = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
         let mut half = KVec::from_elem(0u8, BLOCK_SIZE / 2, GFP_KERNEL)?;
-        for algorithm in [Algorithm::Lz4, Algorithm::Zstd] {
+        for algorithm in [Algorithm::Lz4, Algorithm::Lz4hc, Algorithm::Zstd] {
             let mut codec = Codec::new(algorithm, None)?.ok_or(EINVAL)?;
             assert!(matches!(codec, Codec::Lz4(_) | Codec::Zstd(_)));
             let n = codec.compress(&RawBuf::from(&mut plain[..]), &mut packed)?;
@@ -139,7 +172,7 @@ mod tests {
                 BLOCK_SIZE
             );
             assert!(back == plain);
-            if matches!(codec, Codec::Lz4(_)) {
+            if algorithm == Algorithm::Lz4 {
                 // With no room beyond the output, LZ4 checks every write (limited-output
                 // mode) and must produce the same bytes as without the checks.
                 let mut exact = KVec::from_elem(0u8, n, GFP_KERNEL)?;
@@ -206,7 +239,7 @@ mod tests {
     fn zstd_takes_levels_and_others_refuse_them() -> Result {
         let levels = Codec::levels(Algorithm::Zstd).ok_or(EINVAL)?;
         assert!(levels.contains(&1) && levels.contains(&19) && !levels.contains(&23));
-        for algorithm in [Algorithm::Lz4, Algorithm::Lz4hc, Algorithm::NoComp] {
+        for algorithm in [Algorithm::Lz4, Algorithm::NoComp] {
             assert!(Codec::levels(algorithm).is_none());
             assert_eq!(Codec::new(algorithm, Some(1)).err(), Some(EINVAL));
         }

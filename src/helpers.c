@@ -37,6 +37,7 @@ static_assert(sizeof(zstd_parameters) == 10 * sizeof(int));
 static_assert(offsetof(zstd_parameters, fParams) == sizeof(zstd_compression_parameters));
 /* Mirrored in src/ext/lz4.rs. */
 static_assert(LZ4_MEM_COMPRESS == 16416 && LZ4_ACCELERATION_DEFAULT == 1);
+static_assert(LZ4HC_MEM_COMPRESS == 262192 && LZ4HC_DEFAULT_CLEVEL == 9 && LZ4HC_MAX_CLEVEL == 16);
 /* Mirrored in src/ext/block/mq/request.rs (`Request::op()`). */
 static_assert(REQ_OP_MASK == (1 << REQ_OP_BITS) - 1);
 /*

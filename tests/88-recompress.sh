@@ -145,6 +145,26 @@ c_sha=$(head -c $((1024 * BLOCK)) /tmp/rc-text | sha256sum | cut -d' ' -f1)
 check_eq "  both copies read back" "$(dev_sha $DEV 14000 1024) $(dev_sha $DEV 10000 1024)" "$c_sha $c_sha"
 check "algorithm_params algo=zstd (the default again)" sysfs_write algo=zstd $A/algorithm_params
 check_eq "  shows no level" "$(cat $A/algorithm_params)" ""
+# lz4hc's level, 1 to 16, through the LZ4HC library.
+for v in "algo=lz4hc level=0" "algo=lz4hc level=17" "algo=lz4hc level=-1"; do
+	check_match "algorithm_params refuses '$v'" "$(sysfs_write "$v" $A/algorithm_params)" \
+		'Invalid argument'
+done
+check_match "  and says why" "$(dmesg | grep algorithm_params | tail -1)" 'lz4hc level -1 is not 1 to 16'
+check "discard the zstd copies" blkdiscard -f -o $((10000 * BLOCK)) -l $((5024 * BLOCK)) $DEV
+check "comp_algorithm lz4hc" sysfs_write lz4hc $A/comp_algorithm
+check "algorithm_params algo=lz4hc level=1" sysfs_write "algo=lz4hc level=1" $A/algorithm_params
+before=$(compressed)
+check "write 4 MiB of text with lz4hc at level 1" dd if=/tmp/rc-text of=$DEV bs=$BLOCK count=1024 seek=14000 oflag=direct status=none
+level1=$(($(compressed) - before))
+check "algorithm_params algo=lz4hc level=16" sysfs_write "algo=lz4hc level=16" $A/algorithm_params
+check_eq "  shows it" "$(cat $A/algorithm_params)" "algo=lz4hc level=16"
+before=$(compressed)
+check "write the same text at level 16" dd if=/tmp/rc-text of=$DEV bs=$BLOCK count=1024 seek=10000 oflag=direct status=none
+level16=$(($(compressed) - before))
+check "  level 16 stores it smaller ($level1 -> $level16 bytes)" test "$level16" -lt "$level1"
+check_eq "  both copies read back" "$(dev_sha $DEV 14000 1024) $(dev_sha $DEV 10000 1024)" "$c_sha $c_sha"
+check "algorithm_params algo=lz4hc (the default again)" sysfs_write algo=lz4hc $A/algorithm_params
 check "comp_algorithm lz4" sysfs_write lz4 $A/comp_algorithm
 
 # Recompression under a filesystem being written: ext4 with a tree copied onto it while

@@ -311,6 +311,15 @@ extern "C" {
         acceleration: c_int,
         wrkmem: *mut c_void,
     ) -> c_int;
+    /// `LZ4_compress_HC()` (`lib/lz4/lz4hc_compress.c`).
+    pub(crate) fn LZ4_compress_HC(
+        src: *const c_char,
+        dst: *mut c_char,
+        src_size: c_int,
+        dst_capacity: c_int,
+        compression_level: c_int,
+        wrkmem: *mut c_void,
+    ) -> c_int;
     /// `LZ4_decompress_safe()` (`lib/lz4/lz4_decompress.c`).
     pub(crate) fn LZ4_decompress_safe(
         source: *const c_char,

@@ -1,15 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The kernel's LZ4 library, one block at a time.
+//! The kernel's LZ4 library, one block at a time: LZ4 and its high-compression variant,
+//! LZ4HC, which writes the same format more slowly and more densely, at a level.
 //!
 //! C header: [`include/linux/lz4.h`](srctree/include/linux/lz4.h)
 //!
-//! The crypto API's `lz4` is a synchronous algorithm behind the acomp interface: each call
-//! goes through the scomp layer (its per-CPU scratch buffers and their lock) before it
-//! reaches the same two library functions. [`Lz4Codec`] calls them directly, the way
-//! zram's lz4 backend does. The output is the same raw LZ4 block either way.
+//! The crypto API's `lz4` and `lz4hc` are synchronous algorithms behind the acomp
+//! interface: each call goes through the scomp layer (its per-CPU scratch buffers and
+//! their lock) before it reaches the same library functions, and `lz4hc` always at its
+//! default level. [`Lz4Codec`] calls them directly, the way zram's lz4 and lz4hc backends
+//! do, at any level. The output is the same raw LZ4 block either way.
 
 use super::{ffi, raw_buf::RawBuf};
+use core::ops::RangeInclusive;
 use kernel::{alloc::KVVec, ffi::c_int, prelude::*};
 
 /// `LZ4_MEM_COMPRESS`: the size of the compression work memory (`LZ4_stream_t`).
@@ -20,23 +23,71 @@ const LZ4_MEM_COMPRESS: usize = 16416;
 /// crypto API's `lz4` uses. Checked against the C macro in `src/helpers.c`.
 const LZ4_ACCELERATION_DEFAULT: c_int = 1;
 
-/// The work memory of LZ4 compression, used by one thread at a time.
+/// `LZ4HC_MEM_COMPRESS`: the size of the LZ4HC compression work memory
+/// (`LZ4_streamHC_t`). Checked against the C macro in `src/helpers.c`.
+const LZ4HC_MEM_COMPRESS: usize = 262192;
+
+/// `LZ4HC_DEFAULT_CLEVEL`: the level of the crypto API's `lz4hc`. Checked in
+/// `src/helpers.c`.
+const LZ4HC_DEFAULT_CLEVEL: c_int = 9;
+
+/// `LZ4HC_MAX_CLEVEL`: the highest LZ4HC level (higher ones compress as it does). Checked
+/// in `src/helpers.c`.
+const LZ4HC_MAX_CLEVEL: c_int = 16;
+
+/// How a [`Lz4Codec`] compresses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// LZ4 (`LZ4_compress_fast()` at the default acceleration).
+    Fast,
+    /// LZ4HC at a level of [`Lz4Codec::hc_levels`] (`LZ4_compress_HC()`).
+    HighCompression(c_int),
+}
+
+/// The work memory of LZ4 or LZ4HC compression, used by one thread at a time.
 ///
 /// # Invariants
 ///
-/// `wrkmem` is at least [`LZ4_MEM_COMPRESS`] bytes, aligned for `LZ4_stream_t` (which
-/// holds 64-bit words).
+/// `wrkmem` is at least [`LZ4_MEM_COMPRESS`] bytes for [`Mode::Fast`], and
+/// [`LZ4HC_MEM_COMPRESS`] for [`Mode::HighCompression`], aligned for `LZ4_stream_t` and
+/// `LZ4_streamHC_t` (which hold 64-bit words and pointers); the level of
+/// [`Mode::HighCompression`] is in [`Lz4Codec::hc_levels`].
 pub(crate) struct Lz4Codec {
     wrkmem: KVVec<u64>,
+    mode: Mode,
 }
 
 impl Lz4Codec {
-    /// Allocates the work memory. May sleep.
+    /// An LZ4 codec: allocates its work memory. May sleep.
     pub(crate) fn new() -> Result<Self> {
-        let words = LZ4_MEM_COMPRESS.div_ceil(size_of::<u64>());
-        // INVARIANT: `words` 64-bit words hold `LZ4_MEM_COMPRESS` bytes, aligned to 8.
+        Self::with_mode(LZ4_MEM_COMPRESS, Mode::Fast)
+    }
+
+    /// An LZ4HC codec that compresses at `level` (`None`: the crypto API's level):
+    /// allocates its work memory (256 KiB). `EINVAL` for a level outside
+    /// [`Lz4Codec::hc_levels`]. May sleep.
+    pub(crate) fn new_hc(level: Option<i32>) -> Result<Self> {
+        let level = level.unwrap_or(LZ4HC_DEFAULT_CLEVEL);
+        if !Self::hc_levels().contains(&level) {
+            return Err(EINVAL);
+        }
+        Self::with_mode(LZ4HC_MEM_COMPRESS, Mode::HighCompression(level))
+    }
+
+    /// The LZ4HC levels: 1 to 16, as zram's lz4hc backend takes them (the library
+    /// compresses levels above 16 as 16, and clamps only those below 1).
+    pub(crate) fn hc_levels() -> RangeInclusive<i32> {
+        1..=LZ4HC_MAX_CLEVEL
+    }
+
+    /// A codec of `mode` with `bytes` of work memory. May sleep.
+    fn with_mode(bytes: usize, mode: Mode) -> Result<Self> {
+        let words = bytes.div_ceil(size_of::<u64>());
+        // INVARIANT: `words` 64-bit words hold `bytes` bytes, aligned to 8; the callers
+        // give the size and level of `mode`.
         Ok(Self {
             wrkmem: KVVec::from_elem(0u64, words, GFP_KERNEL)?,
+            mode,
         })
     }
 
@@ -52,18 +103,34 @@ impl Lz4Codec {
     pub(crate) fn compress(&mut self, src: &RawBuf<'_>, dst: &mut [u8]) -> Result<usize> {
         let input = c_int::try_from(src.len()).map_err(|_| EINVAL)?;
         let output = c_int::try_from(dst.len()).map_err(|_| EINVAL)?;
-        // SAFETY: `src` is readable for its length (`RawBuf` invariant), `dst` writable for
-        // its length, which the library stays within (see above); `wrkmem` fits and aligns
-        // `LZ4_stream_t` (type invariant) and only this call uses it (`&mut self`).
-        let ret = unsafe {
-            ffi::LZ4_compress_fast(
-                src.as_ptr().cast(),
-                dst.as_mut_ptr().cast(),
-                input,
-                output,
-                LZ4_ACCELERATION_DEFAULT,
-                self.wrkmem.as_mut_ptr().cast(),
-            )
+        let wrkmem = self.wrkmem.as_mut_ptr().cast();
+        let ret = match self.mode {
+            // SAFETY: `src` is readable for its length (`RawBuf` invariant), `dst` writable
+            // for its length, which the library stays within (see above); `wrkmem` fits and
+            // aligns `LZ4_stream_t` (type invariant) and only this call uses it (`&mut
+            // self`).
+            Mode::Fast => unsafe {
+                ffi::LZ4_compress_fast(
+                    src.as_ptr().cast(),
+                    dst.as_mut_ptr().cast(),
+                    input,
+                    output,
+                    LZ4_ACCELERATION_DEFAULT,
+                    wrkmem,
+                )
+            },
+            // SAFETY: as above (LZ4HC drops its output checks by the same bound), and
+            // `wrkmem` fits and aligns `LZ4_streamHC_t` (type invariant).
+            Mode::HighCompression(level) => unsafe {
+                ffi::LZ4_compress_HC(
+                    src.as_ptr().cast(),
+                    dst.as_mut_ptr().cast(),
+                    input,
+                    output,
+                    level,
+                    wrkmem,
+                )
+            },
         };
         match usize::try_from(ret) {
             Ok(len) if len > 0 && len < src.len() && len <= dst.len() => Ok(len),
