@@ -116,6 +116,7 @@ step "Cold data to a backing file: writeback frees its memory, reads bring it ba
 run "n=\$(cat /sys/class/foxramdisk-control/hot_add); d=/sys/block/foxramdisk\$n; truncate -s 64M $work/backing; echo $work/backing >\$d/backing_dev; cat \$d/backing_dev"
 run "dd if=$work/cold of=/dev/foxramdisk\$n bs=1M oflag=direct status=none; echo all >\$d/idle; cat \$d/storage_stat/mem_used_total"
 run "echo idle >\$d/writeback; dmesg | tail -1; cat \$d/bd_stat \$d/storage_stat/mem_used_total"
+run "du -k $work/backing   # compressed blocks share 4 KiB units by 512-byte sectors"
 run "cmp <(dd if=/dev/foxramdisk\$n bs=1M count=16 iflag=direct status=none) $work/cold && echo 'every block reads back, from the file'; cat \$d/bd_stat"
 run "echo 1 >\$d/reset; cat \$d/bd_stat; echo \$n >/sys/class/foxramdisk-control/hot_remove"
 

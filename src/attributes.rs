@@ -122,14 +122,10 @@ impl DiskAttributeOperations for DiskOps {
             x if is(x, Id::WritebackLimit) => store.writeback_limit().1,
             x if is(x, Id::WritebackLimitEnable) => u64::from(store.writeback_limit().0),
             x if is(x, Id::BdStat) => {
-                // zram's format: blocks on the backing store now, read from it, written to
-                // it, in 4 KiB pages.
+                // zram's format, in 4 KiB pages: the backing store's units in use now, read
+                // from it, written to it.
                 let (count, reads, writes) = store.backing().map_or((0, 0, 0), |b| {
-                    (
-                        b.held.load(Relaxed),
-                        b.reads.load(Relaxed),
-                        b.writes.load(Relaxed),
-                    )
+                    (b.held(), b.reads.load(Relaxed), b.writes.load(Relaxed))
                 });
                 return Ok(writeln!(out, "{count:8} {reads:8} {writes:8}")?);
             }
@@ -409,14 +405,14 @@ fn set_backing_dev(disk: &DiskRef<'_>, data: &DiskData, input: &[u8]) -> Result 
         );
     })?;
     pr_info!(
-        "foxramdisk{id}: backing store {} ({}, {} blocks{})\n",
+        "foxramdisk{id}: backing store {} ({}, {} units of 4 KiB{})\n",
         shown(path),
         if backing.is_block_device() {
             "block device"
         } else {
             "file"
         },
-        backing.blocks(),
+        backing.units(),
         if backing.direct() {
             ", direct I/O"
         } else {

@@ -73,7 +73,7 @@ use crate::{
     },
     geometry::BLOCK_SIZE,
 };
-use backing::Position;
+use backing::{Packer, Position, UNIT_SIZE};
 use core::ops::{Deref, Range};
 use counters::Counters;
 use entry::{same_from_slot, same_to_slot, Meta, State};
@@ -172,8 +172,10 @@ struct WritebackBlock {
     size: usize,
     /// Whether it was marked idle before (else the writeback marked it).
     was_idle: bool,
-    /// The backing block its copy was written to, if it was.
-    position: Option<usize>,
+    /// Where its copy is: [`Position::unit`] is the unit of the batch.
+    place: Position,
+    /// The backing unit that the batch's unit was written to, if it was.
+    written_to: Option<usize>,
 }
 
 /// What [`Store::recompress`] did.
@@ -405,7 +407,7 @@ impl Store {
     pub(crate) fn reset(&self, _control: &mut StoreControl) {
         self.table.exclusive().clear();
         if let Some(backing) = self.backing() {
-            backing.give_back_all();
+            backing.reset();
         }
         let counters = &self.counters;
         for counter in [
@@ -492,7 +494,7 @@ impl Store {
     fn release_backed(&self, meta: Meta, content: &Content<'_>) {
         if let (true, Content::Word(word)) = (meta.is_backed(), content) {
             if let Some(backing) = self.backing() {
-                backing.give_back(Position::from_word(*word).block);
+                backing.give_back(Position::from_word(*word).unit);
             }
         }
     }
@@ -566,58 +568,72 @@ impl Store {
     }
 
     /// Writes blocks that `how` selects to the backing store and frees their memory, as
-    /// zram's `writeback`: compressed blocks as they are stored (compressed, at the start
-    /// of a backing block), raw blocks whole. Blocks written back, zeroed, same-filled or
-    /// shared are skipped. Returns how many it wrote. `ENODEV` with no backing store;
-    /// `ENOSPC` when the backing store is full, `EIO` when the writeback limit is used up
-    /// (both stop it); a failed write leaves its block as it was, the rest goes on, and
-    /// the last error is returned. May sleep.
+    /// zram's `writeback`: compressed blocks as they are stored, compressed, packed at
+    /// 512-byte granularity into 4096-byte backing units that several share (a block
+    /// takes the sectors its data needs), raw blocks whole, a unit each. Blocks written
+    /// back, zeroed, same-filled or shared are skipped. Returns how many it wrote.
+    /// `ENODEV` with no backing store; `ENOSPC` when the backing store is full, `EIO` when
+    /// the writeback limit (counted in units written) is used up (both stop it); a failed
+    /// write leaves its blocks as they were, the rest goes on, and the last error is
+    /// returned. May sleep.
     ///
     /// It goes in batches of [`WRITEBACK_BATCH`] blocks, in three steps, as zram's
     /// post-processing: with the table's read side and each block's lock held, a selected
-    /// block's data is copied out and the block marked idle; then, holding no lock of the
-    /// store, the copies are written to the backing store; then, with the locks again, a
-    /// block that is still marked idle, so that no request read or wrote it meanwhile,
-    /// takes its position there and its memory is freed (any other gives its backing block
-    /// back). The backing store's writes may wait for its filesystem and for memory, which
-    /// may wait for this device's queue: a control that froze it and waits for the table
-    /// must not wait for them. The caller holds the store's control, so that nothing else
-    /// marks blocks idle meanwhile.
+    /// block's data is copied out, into the unit the batch's [`Packer`] places it in, and
+    /// the block marked idle; then, holding no lock of the store, the units are written to
+    /// the backing store; then, with the locks again, a block that is still marked idle,
+    /// so that no request read or wrote it meanwhile, takes its position there and its
+    /// memory is freed (any other gives its share of its unit back). A unit is free again
+    /// when the last of its blocks gives its share back; units are only ever written
+    /// whole and free, so a unit's other blocks never need to be read first. The backing
+    /// store's writes may wait for its filesystem and for memory, which may wait for this
+    /// device's queue: a control that froze it and waits for the table must not wait for
+    /// them. The caller holds the store's control, so that nothing else marks blocks idle
+    /// meanwhile.
     pub(crate) fn writeback(&self, _control: &StoreControl, how: &Writeback) -> Result<u64> {
         let backing = self.backing().ok_or(ENODEV)?;
-        // Block-aligned copies (a vmalloc() area is page-aligned), and room to copy an
-        // object that spans two pages.
-        let mut data = KVVec::from_elem(0u8, WRITEBACK_BATCH * BLOCK_SIZE, GFP_KERNEL)?;
+        // Unit-aligned units (a vmalloc() area is page-aligned), one per block at most, and
+        // room to copy an object that spans two pages.
+        let mut data = KVVec::from_elem(0u8, WRITEBACK_BATCH * UNIT_SIZE, GFP_KERNEL)?;
         let mut local_copy = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
         let mut batch = KVec::with_capacity(WRITEBACK_BATCH, GFP_KERNEL)?;
+        let mut packer = Packer::new(WRITEBACK_BATCH)?;
         let end = how.blocks.end.min(self.blocks());
         let mut next = how.blocks.start;
         let (mut written, mut failed) = (0, Ok(()));
         while next < end {
             batch.clear();
+            packer.clear();
+            data.fill(0);
             next = self.io().prepare_writeback(
                 next..end,
                 how,
                 &mut data,
                 &mut local_copy,
+                &mut packer,
                 &mut batch,
             )?;
             let mut stop = Ok(());
-            for (i, block) in batch.iter_mut().enumerate() {
-                let copy = &data[i * BLOCK_SIZE..(i + 1) * BLOCK_SIZE];
-                block.position = match self.take_writeback_limit().and_then(|()| backing.take()) {
-                    Ok(position) => Some(position),
+            for unit in (0..packer.units()).filter(|&u| packer.blocks_in(u) != 0) {
+                let taken = self
+                    .take_writeback_limit()
+                    .and_then(|()| backing.take(packer.blocks_in(unit)));
+                let at = match taken {
+                    Ok(at) => at,
                     Err(e) => {
                         stop = Err(e);
                         break;
                     }
                 };
-                if let Some(position) = block.position {
-                    if let Err(e) = backing.write(position, copy) {
-                        backing.give_back(position);
+                let blocks = batch.iter_mut().filter(|b| b.place.unit == unit);
+                match backing.write(at, &data[unit * UNIT_SIZE..][..UNIT_SIZE]) {
+                    Ok(()) => blocks.for_each(|b| b.written_to = Some(at)),
+                    Err(e) => {
+                        for b in blocks {
+                            backing.give_back(at);
+                            pr_err_once!("block {}: writeback failed ({e:?})\n", b.index);
+                        }
                         self.refund_writeback_limit();
-                        block.position = None;
-                        pr_err_once!("block {}: writeback failed ({e:?})\n", block.index);
                         failed = Err(e);
                     }
                 }
@@ -1048,6 +1064,7 @@ impl StoreIo<'_> {
         how: &Writeback,
         data: &mut [u8],
         local_copy: &mut [u8],
+        packer: &mut Packer,
         batch: &mut KVec<WritebackBlock>,
     ) -> Result<usize> {
         let mut index = blocks.start;
@@ -1059,8 +1076,7 @@ impl StoreIo<'_> {
             index = used.max(index);
             let chunk_end = ((index / SLOTS_PER_CHUNK + 1) * SLOTS_PER_CHUNK).min(blocks.end);
             while index < chunk_end && batch.len() < WRITEBACK_BATCH {
-                let copy = &mut data[batch.len() * BLOCK_SIZE..][..BLOCK_SIZE];
-                if let Some(block) = self.copy_for_writeback(index, how, copy, local_copy) {
+                if let Some(block) = self.copy_for_writeback(index, how, data, local_copy, packer) {
                     batch.push(block, GFP_KERNEL)?;
                 }
                 index += 1;
@@ -1072,14 +1088,15 @@ impl StoreIo<'_> {
         Ok(index)
     }
 
-    /// Copies block `index` into `copy` if `how` selects it, and marks it idle; `None` if
-    /// it is not selected or cannot be read (logged).
+    /// Copies block `index` into `data`, where `packer` places it, if `how` selects it,
+    /// and marks it idle; `None` if it is not selected or cannot be read (logged).
     fn copy_for_writeback(
         &self,
         index: usize,
         how: &Writeback,
-        copy: &mut [u8],
+        data: &mut [u8],
         local_copy: &mut [u8],
+        packer: &mut Packer,
     ) -> Option<WritebackBlock> {
         let block = self.table.get(index).ok()??;
         let mut guard = block.lock();
@@ -1089,21 +1106,24 @@ impl StoreIo<'_> {
         if !meta.is_tierable(how.huge) || guard.is_shared() || (how.idle && !was_idle) {
             return None;
         }
-        let copied = if meta.state() == State::Raw {
-            guard.copy_to(&mut RawBuf::from(&mut copy[..]), local_copy)
-        } else {
-            copy.fill(0);
-            guard
+        let raw = meta.state() == State::Raw;
+        let len = if raw { BLOCK_SIZE } else { size };
+        let place = packer.place(len)?;
+        let copied = match data.get_mut(place.bytes.clone()) {
+            None => Err(EINVAL),
+            Some(copy) if raw => guard.copy_to(&mut RawBuf::from(copy), local_copy),
+            Some(copy) => guard
                 .read(local_copy, |src| match copy.get_mut(..src.len()) {
-                    Some(dst) => {
+                    Some(dst) if src.len() == len => {
                         dst.copy_from_slice(src);
                         Ok(())
                     }
-                    None => Err(EIO),
+                    _ => Err(EIO),
                 })
-                .and_then(|copied| copied)
+                .and_then(|copied| copied),
         };
         if let Err(e) = copied {
+            packer.withdraw(&place);
             pr_err_once!("block {index}: cannot be read for writeback ({e:?})\n");
             return None;
         }
@@ -1113,25 +1133,38 @@ impl StoreIo<'_> {
             meta,
             size,
             was_idle,
-            position: None,
+            place: Position {
+                unit: place.unit,
+                sector: place.sector,
+                len,
+            },
+            written_to: None,
         })
     }
 
     /// Makes each block of `batch` whose copy was written back and that is unchanged since
     /// it was copied (still marked idle, in the same state, of the same size) keep its
-    /// backing position instead of its memory; gives the others' backing blocks back, and
+    /// backing position instead of its memory; gives the others' shares of their units
+    /// back, and
     /// takes off the idle marks the writeback made. Returns how many it made written back.
     fn commit_writeback(&self, backing: &Backing, batch: &[WritebackBlock]) -> u64 {
         let mut written = 0;
         for copied in batch {
-            let Ok(Some(block)) = self.table.get(copied.index) else {
-                continue;
+            let block = match self.table.get(copied.index) {
+                Ok(Some(block)) => block,
+                // Its table chunk was freed meanwhile: the block was discarded.
+                _ => {
+                    if let Some(unit) = copied.written_to {
+                        backing.give_back(unit);
+                    }
+                    continue;
+                }
             };
             let mut guard = block.lock();
             let unchanged = guard.is_idle()
                 && Meta(guard.value()) == copied.meta
                 && guard.size() == copied.size;
-            let Some(position) = copied.position else {
+            let Some(unit) = copied.written_to else {
                 if unchanged && !copied.was_idle {
                     guard.set_idle(false);
                 }
@@ -1139,20 +1172,14 @@ impl StoreIo<'_> {
             };
             if !unchanged {
                 drop(guard);
-                backing.give_back(position);
+                backing.give_back(unit);
                 continue;
             }
-            let len = if copied.meta.state() == State::Raw {
-                BLOCK_SIZE
-            } else {
-                copied.size
+            let position = Position {
+                unit,
+                ..copied.place
             };
-            let word = Position {
-                block: position,
-                len,
-            }
-            .to_word();
-            match guard.replace(copied.meta.backed().0, Content::Word(word)) {
+            match guard.replace(copied.meta.backed().0, Content::Word(position.to_word())) {
                 Ok(old) => {
                     drop(guard);
                     self.counters.account(copied.meta, copied.size, false);
@@ -1162,7 +1189,7 @@ impl StoreIo<'_> {
                 }
                 Err(_) => {
                     drop(guard);
-                    backing.give_back(position);
+                    backing.give_back(unit);
                 }
             }
         }
@@ -1190,14 +1217,14 @@ impl StoreIo<'_> {
             let (codec, buf) = codecs.decompressor(meta.algorithm()?)?;
             (Some(codec), buf)
         };
-        let buf = buf.get_mut(..BLOCK_SIZE).ok_or(EINVAL)?;
-        let read = backing.read(position.block, buf);
+        let buf = buf.get_mut(..UNIT_SIZE).ok_or(EINVAL)?;
+        let read = backing.read(position.unit, buf);
         drop(guard);
         if let Err(e) = read {
             pr_err_once!("block {index}: read from the backing store failed ({e:?})\n");
             return Err(EIO);
         }
-        let data = buf.get(..position.len).ok_or(EIO)?;
+        let data = buf.get(position.bytes()?).ok_or(EIO)?;
         match codec {
             None => dst.copy_from_slice(data),
             Some(codec) => match codec.decompress(data, dst) {
@@ -2025,17 +2052,51 @@ mod tests {
 
     #[test]
     fn backing_positions_fit_a_slot() {
-        let largest = ObjectTable::MAX_WORD >> 13;
-        for (block, len) in [
-            (0, 1),
-            (1, BLOCK_SIZE),
-            (12345, 2047),
-            (largest, BLOCK_SIZE),
+        let largest = ObjectTable::MAX_WORD >> 16;
+        for (unit, sector, len) in [
+            (0, 0, 1),
+            (1, 0, BLOCK_SIZE),
+            (12345, 3, 2047),
+            (7, 7, 512),
+            (largest, 0, BLOCK_SIZE),
         ] {
-            let position = Position { block, len };
+            let position = Position { unit, sector, len };
             let word = position.to_word();
             assert!(word <= ObjectTable::MAX_WORD);
             assert_eq!(Position::from_word(word), position);
         }
+        let bytes = |sector, len| {
+            Position {
+                unit: 0,
+                sector,
+                len,
+            }
+            .bytes()
+        };
+        assert_eq!(bytes(7, 512), Ok(3584..4096));
+        assert_eq!(bytes(0, BLOCK_SIZE), Ok(0..BLOCK_SIZE));
+        assert_eq!(bytes(7, 513), Err(EIO));
+    }
+
+    #[test]
+    fn writeback_packs_blocks_by_sectors_first_fit() -> Result {
+        let mut packer = Packer::new(3)?;
+        let mut placed = |len| packer.place(len).map(|p| (p.unit, p.sector, p.bytes));
+        // 2 sectors, a whole unit, 5 sectors (after the first), 2 that no unit has room
+        // for but a new one, 1 that fits after the first two (2 + 5 = 7 used).
+        assert_eq!(placed(600), Some((0, 0, 0..600)));
+        assert_eq!(placed(BLOCK_SIZE), Some((1, 0, 4096..8192)));
+        assert_eq!(placed(2560), Some((0, 2, 1024..3584)));
+        assert_eq!(placed(1000), Some((2, 0, 8192..9192)));
+        assert_eq!(placed(1), Some((0, 7, 3584..3585)));
+        // Three units is the capacity; a block longer than a unit never fits.
+        assert_eq!(placed(BLOCK_SIZE), None);
+        assert_eq!(placed(BLOCK_SIZE + 1), None);
+        assert_eq!(placed(3072), Some((2, 2, 9216..12288)));
+        assert_eq!(
+            [0, 1, 2, 3].map(|unit| packer.blocks_in(unit)),
+            [3, 1, 2, 0]
+        );
+        Ok(())
     }
 }

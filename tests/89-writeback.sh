@@ -4,8 +4,9 @@
 # block device (only while the device holds no data); `writeback` writes the blocks its
 # mode selects (idle, huge, huge_idle, incompressible, page_index=, page_indexes=) there
 # and frees their memory; `writeback_limit(_enable)` bound it; `bd_stat` counts. Every
-# block reads back as written, from a file, from a loop device and under ext4; overwrite,
-# discard and reset give the backing blocks back; a backing store that fails (device
+# block reads back as written, from a file, from a loop device and under ext4; compressed
+# blocks are packed by 512-byte sectors into 4 KiB backing units, raw ones take a unit each;
+# overwrite, discard and reset give the units back when their last block goes; a backing store that fails (device
 # mapper's error target) fails only the reads of its blocks, counted; swap on a device
 # with a backing file, written back under memory pressure, keeps its data.
 . "$(dirname "$0")/lib.sh"
@@ -19,6 +20,7 @@ bd() {
 }
 compressed() { st 0 storage_stat/compressed_data_size; }
 raw_count() { st 0 storage_stat/raw_blocks_count; }
+compressed_blocks() { st 0 storage_stat/compressed_blocks_count; }
 # Device mapper without udev: dmsetup makes the nodes itself.
 export DM_DISABLE_UDEV=1
 WORK=$(mktemp -d)
@@ -59,7 +61,8 @@ for v in "" 2 yes; do
 done
 
 # 16 MiB: half text, half random blocks, written with lz4; all marked idle; the first
-# 1024 blocks read back, so that only the other 3072 stay idle.
+# 1024 blocks read back, so that only the other 3072 stay idle. A text block compresses
+# below 512 bytes (checked), so eight share a backing unit.
 python3 - "$WORK/data" <<'PY'
 import random, sys
 r = random.Random(7)
@@ -80,8 +83,11 @@ check "read the first 1024 blocks" dd if=$DEV of=/dev/null bs=$BLOCK count=1024 
 used_before=$(st 0 storage_stat/mem_used_total)
 compressed_before=$(compressed)
 raw_before=$(raw_count)
+check "  a text block takes one sector" test "$compressed_before" -le $((2048 * 511))
 check "writeback idle" sysfs_write idle $A/writeback
-check_eq "bd_stat: 3072 blocks on the file, 3072 written" "$(bd count) $(bd writes)" "3072 3072"
+# Batches of 32 blocks, 16 text and 16 random: 2 shared units and 16 raw ones each, 96
+# batches.
+check_eq "bd_stat: 1728 units on the file, 1728 written" "$(bd count) $(bd writes)" "1728 1728"
 check_eq "  of which the raw are gone from memory" "$(raw_count)" $((raw_before - 1536))
 check "  the compressed data is down by their share" \
 	test "$(compressed)" -lt $((compressed_before * 30 / 100))
@@ -91,38 +97,49 @@ check "  and mem_used_total dropped by at least 1536 pages" \
 	test $((used_before - used_after)) -ge $((1536 * 4096)) ||
 	diag "before $used_before, after $used_after"
 check_eq "every block reads back" "$(dev_sha $DEV 0 4096)" "$data_sha"
-check_eq "  3072 of them from the file" "$(bd reads)" 3072
+check_eq "  3072 of them from the file, a unit each" "$(bd reads)" 3072
 check "writeback idle again: nothing is idle" sysfs_write idle $A/writeback
-check_eq "  and nothing more was written" "$(bd writes)" 3072
+check_eq "  and nothing more was written" "$(bd writes)" 1728
 
-# Overwrite and discard give backing blocks back.
-check "overwrite block 1024" dd if=/dev/urandom of=$DEV bs=$BLOCK seek=1024 count=1 oflag=direct status=none
-check_eq "  its backing block is given back" "$(bd count)" 3071
+# Overwrite and discard give a unit back when its last block goes.
+overwrite() { dd if=/dev/urandom of=$DEV bs=$BLOCK seek="$1" count="$2" oflag=direct status=none; }
+check "overwrite block 1024 (text)" overwrite 1024 1
+check_eq "  its unit stays, for the 7 other text blocks in it" "$(bd count)" 1728
+check "overwrite block 1025 (random)" overwrite 1025 1
+check_eq "  its unit is given back" "$(bd count)" 1727
+check "overwrite blocks 1026-1038: the 7 other text blocks and 6 random" overwrite 1026 13
+check_eq "  7 units are given back" "$(bd count)" 1720
 check "discard blocks 2048-4095" blkdiscard -f -o $((2048 * BLOCK)) -l $((2048 * BLOCK)) $DEV
-check_eq "  theirs too" "$(bd count)" 1023
+check_eq "  theirs too: 128 shared units and 1024 raw" "$(bd count)" 568
 check_match "backing_dev none is refused while blocks are written back" \
 	"$(sysfs_write none $A/backing_dev)" 'busy'
 check "reset" sysfs_write 1 $A/reset
-check_eq "reset gives every backing block back" "$(bd count)" 0
+check_eq "reset gives every unit back, and restarts bd_stat" "$(cat $A/bd_stat)" "       0        0        0"
 check_eq "  and keeps the backing store" "$(cat $A/backing_dev)" "$WORK/back"
 
 # huge, page_index, page_indexes, and the limit.
 check "write 16 MiB again" dd if="$WORK/data" of=$DEV bs=1M oflag=direct status=none
 check "writeback huge" sysfs_write huge $A/writeback
-check_eq "  writes the 2048 raw blocks" "$(bd count) $(raw_count)" "2048 0"
+check_eq "  writes the 2048 raw blocks, a unit each" "$(bd count) $(raw_count)" "2048 0"
 check "writeback page_index=0 page_index=2 page_indexes=10-19" \
 	sysfs_write "page_index=0 page_index=2 page_indexes=10-19" $A/writeback
-check_eq "  writes those 7 compressed blocks" "$(bd count)" 2055
+# Each page_index and page_indexes is a writeback of its own: blocks 0, 2 and 10-18.
+check_eq "  writes those 7 compressed blocks, in three units" "$(bd count)" 2051
+# The limit counts units written. With the raw blocks gone, a batch is 32 text blocks in
+# 4 units: the first batch takes 4 of the 5, the second one more (8 blocks) and stops.
 check "writeback_limit 5" sysfs_write 5 $A/writeback_limit
 check "writeback_limit_enable 1" sysfs_write 1 $A/writeback_limit_enable
 check "idle: all" sysfs_write all $A/idle
 check_match "writeback idle stops with EIO at the limit" "$(sysfs_write idle $A/writeback)" 'Input/output error'
-check_eq "  after 5 blocks" "$(bd count) $(cat $A/writeback_limit)" "2060 0"
+check_eq "  after 5 units" "$(bd count) $(cat $A/writeback_limit)" "2056 0"
+check_eq "  holding 40 blocks" "$(compressed_blocks)" $((2048 - 7 - 40))
 check "writeback_limit_enable 0" sysfs_write 0 $A/writeback_limit_enable
 check "writeback type=huge_idle" sysfs_write type=huge_idle $A/writeback
 check "writeback incompressible" sysfs_write incompressible $A/writeback
+check_eq "  neither writes anything: no raw block is left" "$(bd writes)" 2056
 check "writeback type=idle" sysfs_write type=idle $A/writeback
-check_eq "  takes the rest" "$(bd count)" 4096
+# 2001 text blocks: 62 batches of 32 in 4 units, and 17 in 3.
+check_eq "  takes the rest, in 251 units" "$(bd count) $(compressed_blocks)" "2307 0"
 check_eq "every block reads back" "$(dev_sha $DEV 0 4096)" "$data_sha"
 check "reset" sysfs_write 1 $A/reset
 check "backing_dev none" sysfs_write none $A/backing_dev
@@ -136,7 +153,7 @@ check_fails "  which is then held exclusively" mkfs.ext4 -q -F "$loop"
 check "write 16 MiB" dd if="$WORK/data" of=$DEV bs=1M oflag=direct status=none
 check "idle: all" sysfs_write all $A/idle
 check "writeback idle" sysfs_write idle $A/writeback
-check_eq "  4096 blocks on the device" "$(bd count)" 4096
+check_eq "  4096 blocks on the device, in 2048 + 2048 / 8 units" "$(bd count)" 2304
 check_eq "every block reads back from it" "$(dev_sha $DEV 0 4096)" "$data_sha"
 
 # ext4 on the device, its files written back while mounted, read back after a remount.
@@ -155,12 +172,15 @@ check "backing_dev none" sysfs_write none $A/backing_dev
 losetup -d "$loop"
 
 # A backing store that fails: device mapper's linear target over a loop device, then its
-# first 256 blocks switched to the error target.
+# first 256 units switched to the error target. Random data, a unit per block, so that
+# exactly the first 256 blocks are on the failing part.
+head -c $((4096 * BLOCK)) /dev/urandom >"$WORK/random"
+random_sha=$(file_sha "$WORK/random")
 loop=$(losetup -f --show "$WORK/loop-back")
 sectors=$(blockdev --getsz "$loop")
 dmsetup create fbk-back --table "0 $sectors linear $loop 0"
 check "backing_dev takes a device-mapper device" sysfs_write /dev/mapper/fbk-back $A/backing_dev
-check "write 16 MiB" dd if="$WORK/data" of=$DEV bs=1M oflag=direct status=none
+check "write 16 MiB of random data" dd if="$WORK/random" of=$DEV bs=1M oflag=direct status=none
 check "writeback page_indexes=0-1023" sysfs_write page_indexes=0-1023 $A/writeback
 check_eq "  1024 blocks on it" "$(bd count)" 1024
 dmsetup suspend fbk-back
@@ -174,9 +194,9 @@ done
 check_eq "the 256 blocks on the failing part read as EIO" "$bad" 0
 check_eq "  each counted in failed_reads" "$(st 0 io_counters/failed_reads)" $((failed_before + 256))
 check_eq "every other block reads back" "$(dev_sha $DEV 256 3840)" \
-	"$(tail -c $((3840 * BLOCK)) "$WORK/data" | sha256sum | cut -d' ' -f1)"
-check "overwrite the failed blocks" dd if="$WORK/data" of=$DEV bs=$BLOCK count=256 oflag=direct status=none
-check_eq "  which then read back" "$(dev_sha $DEV 0 4096)" "$data_sha"
+	"$(tail -c $((3840 * BLOCK)) "$WORK/random" | sha256sum | cut -d' ' -f1)"
+check "overwrite the failed blocks" dd if="$WORK/random" of=$DEV bs=$BLOCK count=256 oflag=direct status=none
+check_eq "  which then read back" "$(dev_sha $DEV 0 4096)" "$random_sha"
 check "reset" sysfs_write 1 $A/reset
 check "backing_dev none" sysfs_write none $A/backing_dev
 dmsetup remove fbk-back
