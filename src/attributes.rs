@@ -20,7 +20,6 @@ use crate::{
             disk_attribute::{DiskAttribute, DiskAttributeOperations},
             gen_disk::DiskRef,
         },
-        object_table::SpareSlots,
         sysfs::{AttributeGroup, AttributeGroups, AttributeList},
         workqueue::WithWork,
     },
@@ -289,7 +288,7 @@ fn set_disksize(disk: &DiskRef<'_>, data: &DiskData, input: &[u8]) -> Result {
     if nblocks == old {
         return Ok(());
     }
-    let spare = SpareSlots::new(nblocks).inspect_err(|_| {
+    let spare = data.store.spare(&control, nblocks).inspect_err(|_| {
         pr_err!("foxramdisk{id}: no memory for a table of {nblocks} blocks\n");
     })?;
     // Frozen, so that no request waits for the table, and none sees the old size after it.
@@ -347,25 +346,31 @@ fn set_dedup(data: &DiskData, input: &[u8]) -> Result {
     Ok(())
 }
 
-/// `idle`: `all` marks every block that holds memory idle, as in zram ([`Store::mark_idle`]).
-/// zram also takes an age in seconds where it keeps each block's access time; foxramdisk
-/// keeps none, and refuses it as zram built without them does.
+/// `idle`: `all` marks every block that holds memory idle, as in zram; an age in seconds
+/// (up to `u32::MAX`) marks those not accessed for longer, and keeps access times from
+/// then on ([`Store::mark_idle`]).
 ///
 /// [`Store::mark_idle`]: crate::store::Store::mark_idle
 fn mark_idle(data: &DiskData, input: &[u8]) -> Result {
     let id = data.id;
-    if input.strip_suffix(b"\n").unwrap_or(input) != b"all" {
-        if parse_u64(input).is_ok() {
-            pr_err!("foxramdisk{id}: idle: no access times are kept to mark by age; write 'all'\n");
-        } else {
-            pr_err!(
-                "foxramdisk{id}: idle: write 'all', not '{}'\n",
-                shown(input)
-            );
-        }
-        return Err(EINVAL);
-    }
-    let marked = data.store.mark_idle(&data.control.lock())?;
+    let value = input.strip_suffix(b"\n").unwrap_or(input);
+    let age = match value {
+        b"all" => None,
+        _ => match parse_u64(value).ok().and_then(|n| u32::try_from(n).ok()) {
+            Some(age) => Some(age),
+            None => {
+                pr_err!(
+                    "foxramdisk{id}: idle: write 'all' or an age in seconds, not '{}'\n",
+                    shown(input)
+                );
+                return Err(EINVAL);
+            }
+        },
+    };
+    let marked = data
+        .store
+        .mark_idle(&data.control.lock(), age)
+        .inspect_err(|e| pr_err!("foxramdisk{id}: idle: {e:?}\n"))?;
     pr_debug!("foxramdisk{id}: {marked} blocks marked idle\n");
     Ok(())
 }

@@ -54,6 +54,7 @@
 //! that free memory or reuse their block's object still succeed. Concurrent writers may
 //! overshoot the limit by about one object each.
 
+mod access;
 mod backing;
 mod counters;
 mod entry;
@@ -73,6 +74,7 @@ use crate::{
     },
     geometry::BLOCK_SIZE,
 };
+use access::{AccessTimes, SpareTimes};
 use backing::{Packer, Position, UNIT_SIZE};
 use core::ops::{Deref, Range};
 use counters::Counters;
@@ -84,7 +86,7 @@ use kernel::{
     prelude::*,
     sync::{
         atomic::{Atomic, Relaxed},
-        Arc, MutexGuard, SpinLock,
+        Arc, MutexGuard, SetOnce, SpinLock,
     }, //
 };
 use object::{Stored, RAW_PAGES};
@@ -211,6 +213,16 @@ pub(crate) struct Store {
     wb_limit_enable: Atomic<bool>,
     /// How many more blocks [`Store::writeback`] may write while the limit is enabled.
     wb_limit: Atomic<u64>,
+    /// When each block was last accessed, kept from the first [`Store::mark_idle`] by age
+    /// on. Set under the store's control, which also serialises its resizes and resets.
+    access: SetOnce<AccessTimes>,
+}
+
+/// What [`Store::resize`] needs, allocated before the store is changed
+/// ([`Store::spare`]).
+pub(crate) struct Spare {
+    slots: SpareSlots,
+    times: Option<SpareTimes>,
 }
 
 impl Store {
@@ -238,6 +250,7 @@ impl Store {
             backing: KBox::pin_init(new_spinlock!(None, "foxramdisk backing store"), GFP_KERNEL)?,
             wb_limit_enable: Atomic::new(false),
             wb_limit: Atomic::new(0),
+            access: SetOnce::new(),
         };
         store
             .counters
@@ -323,33 +336,85 @@ impl Store {
         }
     }
 
-    /// Resizes the store to the spare table's number of blocks; blocks beyond the new end
-    /// must be zeroed (`EBUSY` otherwise, nothing changed). Blocks keep their data. Waits
-    /// for the requests using the table. May sleep.
-    pub(crate) fn resize(&self, _control: &mut StoreControl, spare: SpareSlots) -> Result {
-        let blocks = spare.len();
+    /// Allocates what [`Store::resize`] to `blocks` blocks needs. May sleep.
+    pub(crate) fn spare(&self, _control: &StoreControl, blocks: usize) -> Result<Spare> {
+        Ok(Spare {
+            slots: SpareSlots::new(blocks)?,
+            times: match self.access.as_ref() {
+                Some(_) => Some(SpareTimes::new(blocks)?),
+                None => None,
+            },
+        })
+    }
+
+    /// Resizes the store to the spare's number of blocks; blocks beyond the new end must
+    /// be zeroed (`EBUSY` otherwise, nothing changed). Blocks keep their data and access
+    /// times. Waits for the requests using the table. May sleep.
+    pub(crate) fn resize(&self, _control: &mut StoreControl, spare: Spare) -> Result {
+        let blocks = spare.slots.len();
         let mut table = self.table.exclusive();
         if let Some(index) = table.first_used_from(blocks) {
             pr_warn!("cannot shrink to {blocks} blocks: block {index} holds data\n");
             return Err(EBUSY);
         }
-        table.resize(spare);
+        // The access times are kept only from a control on, which holds the control as
+        // the caller does: the spare was made for them if they were kept then.
+        if let (Some(times), Some(spare)) = (self.access.as_ref(), spare.times) {
+            times.resize(spare);
+        }
+        table.resize(spare.slots);
         Ok(())
     }
 
     /// Frees the table chunks whose blocks are all zeroed, as after a discard or a swap's
-    /// slot frees; returns how many. Waits for the requests using the table. May sleep.
+    /// slot frees, and the pages of access times that hold none; returns how many table
+    /// chunks. Waits for the requests using the table. May sleep.
     pub(crate) fn trim_table(&self, _control: &mut StoreControl) -> usize {
+        if let Some(times) = self.access.as_ref() {
+            times.trim();
+        }
         self.table.exclusive().trim()
     }
 
-    /// Marks every block that holds memory idle: the compressed and raw ones, shared or not,
-    /// but not those written back (zram's `idle` with `all`; zeroed and same-filled blocks
-    /// hold nothing that tiering could move, and zram does not mark its same-filled pages
-    /// either). Any later access of a block, read or write, clears its mark. Returns how
-    /// many it marked. Takes the store's control, so that no [`Store::writeback`], which
-    /// relies on the marks it makes, runs meanwhile. May sleep.
-    pub(crate) fn mark_idle(&self, _control: &StoreControl) -> Result<u64> {
+    /// Records an access of block `index`, if access times are kept. May sleep.
+    #[inline]
+    fn touch(&self, index: usize) {
+        if let Some(times) = self.access.as_ref() {
+            times.touch(index);
+        }
+    }
+
+    /// Forgets the access time of block `index`, now zeroed, if access times are kept.
+    /// Never sleeps.
+    #[inline]
+    fn forget(&self, index: usize) {
+        if let Some(times) = self.access.as_ref() {
+            times.forget(index);
+        }
+    }
+
+    /// Marks blocks that hold memory idle: the compressed and raw ones, shared or not, but
+    /// not those written back (zeroed and same-filled blocks hold nothing that tiering
+    /// could move, and zram does not mark its same-filled pages either). With no `age`,
+    /// every such block (zram's `idle` with `all`); with an `age` in seconds, those not
+    /// read or written for longer, and the others' marks are taken off (zram's `idle` with
+    /// a number). Access times are kept from the first call with an age on (4 bytes per
+    /// block accessed since): a block not accessed since then counts as accessed then.
+    /// Any later access of a block, read or write, clears its mark. Returns how many it
+    /// marked. Takes the store's control, so that no [`Store::writeback`], which relies on
+    /// the marks it makes, runs meanwhile. May sleep.
+    pub(crate) fn mark_idle(&self, _control: &StoreControl, age: Option<u32>) -> Result<u64> {
+        let times = match age {
+            Some(age) => {
+                if self.access.as_ref().is_none() {
+                    // Under the control, as every other setter: this one sets them.
+                    self.access.populate(AccessTimes::new(self.blocks())?);
+                }
+                let times = self.access.as_ref().ok_or(ENOMEM)?;
+                Some((times, age, times.now()))
+            }
+            None => None,
+        };
         let io = self.io();
         let mut marked = 0;
         io.for_each_written(0, self.blocks(), |blocks| {
@@ -358,10 +423,12 @@ impl Store {
                     continue;
                 };
                 let mut guard = block.lock();
-                if Meta(guard.value()).is_tierable(false) {
-                    guard.set_idle(true);
-                    marked += 1;
+                if !Meta(guard.value()).is_tierable(false) {
+                    continue;
                 }
+                let idle = times.is_none_or(|(times, age, now)| times.older_than(index, age, now));
+                guard.set_idle(idle);
+                marked += u64::from(idle);
             }
             Ok(())
         })?;
@@ -406,6 +473,9 @@ impl Store {
     /// using the table. May sleep.
     pub(crate) fn reset(&self, _control: &mut StoreControl) {
         self.table.exclusive().clear();
+        if let Some(times) = self.access.as_ref() {
+            times.clear();
+        }
         if let Some(backing) = self.backing() {
             backing.reset();
         }
@@ -482,6 +552,7 @@ impl Store {
             let old = (Meta(guard.value()), guard.size());
             let content = guard.replace(Meta::ZEROED.0, Content::Empty)?;
             drop(guard);
+            self.forget(index);
             self.counters.account(old.0, old.1, false);
             self.release_backed(old.0, &content);
             drop(content);
@@ -731,10 +802,11 @@ impl Store {
         }
     }
 
-    /// The metadata, in bytes: the block table (the chunks written to) and the index of
-    /// shared objects.
+    /// The metadata, in bytes: the block table (the chunks written to), the index of
+    /// shared objects and the access times, if kept.
     pub(crate) fn meta_data_size(&self) -> u64 {
-        (self.table.bytes() + self.table.shared_bytes()) as u64
+        let times = self.access.as_ref().map_or(0, |times| times.bytes());
+        (self.table.bytes() + self.table.shared_bytes() + times) as u64
     }
 
     /// The bytes that sharing saved: each shared object's stored size (a page for a raw
@@ -791,6 +863,7 @@ impl StoreIo<'_> {
             dst.zero();
             return Ok(());
         };
+        self.store.touch(index);
         let mut guard = block.lock();
         guard.set_idle(false);
         let meta = Meta(guard.value());
@@ -860,7 +933,11 @@ impl StoreIo<'_> {
             return Err(EINVAL);
         }
         let store = self.store;
-        match src.same_filled() {
+        let same = src.same_filled();
+        if same != Some(0) {
+            store.touch(index);
+        }
+        match same {
             Some(0) => return self.discard(index),
             Some(word) => {
                 let block = self.slot_for_write(index)?;
@@ -1284,7 +1361,10 @@ impl StoreIo<'_> {
     /// Makes block `index` zeroed and frees its memory.
     pub(crate) fn discard(&self, index: usize) -> Result {
         match self.table.get(index)? {
-            Some(block) => self.set(&block, Meta::ZEROED, Content::Empty),
+            Some(block) => {
+                self.store.forget(index);
+                self.set(&block, Meta::ZEROED, Content::Empty)
+            }
             None => Ok(()),
         }
     }
@@ -1531,7 +1611,8 @@ mod tests {
         }
         assert_eq!(store.same_blocks(), 2);
         // A same-filled block is data: it cannot be cut off, and a discard zeroes it.
-        assert_eq!(store.resize(&mut control, SpareSlots::new(1)?), Err(EBUSY));
+        let spare = store.spare(&control, 1)?;
+        assert_eq!(store.resize(&mut control, spare), Err(EBUSY));
         discard(&store, 1)?;
         assert_eq!(state_of(&store, 1)?, State::Zeroed);
         assert_eq!(store.same_blocks(), 1);
@@ -1565,7 +1646,8 @@ mod tests {
         assert_eq!(chunks(&store), 2);
         // Shrinking frees the chunks past the new end once they hold no data.
         discard(&store, blocks - 1)?;
-        store.resize(&mut control, SpareSlots::new(3 * SLOTS_PER_CHUNK)?)?;
+        let spare = store.spare(&control, 3 * SLOTS_PER_CHUNK)?;
+        store.resize(&mut control, spare)?;
         assert_eq!(chunks(&store), 1);
         read(&store, 3 * SLOTS_PER_CHUNK - 1, &mut data)?;
         // A reset frees the chunks, and the memory is what a new store of that size takes.
@@ -1674,16 +1756,19 @@ mod tests {
         let mut text = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
         fill_text(&mut text);
         round_trip(&store, 3, &mut text)?;
-        store.resize(&mut control, SpareSlots::new(16)?)?;
+        let spare = store.spare(&control, 16)?;
+        store.resize(&mut control, spare)?;
         assert_eq!(store.blocks(), 16);
         assert_eq!(store.zeroed_blocks(), 15);
         round_trip(&store, 3, &mut text)?;
         round_trip(&store, 15, &mut text)?;
         // Block 15 holds data: shrinking to 8 is refused and changes nothing.
-        assert_eq!(store.resize(&mut control, SpareSlots::new(8)?), Err(EBUSY));
+        let spare = store.spare(&control, 8)?;
+        assert_eq!(store.resize(&mut control, spare), Err(EBUSY));
         assert_eq!(store.blocks(), 16);
         discard(&store, 15)?;
-        store.resize(&mut control, SpareSlots::new(4)?)?;
+        let spare = store.spare(&control, 4)?;
+        store.resize(&mut control, spare)?;
         assert_eq!(store.blocks(), 4);
         round_trip(&store, 3, &mut text)?;
         assert_eq!(read(&store, 4, &mut text), Err(ERANGE));
@@ -1934,7 +2019,7 @@ mod tests {
         control.set_recomp_algorithm(1, Algorithm::Zstd)?;
         assert_eq!(control.recomp_priority(Algorithm::Zstd), Some(1));
         // Every block that holds memory, not the same-filled one.
-        assert_eq!(store.mark_idle(&control)?, 9);
+        assert_eq!(store.mark_idle(&control, None)?, 9);
         // A read or a write clears the mark.
         check_block(&store, 0, &blocks[0])?;
         check_block(&store, 1, &blocks[1])?;

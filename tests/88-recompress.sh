@@ -36,10 +36,10 @@ for v in type=cold type= "max_pages=-1" threshold=x threshold=4096 algo=lzo prio
 	"algo=zstd priority=3" "algo=zstd bogus=1" bogus; do
 	check_match "recompress refuses '$v'" "$(sysfs_write "$v" $A/recompress)" 'Invalid argument'
 done
-for v in "" some 60; do
+for v in "" some -1 4294967296 60s; do
 	check_match "idle refuses '$v'" "$(sysfs_write "$v" $A/idle)" 'Invalid argument'
 done
-check_match "idle by age is refused with its reason" "$(dmesg | tail -5)" 'no access times are kept'
+check_match "  and says why" "$(dmesg | tail -1)" "write 'all' or an age in seconds, not '60s'"
 
 # Two regions of text, A and B, written with lz4; all marked idle; A read back.
 tar cf - /usr/include 2>/dev/null | head -c $((4096 * BLOCK)) >/tmp/rc-text
@@ -166,6 +166,33 @@ check "  level 16 stores it smaller ($level1 -> $level16 bytes)" test "$level16"
 check_eq "  both copies read back" "$(dev_sha $DEV 14000 1024) $(dev_sha $DEV 10000 1024)" "$c_sha $c_sha"
 check "algorithm_params algo=lz4hc (the default again)" sysfs_write algo=lz4hc $A/algorithm_params
 check "comp_algorithm lz4" sysfs_write lz4 $A/comp_algorithm
+
+# idle by age: the first `idle N` starts keeping access times, and a block not accessed
+# since counts as accessed then; later ones mark the blocks not read or written for N
+# seconds and unmark the others. The reads are 6 s after the start and the age 5 s, so
+# that only a guest stalled for 5 s between a read and the next write could change it.
+check "reset" sysfs_write 1 $A/reset
+empty=$(st 0 storage_stat/mem_used_total)
+check "write C: 1024 blocks of text" dd if=/tmp/rc-text of=$DEV bs=$BLOCK count=1024 oflag=direct status=none
+check "idle 0: access times are kept from now" sysfs_write 0 $A/idle
+check "recompress type=idle" sysfs_write type=idle $A/recompress
+check_match "  finds nothing idle: every block counts as accessed just now" "$(last_log)" \
+	': 0 of 0 blocks tried'
+sleep 6
+check "read C's first 512 blocks" dd if=$DEV of=/dev/null bs=$BLOCK count=512 iflag=direct status=none
+check "idle 5" sysfs_write 5 $A/idle
+check "recompress type=idle" sysfs_write type=idle $A/recompress
+check_eq "  tries the 512 blocks not read for 5 s" "$(tried)" 512
+check "idle: all" sysfs_write all $A/idle
+check "idle 4294967295: nothing is that old, and every mark goes" sysfs_write 4294967295 $A/idle
+check "recompress type=idle priority=3" sysfs_write "type=idle priority=3" $A/recompress
+check_match "  finds nothing idle" "$(last_log)" ': 0 of 0 blocks tried'
+check_eq "C reads back" "$(dev_sha $DEV 0 1024)" "$(head -c $((1024 * BLOCK)) /tmp/rc-text | sha256sum | cut -d' ' -f1)"
+check "blkdiscard" blkdiscard $DEV
+check "compact" sysfs_write 1 $A/compact
+used=$(st 0 storage_stat/mem_used_total)
+check "  the memory is back within 4 KiB of the empty device's, access times included ($empty -> $used)" \
+	test $((used - empty)) -le 4096
 
 # Recompression under a filesystem being written: ext4 with a tree copied onto it while
 # every block is marked idle and recompressed, over and over.
