@@ -8,20 +8,61 @@ setup() { # KIND ALG -> prints the device path; foxramdisk's ALG+dedup turns ded
 	case "$1" in
 	foxramdisk)
 		insmod "${FOXRAMDISK_KO:-foxramdisk.ko}" default_capacity=$((SIZE * 256)) default_compression="${2%+dedup}" &&
-			{ [ "$2" = "${2%+dedup}" ] || echo 1 >/sys/block/foxramdisk0/dedup; } && echo /dev/foxramdisk0 ;;
+			{ [ "$2" = "${2%+dedup}" ] || echo 1 >/sys/block/foxramdisk0/dedup; } &&
+			attach_backing foxramdisk /sys/block/foxramdisk0 && echo /dev/foxramdisk0 ;;
 	zram)
-		# zram takes its secondary algorithms only before disksize, and has them only
-		# with CONFIG_ZRAM_MULTI_COMP.
+		# zram takes its secondary algorithms and its backing device only before
+		# disksize, and has them only with CONFIG_ZRAM_MULTI_COMP and
+		# CONFIG_ZRAM_WRITEBACK.
 		modprobe zram num_devices=1 &&
 			echo "$2" >/sys/block/zram0/comp_algorithm &&
 			{ [ ! -e /sys/block/zram0/recomp_algorithm ] ||
 				echo algo=zstd >/sys/block/zram0/recomp_algorithm; } &&
+			attach_backing zram /sys/block/zram0 &&
 			echo "${SIZE}M" >/sys/block/zram0/disksize && echo /dev/zram0 ;;
 	brd)
 		modprobe brd rd_nr=1 rd_size=$((SIZE * 1024)) && echo /dev/ram0 ;;
 	esac
 }
-teardown() { case "$1" in foxramdisk) rmmod foxramdisk ;; zram) rmmod zram ;; brd) rmmod brd ;; esac; }
+teardown() {
+	case "$1" in foxramdisk) rmmod foxramdisk ;; zram) rmmod zram ;; brd) rmmod brd ;; esac
+	detach_backing "$1"
+}
+
+# A backing store for writeback, the same for each device: a loop device over a file of the
+# device's size in the guest's tmpfs /tmp (zram takes only a block device). Not made where
+# the device has no writeback (zram without CONFIG_ZRAM_WRITEBACK).
+attach_backing() { # KIND SYSFS_DIR
+	local loop
+	[ -e "$2/backing_dev" ] || return 0
+	truncate -s "${SIZE}M" "/tmp/backing-$1" && loop=$(losetup -f --show "/tmp/backing-$1") &&
+		echo "$loop" >"$2/backing_dev"
+}
+detach_backing() { # KIND
+	local loop
+	[ -e "/tmp/backing-$1" ] || return 0
+	loop=$(losetup -j "/tmp/backing-$1" | cut -d: -f1)
+	[ -z "$loop" ] || losetup -d "$loop"
+	rm -f "/tmp/backing-$1"
+}
+
+# Marks every stored block idle and writes the idle ones to the backing store, with zram's
+# ABI (`idle`, `writeback idle`); fails where the device cannot.
+writeback_idle() { # KIND
+	local b
+	case "$1" in foxramdisk) b=/sys/block/foxramdisk0 ;; zram) b=/sys/block/zram0 ;; *) return 1 ;; esac
+	[ -w $b/writeback ] && [ "$(cat $b/backing_dev)" != none ] &&
+		echo all >$b/idle && echo idle >$b/writeback
+}
+
+# The bytes the device holds on its backing store (bd_stat's first field, in 4 KiB pages).
+backing_bytes() { # KIND
+	case "$1" in
+	foxramdisk) awk '{ print $1 * 4096 }' /sys/block/foxramdisk0/bd_stat ;;
+	zram) awk '{ print $1 * 4096 }' /sys/block/zram0/bd_stat ;;
+	*) echo null ;;
+	esac
+}
 
 # Marks every stored block idle and compresses the idle ones again with zstd, with zram's
 # ABI (`idle`, `recompress type=idle`); fails where the device cannot (brd; zram without

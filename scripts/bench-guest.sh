@@ -172,6 +172,12 @@ realdata() { # KIND LABEL DEVICE
 				settle
 				emit "{\"device\": \"$label\", \"tiering\": {\"case\": \"the image, then idle blocks recompressed with zstd\", $(accounts "$kind")}}"
 			fi
+			# The image again, cold: every block marked idle and written back.
+			blkdiscard -f "$d" 2>/dev/null
+			if dd if="$image" of="$d" bs=1M oflag=direct status=none && writeback_idle "$kind"; then
+				settle
+				emit "{\"device\": \"$label\", \"tiering\": {\"case\": \"the image, then idle blocks written back\", $(accounts "$kind"), \"backing_bytes\": $(backing_bytes "$kind")}}"
+			fi
 		else
 			log "$label: cannot write the tree's image"
 		fi

@@ -235,6 +235,18 @@ if tiering:
     case_table("Tiering: memory",
                "Memory each device uses for the tree's image above, all in, after the tiering step of "
                "each row, and foxramdisk's against zram's (below 1: foxramdisk uses less).", tiering)
+    backing = {case: by_dev for case, by_dev in tiering.items()
+               if any(r.get("backing_bytes") is not None for r in by_dev.values())}
+    for case, by_dev in backing.items():
+        lines.append(f"Backing store used after \"{case}\", in MiB, and foxramdisk's against zram's:")
+        lines.append("")
+        lines.append("| " + " | ".join(devices) + " | " + " | ".join(f"{a} / {b}" for a, b in pairs) + " |")
+        lines.append("|" + "---|" * (len(devices) + len(pairs)))
+        used = {d: by_dev[d].get("backing_bytes") if d in by_dev else None for d in devices}
+        cells = [fmt(used[d] / mib if used[d] is not None else None, 2) for d in devices]
+        cells += [fmt(ratio(used.get(a), used.get(b)), 3) for a, b in pairs]
+        lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
 
 open(f"{out}/bench.md", "w").write("\n".join(lines) + "\n")
 json.dump({"devices": devices, "raw": rows, "ratios": ratios}, open(f"{out}/bench.json", "w"), indent=1)
