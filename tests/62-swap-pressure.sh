@@ -16,9 +16,9 @@ check "mkswap" mkswap $DEV
 check "swapon" swapon $DEV
 ballast=$(mktemp -d)
 mount -t ramfs ramfs "$ballast"
-# FIFOs: the walker's "locked" and the shell's "go"; and one that nobody writes to, on
-# which `read -t 2` waits two seconds without a program.
-mkfifo "$ballast/locked" "$ballast/go" "$ballast/wait"
+# FIFOs: the walker's (tests/walker.py); and one that nobody writes to, on which
+# `read -t 2` waits two seconds without a program.
+mkfifo "$ballast/locked" "$ballast/go" "$ballast/filled" "$ballast/walk" "$ballast/wait"
 wait_fifo=$ballast/wait
 # Meanwhile, the controls that can run under swap and change the table or the codecs: each
 # disksize and compact closes the table to slot frees and freezes the queue.
@@ -35,38 +35,7 @@ wait_fifo=$ballast/wait
 ) &
 controls=$!
 # The walker locks what it has mapped, says so, and waits while the shell pins memory.
-python3 - "$ballast" >"$ballast/out" 2>&1 <<'PY' &
-import ctypes, os, random, sys
-
-# MCL_CURRENT: what is mapped now (the interpreter, its libraries) stays in memory; the
-# working set made below is not locked and goes to swap.
-with open(sys.argv[1] + "/locked", "w") as locked:
-    if ctypes.CDLL(None, use_errno=True).mlockall(1) != 0:
-        locked.write("failed\n")
-        sys.exit("mlockall: %s" % os.strerror(ctypes.get_errno()))
-    locked.write("locked\n")
-with open(sys.argv[1] + "/go") as go:
-    go.read()
-
-def chunk(i, rnd):
-    # Half text, half bytes from a seeded generator: about 2:1, as most data compresses.
-    line = b"page %08d of a working set larger than memory; " % i
-    text = (line * (2048 // len(line) + 1))[:2048]
-    return b"".join(text + rnd.randbytes(2048) for _ in range(256))
-
-# What is left once the walker's own pages are locked: its working set is 1.5 times that.
-with open("/proc/meminfo") as meminfo:
-    avail = next(int(l.split()[1]) // 1024 for l in meminfo if l.startswith("MemAvailable:"))
-mib = avail * 3 // 2
-print("MemAvailable %d MiB; the working set is %d MiB" % (avail, mib), flush=True)
-chunks = [bytearray(chunk(i, random.Random(i))) for i in range(mib)]
-# Walk the whole set twice more, so that every page is swapped in and out again.
-for _ in range(2):
-    for c in chunks:
-        c[0] ^= 0xFF
-bad = sum(1 for i, c in enumerate(chunks) if c != chunk(i, random.Random(i)))
-print("%d MiB, %d bad chunks" % (mib, bad))
-PY
+python3 "$(dirname "$0")/walker.py" "$ballast" mixed >"$ballast/out" 2>&1 &
 walker=$!
 read -r state <"$ballast/locked"
 # Pin most of the memory in ramfs (never swapped), after the walker's own pages, so that
@@ -75,6 +44,8 @@ if [ "$state" = locked ]; then
 	avail=$(awk '/^MemAvailable:/ { print int($2 / 1024) }' /proc/meminfo)
 	dd if=/dev/zero of="$ballast/pinned" bs=1M count=$((avail - 200)) status=none
 	echo go >"$ballast/go"
+	read -r _ <"$ballast/filled"
+	echo walk >"$ballast/walk"
 fi
 wait "$walker"
 out=$(cat "$ballast/out")

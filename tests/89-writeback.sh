@@ -214,43 +214,21 @@ truncate -s 256M "$ballast/back"
 check "backing_dev on ramfs" sysfs_write "$ballast/back" $A/backing_dev
 check "mkswap" mkswap $DEV
 check "swapon" swapon $DEV
-avail=$(awk '/^MemAvailable:/ { print int($2 / 1024) }' /proc/meminfo)
-dd if=/dev/zero of="$ballast/pinned" bs=1M count=$((avail - 250)) status=none
-mkfifo "$ballast/ready" "$ballast/go"
-# The walker fills 1.5 times what is left, says so, waits while the shell writes the raw
-# pages back, then walks the set twice and checks it. It locks what it has mapped first:
-# nothing is read from the 9p root while memory is short (Documentation/lab.rst).
-python3 - "$ballast" >"$WORK/walker.out" 2>&1 <<'PY' &
-import ctypes, os, random, sys
-
-if ctypes.CDLL(None, use_errno=True).mlockall(1) != 0:
-    sys.exit("mlockall: %s" % os.strerror(ctypes.get_errno()))
-ready = open(sys.argv[1] + "/ready", "w")
-
-def chunk(i, rnd):
-    # Text pages and random pages, in turn.
-    line = b"page %08d of a working set larger than memory; " % i
-    text = (line * (4096 // len(line) + 1))[:4096]
-    return b"".join(text + rnd.randbytes(4096) for _ in range(128))
-
-with open("/proc/meminfo") as meminfo:
-    avail = next(int(l.split()[1]) // 1024 for l in meminfo if l.startswith("MemAvailable:"))
-mib = avail * 3 // 2
-chunks = [bytearray(chunk(i, random.Random(i))) for i in range(mib)]
-ready.write("%d\n" % mib)
-ready.close()
-with open(sys.argv[1] + "/go") as go:
-    go.read()
-for _ in range(2):
-    for c in chunks:
-        c[0] ^= 0xFF
-bad = sum(1 for i, c in enumerate(chunks) if c != chunk(i, random.Random(i)))
-print("%d MiB, %d bad chunks" % (mib, bad))
-PY
+# The walker (tests/walker.py) locks what it has mapped, waits while the shell pins
+# memory, fills 1.5 times what is left, and waits while the shell writes the raw pages
+# back; then it walks the set twice and checks it.
+mkfifo "$ballast/locked" "$ballast/go" "$ballast/filled" "$ballast/walk"
+python3 "$(dirname "$0")/walker.py" "$ballast" alternate >"$WORK/walker.out" 2>&1 &
 walker=$!
-read -r need <"$ballast/ready"
+read -r state <"$ballast/locked"
+if [ "$state" = locked ]; then
+	avail=$(awk '/^MemAvailable:/ { print int($2 / 1024) }' /proc/meminfo)
+	dd if=/dev/zero of="$ballast/pinned" bs=1M count=$((avail - 250)) status=none
+	echo go >"$ballast/go"
+	read -r need <"$ballast/filled"
+fi
 check "writeback huge, while swapped out" sysfs_write huge $A/writeback
-echo go >"$ballast/go"
+[ "$state" = locked ] && echo walk >"$ballast/walk"
 wait "$walker"
 written=$(bd count)
 check "  wrote swapped pages to the file" test "$(bd writes)" -gt $((${need:-0} * 32)) ||
