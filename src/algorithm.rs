@@ -4,8 +4,9 @@
 //!
 //! `nocomp` stores blocks as they are; `zstd` is the kernel's zstd library, with parameters
 //! for one block (the crypto API cannot be given them); `lz4` and `lz4hc` are the kernel's
-//! LZ4 library, called without the crypto API's scomp layer (`lz4hc` at a level the crypto
-//! API cannot be given); every other algorithm is the kernel crypto
+//! LZ4 library, called without the crypto API's scomp layer, and `deflate` its zlib
+//! library (`lz4hc` and `deflate` at a level the crypto API cannot be given); every other
+//! algorithm is the kernel crypto
 //! acomp algorithm of the same `cra_name`, used only if the running kernel has it.
 
 use crate::{ext::crypto::acomp, parse::shown};
@@ -26,6 +27,8 @@ pub(crate) enum Backend {
     Lz4,
     /// The kernel's LZ4HC library, called directly, at a level.
     Lz4hc,
+    /// The kernel's zlib library (raw deflate), called directly, at a level.
+    Deflate,
     /// The kernel's zstd library, called directly.
     Zstd,
 }
@@ -61,8 +64,9 @@ macro_rules! algorithms {
 algorithms! {
     /// Blocks are stored raw.
     NoComp = 0, "nocomp", None, Stored;
-    /// `deflate` (zlib, raw deflate).
-    Deflate = 1, "deflate", Some(c"deflate"), Acomp;
+    /// `deflate` (raw deflate), through the zlib library as zram calls it, at a level
+    /// (same format).
+    Deflate = 1, "deflate", Some(c"deflate"), Deflate;
     /// `842`.
     Sw842 = 2, "842", Some(c"842"), Acomp;
     /// `lz4`, through the LZ4 library as zram calls it, without the crypto API's scomp
@@ -126,7 +130,9 @@ impl Algorithm {
     pub(crate) fn available(self) -> bool {
         match self.backend() {
             Backend::Acomp => self.crypto_name().is_some_and(acomp::available),
-            Backend::Stored | Backend::Lz4 | Backend::Lz4hc | Backend::Zstd => true,
+            Backend::Stored | Backend::Lz4 | Backend::Lz4hc | Backend::Deflate | Backend::Zstd => {
+                true
+            }
         }
     }
 
@@ -228,6 +234,7 @@ mod tests {
         assert_eq!(Algorithm::NoComp.backend(), Backend::Stored);
         assert_eq!(Algorithm::Lz4.backend(), Backend::Lz4);
         assert_eq!(Algorithm::Lz4hc.backend(), Backend::Lz4hc);
+        assert_eq!(Algorithm::Deflate.backend(), Backend::Deflate);
         assert_eq!(Algorithm::Zstd.backend(), Backend::Zstd);
     }
 

@@ -4,7 +4,10 @@
 
 use crate::{
     algorithm::{Algorithm, Backend},
-    ext::{crypto::acomp::AcompRequest, lz4::Lz4Codec, raw_buf::RawBuf, zstd::ZstdCodec},
+    ext::{
+        crypto::acomp::AcompRequest, deflate::DeflateCodec, lz4::Lz4Codec, raw_buf::RawBuf,
+        zstd::ZstdCodec,
+    },
     geometry::BLOCK_SIZE,
 };
 use core::ops::RangeInclusive;
@@ -12,8 +15,8 @@ use kernel::prelude::*;
 
 /// One CPU's codec of one algorithm.
 pub(crate) enum Codec {
-    /// A crypto acomp transform and request: every algorithm but `lz4`, `lz4hc` and
-    /// `zstd`.
+    /// A crypto acomp transform and request: every algorithm but `lz4`, `lz4hc`,
+    /// `deflate` and `zstd`.
     Acomp(AcompRequest),
     /// The LZ4 library called directly, LZ4 or LZ4HC, as zram's lz4 and lz4hc backends
     /// (the crypto API's reach the same functions through the scomp layer; see
@@ -22,6 +25,9 @@ pub(crate) enum Codec {
     /// The zstd library with parameters for one block, as zram's zstd backend (the crypto
     /// API's `zstd` is set up for 256 KiB inputs on every call; see [`ZstdCodec`]).
     Zstd(ZstdCodec),
+    /// The zlib library's raw deflate, as zram's deflate backend (the crypto API's takes no
+    /// level; see [`DeflateCodec`]).
+    Deflate(DeflateCodec),
 }
 
 impl Codec {
@@ -34,6 +40,7 @@ impl Codec {
             Backend::Stored => None,
             Backend::Lz4 => Some(Self::Lz4(Lz4Codec::new()?)),
             Backend::Lz4hc => Some(Self::Lz4(Lz4Codec::new_hc(level)?)),
+            Backend::Deflate => Some(Self::Deflate(DeflateCodec::new(level)?)),
             Backend::Zstd => Some(Self::Zstd(ZstdCodec::new(
                 level.unwrap_or_else(ZstdCodec::default_level),
                 BLOCK_SIZE,
@@ -54,12 +61,14 @@ impl Codec {
         }
     }
 
-    /// The compression levels `algorithm`'s codec takes, if it takes one: zstd's and
-    /// lz4hc's, through their libraries; lz4 and the crypto API's algorithms take none.
+    /// The compression levels `algorithm`'s codec takes, if it takes one: zstd's, lz4hc's
+    /// and deflate's, through their libraries; lz4 and the crypto API's algorithms take
+    /// none.
     pub(crate) fn levels(algorithm: Algorithm) -> Option<RangeInclusive<i32>> {
         match algorithm.backend() {
             Backend::Zstd => Some(ZstdCodec::levels()),
             Backend::Lz4hc => Some(Lz4Codec::hc_levels()),
+            Backend::Deflate => Some(DeflateCodec::levels()),
             Backend::Stored | Backend::Lz4 | Backend::Acomp => None,
         }
     }
@@ -71,6 +80,7 @@ impl Codec {
             Self::Acomp(codec) => codec.compress(src, dst),
             Self::Lz4(codec) => codec.compress(src, dst),
             Self::Zstd(codec) => codec.compress(src, dst),
+            Self::Deflate(codec) => codec.compress(src, dst),
         }
     }
 
@@ -80,6 +90,7 @@ impl Codec {
             Self::Acomp(codec) => codec.decompress(src, dst),
             Self::Lz4(codec) => codec.decompress(src, dst),
             Self::Zstd(codec) => codec.decompress(src, dst),
+            Self::Deflate(codec) => codec.decompress(src, dst),
         }
     }
 }
@@ -157,14 +168,54 @@ mod tests {
     }
 
     #[test]
+    fn deflate_takes_levels_minus_1_to_9() -> Result {
+        let mut plain = repeated(b"deflate at its fastest and its best level; 0123456789 ")?;
+        let mut packed = KVec::from_elem(0u8, 2 * BLOCK_SIZE, GFP_KERNEL)?;
+        let mut back = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
+        let mut sizes = [0; 3];
+        for (size, level) in sizes.iter_mut().zip([0, 1, 9]) {
+            let mut codec = Codec::new(Algorithm::Deflate, Some(level))?.ok_or(EINVAL)?;
+            match codec.compress(&RawBuf::from(&mut plain[..]), &mut packed) {
+                Ok(n) => {
+                    // Any level decodes with the crypto API's deflate.
+                    let mut crypto = AcompRequest::new(c"deflate")?;
+                    back.fill(0);
+                    assert_eq!(
+                        crypto.decompress(&packed[..n], &mut RawBuf::from(&mut back[..]))?,
+                        BLOCK_SIZE
+                    );
+                    assert!(back == plain);
+                    *size = n;
+                }
+                // Level 0 stores: not shorter than the block.
+                Err(e) => assert!(level == 0 && e == ENOSPC),
+            }
+        }
+        assert!(sizes[0] == 0 && sizes[2] <= sizes[1]);
+        for level in [i32::MIN, -2, 10, i32::MAX] {
+            assert!(Codec::new(Algorithm::Deflate, Some(level)).is_err());
+        }
+        assert_eq!(Codec::levels(Algorithm::Deflate), Some(-1..=9));
+        Ok(())
+    }
+
+    #[test]
     fn library_codecs_round_trip_and_speak_the_crypto_format() -> Result {
         let mut plain = repeated(b"a codec called directly compresses this line well; ")?;
         let mut packed = KVec::from_elem(0u8, 2 * BLOCK_SIZE, GFP_KERNEL)?;
         let mut back = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
         let mut half = KVec::from_elem(0u8, BLOCK_SIZE / 2, GFP_KERNEL)?;
-        for algorithm in [Algorithm::Lz4, Algorithm::Lz4hc, Algorithm::Zstd] {
+        for algorithm in [
+            Algorithm::Lz4,
+            Algorithm::Lz4hc,
+            Algorithm::Deflate,
+            Algorithm::Zstd,
+        ] {
             let mut codec = Codec::new(algorithm, None)?.ok_or(EINVAL)?;
-            assert!(matches!(codec, Codec::Lz4(_) | Codec::Zstd(_)));
+            assert!(matches!(
+                codec,
+                Codec::Lz4(_) | Codec::Deflate(_) | Codec::Zstd(_)
+            ));
             let n = codec.compress(&RawBuf::from(&mut plain[..]), &mut packed)?;
             assert!(n > 0 && n < BLOCK_SIZE / 4);
             assert_eq!(

@@ -9,6 +9,7 @@
 pub(crate) mod block;
 pub(crate) mod chunk_table;
 pub(crate) mod crypto;
+pub(crate) mod deflate;
 pub(crate) mod fault_inject;
 mod ffi;
 pub(crate) mod fs;

@@ -19,6 +19,7 @@
 #include <linux/stddef.h>
 #include <linux/wait_bit.h>
 #include <linux/workqueue.h>
+#include <linux/zlib.h>
 #include <linux/zstd.h>
 
 #include "helpers.h"
@@ -35,6 +36,14 @@ static_assert(sizeof(zstd_compression_parameters) == 7 * sizeof(unsigned int));
 static_assert(offsetof(zstd_compression_parameters, strategy) == 6 * sizeof(unsigned int));
 static_assert(sizeof(zstd_parameters) == 10 * sizeof(int));
 static_assert(offsetof(zstd_parameters, fParams) == sizeof(zstd_compression_parameters));
+/* Mirrored in src/ext/ffi.rs (`z_stream_s`) and src/ext/deflate.rs. */
+static_assert(sizeof(struct z_stream_s) == 12 * sizeof(long));
+static_assert(offsetof(struct z_stream_s, avail_out) == 4 * sizeof(long));
+static_assert(offsetof(struct z_stream_s, workspace) == 8 * sizeof(long));
+static_assert(offsetof(struct z_stream_s, adler) == 10 * sizeof(long));
+static_assert(Z_OK == 0 && Z_STREAM_END == 1 && Z_SYNC_FLUSH == 3 && Z_FINISH == 5);
+static_assert(Z_DEFLATED == 8 && Z_DEFAULT_STRATEGY == 0 && MAX_MEM_LEVEL == 8);
+static_assert(Z_DEFAULT_COMPRESSION == -1 && Z_BEST_COMPRESSION == 9);
 /* Mirrored in src/ext/lz4.rs. */
 static_assert(LZ4_MEM_COMPRESS == 16416 && LZ4_ACCELERATION_DEFAULT == 1);
 static_assert(LZ4HC_MEM_COMPRESS == 262192 && LZ4HC_DEFAULT_CLEVEL == 9 && LZ4HC_MAX_CLEVEL == 16);

@@ -165,6 +165,25 @@ level16=$(($(compressed) - before))
 check "  level 16 stores it smaller ($level1 -> $level16 bytes)" test "$level16" -lt "$level1"
 check_eq "  both copies read back" "$(dev_sha $DEV 14000 1024) $(dev_sha $DEV 10000 1024)" "$c_sha $c_sha"
 check "algorithm_params algo=lz4hc (the default again)" sysfs_write algo=lz4hc $A/algorithm_params
+# deflate's level, -1 (zlib's default) to 9, through the zlib library.
+for v in "algo=deflate level=-2" "algo=deflate level=10"; do
+	check_match "algorithm_params refuses '$v'" "$(sysfs_write "$v" $A/algorithm_params)" \
+		'Invalid argument'
+done
+check_match "  and says why" "$(dmesg | grep algorithm_params | tail -1)" 'deflate level 10 is not -1 to 9'
+check "discard the lz4hc copies" blkdiscard -f -o $((10000 * BLOCK)) -l $((5024 * BLOCK)) $DEV
+check "comp_algorithm deflate" sysfs_write deflate $A/comp_algorithm
+check "algorithm_params algo=deflate level=1" sysfs_write "algo=deflate level=1" $A/algorithm_params
+before=$(compressed)
+check "write 4 MiB of text with deflate at level 1" dd if=/tmp/rc-text of=$DEV bs=$BLOCK count=1024 seek=14000 oflag=direct status=none
+level1=$(($(compressed) - before))
+check "algorithm_params algo=deflate level=9" sysfs_write "algo=deflate level=9" $A/algorithm_params
+before=$(compressed)
+check "write the same text at level 9" dd if=/tmp/rc-text of=$DEV bs=$BLOCK count=1024 seek=10000 oflag=direct status=none
+level9=$(($(compressed) - before))
+check "  level 9 stores it smaller ($level1 -> $level9 bytes)" test "$level9" -lt "$level1"
+check_eq "  both copies read back" "$(dev_sha $DEV 14000 1024) $(dev_sha $DEV 10000 1024)" "$c_sha $c_sha"
+check "algorithm_params algo=deflate (the default again)" sysfs_write algo=deflate $A/algorithm_params
 check "comp_algorithm lz4" sysfs_write lz4 $A/comp_algorithm
 
 # idle by age: the first `idle N` starts keeping access times, and a block not accessed

@@ -61,6 +61,36 @@ pub(crate) struct zstd_parameters {
     pub(crate) fParams: [c_int; 3],
 }
 
+/// `struct z_stream_s`: a zlib stream. Size and field offsets pinned by `static_assert` in
+/// `src/helpers.c`.
+#[repr(C)]
+pub(crate) struct z_stream_s {
+    /// Next input byte.
+    pub(crate) next_in: *const u8,
+    /// Bytes available at `next_in`.
+    pub(crate) avail_in: c_ulong,
+    /// Input bytes read so far.
+    pub(crate) total_in: c_ulong,
+    /// Where the next output byte goes.
+    pub(crate) next_out: *mut u8,
+    /// Room left at `next_out`.
+    pub(crate) avail_out: c_ulong,
+    /// Output bytes written so far.
+    pub(crate) total_out: c_ulong,
+    /// The last error's message, or null.
+    pub(crate) msg: *mut c_char,
+    /// The library's state, in `workspace`.
+    pub(crate) state: *mut c_void,
+    /// The memory the stream works in, given by its user.
+    pub(crate) workspace: *mut c_void,
+    /// The library's guess of the data's type.
+    pub(crate) data_type: c_int,
+    /// The Adler-32 of the uncompressed data (not for raw deflate).
+    pub(crate) adler: c_ulong,
+    /// Reserved.
+    pub(crate) reserved: c_ulong,
+}
+
 /// `crypto_completion_t`.
 pub(crate) type CryptoCompletion = Option<unsafe extern "C" fn(data: *mut c_void, err: c_int)>;
 
@@ -320,6 +350,33 @@ extern "C" {
         compression_level: c_int,
         wrkmem: *mut c_void,
     ) -> c_int;
+    /// `zlib_deflate_workspacesize()` (`lib/zlib_deflate/deflate.c`).
+    pub(crate) fn zlib_deflate_workspacesize(window_bits: c_int, mem_level: c_int) -> c_int;
+    /// `zlib_deflateInit2()`.
+    pub(crate) fn zlib_deflateInit2(
+        strm: *mut z_stream_s,
+        level: c_int,
+        method: c_int,
+        window_bits: c_int,
+        mem_level: c_int,
+        strategy: c_int,
+    ) -> c_int;
+    /// `zlib_deflateReset()`.
+    pub(crate) fn zlib_deflateReset(strm: *mut z_stream_s) -> c_int;
+    /// `zlib_deflate()`.
+    pub(crate) fn zlib_deflate(strm: *mut z_stream_s, flush: c_int) -> c_int;
+    /// `zlib_deflateEnd()`.
+    pub(crate) fn zlib_deflateEnd(strm: *mut z_stream_s) -> c_int;
+    /// `zlib_inflate_workspacesize()` (`lib/zlib_inflate/inflate.c`).
+    pub(crate) fn zlib_inflate_workspacesize() -> c_int;
+    /// `zlib_inflateInit2()`.
+    pub(crate) fn zlib_inflateInit2(strm: *mut z_stream_s, window_bits: c_int) -> c_int;
+    /// `zlib_inflateReset()`.
+    pub(crate) fn zlib_inflateReset(strm: *mut z_stream_s) -> c_int;
+    /// `zlib_inflate()`.
+    pub(crate) fn zlib_inflate(strm: *mut z_stream_s, flush: c_int) -> c_int;
+    /// `zlib_inflateEnd()`.
+    pub(crate) fn zlib_inflateEnd(strm: *mut z_stream_s) -> c_int;
     /// `LZ4_decompress_safe()` (`lib/lz4/lz4_decompress.c`).
     pub(crate) fn LZ4_decompress_safe(
         source: *const c_char,
