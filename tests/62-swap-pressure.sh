@@ -16,9 +16,8 @@ check "mkswap" mkswap $DEV
 check "swapon" swapon $DEV
 ballast=$(mktemp -d)
 mount -t ramfs ramfs "$ballast"
-# FIFOs: the walker's (tests/walker.py); and one that nobody writes to, on which
-# `read -t 2` waits two seconds without a program.
-mkfifo "$ballast/locked" "$ballast/go" "$ballast/filled" "$ballast/walk" "$ballast/wait"
+# A FIFO that nobody writes to, on which `read -t 2` waits two seconds without a program.
+mkfifo "$ballast/wait"
 wait_fifo=$ballast/wait
 # Meanwhile, the controls that can run under swap and change the table or the codecs: each
 # disksize and compact closes the table to slot frees and freezes the queue.
@@ -34,19 +33,10 @@ wait_fifo=$ballast/wait
 	done
 ) &
 controls=$!
-# The walker locks what it has mapped, says so, and waits while the shell pins memory.
-python3 "$(dirname "$0")/walker.py" "$ballast" mixed >"$ballast/out" 2>&1 &
-walker=$!
-read -r state <"$ballast/locked"
-# Pin most of the memory in ramfs (never swapped), after the walker's own pages, so that
-# 200 MiB are left whatever they take, and 1.5 times that is small enough under TCG.
-if [ "$state" = locked ]; then
-	avail=$(awk '/^MemAvailable:/ { print int($2 / 1024) }' /proc/meminfo)
-	dd if=/dev/zero of="$ballast/pinned" bs=1M count=$((avail - 200)) status=none
-	echo go >"$ballast/go"
-	read -r _ <"$ballast/filled"
-	echo walk >"$ballast/walk"
-fi
+# The walker locks what it has mapped, and the shell then pins most of the memory in ramfs
+# (never swapped), so that 200 MiB are left whatever the walker's own pages take, and 1.5
+# times that is small enough under TCG.
+start_walker "$ballast" mixed 200 "$ballast/out" && echo walk >"$ballast/walk"
 wait "$walker"
 out=$(cat "$ballast/out")
 check "the controls ran all along (disksize, compact, comp_algorithm)" kill "$controls"

@@ -214,21 +214,12 @@ truncate -s 256M "$ballast/back"
 check "backing_dev on ramfs" sysfs_write "$ballast/back" $A/backing_dev
 check "mkswap" mkswap $DEV
 check "swapon" swapon $DEV
-# The walker (tests/walker.py) locks what it has mapped, waits while the shell pins
-# memory, fills 1.5 times what is left, and waits while the shell writes the raw pages
-# back; then it walks the set twice and checks it.
-mkfifo "$ballast/locked" "$ballast/go" "$ballast/filled" "$ballast/walk"
-python3 "$(dirname "$0")/walker.py" "$ballast" alternate >"$WORK/walker.out" 2>&1 &
-walker=$!
-read -r state <"$ballast/locked"
-if [ "$state" = locked ]; then
-	avail=$(awk '/^MemAvailable:/ { print int($2 / 1024) }' /proc/meminfo)
-	dd if=/dev/zero of="$ballast/pinned" bs=1M count=$((avail - 250)) status=none
-	echo go >"$ballast/go"
-	read -r need <"$ballast/filled"
-fi
+# The walker (tests/walker.py) locks what it has mapped, the shell pins memory, and the
+# walker fills 1.5 times what is left; the raw pages are written back while it is swapped
+# out, then it walks the set twice and checks it.
+start_walker "$ballast" alternate 250 "$WORK/walker.out"
 check "writeback huge, while swapped out" sysfs_write huge $A/writeback
-[ "$state" = locked ] && echo walk >"$ballast/walk"
+[ -n "$need" ] && echo walk >"$ballast/walk"
 wait "$walker"
 written=$(bd count)
 check "  wrote swapped pages to the file" test "$(bd writes)" -gt $((${need:-0} * 32)) ||

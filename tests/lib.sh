@@ -64,6 +64,26 @@ dev_sha() { # DEV OFFSET_BLOCKS COUNT_BLOCKS
 }
 file_sha() { sha256sum "$1" | cut -d' ' -f1; }
 
+# start_walker DIR PATTERN LEFT OUT: the swap tests' working set (tests/walker.py, its
+# output to OUT) on FIFOs in DIR, a ramfs: once the walker has locked its own pages, pins
+# memory in DIR so that LEFT MiB are left, lets it fill 1.5 times what is left, and returns
+# with the set filled and swapped out: $walker is its pid, $need the set's size in MiB.
+# Fails, $need empty, if the walker could not lock its pages. Then write a line to
+# DIR/walk to let it walk the set and check it, and wait for $walker.
+start_walker() {
+	local state avail
+	mkfifo "$1/locked" "$1/go" "$1/filled" "$1/walk"
+	python3 "$(dirname "$0")/walker.py" "$1" "$2" >"$4" 2>&1 &
+	walker=$!
+	need=
+	read -r state <"$1/locked"
+	[ "$state" = locked ] || return 1
+	avail=$(awk '/^MemAvailable:/ { print int($2 / 1024) }' /proc/meminfo)
+	dd if=/dev/zero of="$1/pinned" bs=1M count=$((avail - $3)) status=none
+	echo go >"$1/go"
+	read -r need <"$1/filled"
+}
+
 # sysfs_write VALUE FILE: writes VALUE and a newline to FILE, prints the error if any and
 # returns its status. bash, not sh: dash reports every failed write as "I/O error",
 # whatever the errno, and the tests check the errno.
