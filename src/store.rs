@@ -38,6 +38,13 @@
 //! [`Store::slot_free`] runs under swap's spin lock and only tries the read side and the
 //! slot lock.
 //!
+//! Access times, once kept (see [`Store::mark_idle`]), are a table of their own with its
+//! own per-CPU read side, taken after the block table's: for a moment by each read and
+//! write before the slot lock (never while it is held), under a slot lock by `idle` with
+//! an age, and only tried by a discard and a slot free. Its write side is taken by
+//! resize (inside the block table's), and by reset and the trim after a discard (not while
+//! the block table's is held), each under the store's control, which `idle` also takes.
+//!
 //! [`Store::resize`], [`Store::reset`] and [`Store::trim_table`] change the table as a
 //! whole: they take its write side, which waits for every reader to leave and keeps new
 //! ones out, so they are safe whenever they run. Each takes the [`StoreControl`] of the
