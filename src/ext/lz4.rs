@@ -105,32 +105,36 @@ impl Lz4Codec {
         let output = c_int::try_from(dst.len()).map_err(|_| EINVAL)?;
         let wrkmem = self.wrkmem.as_mut_ptr().cast();
         let ret = match self.mode {
-            // SAFETY: `src` is readable for its length (`RawBuf` invariant), `dst` writable
-            // for its length, which the library stays within (see above); `wrkmem` fits and
-            // aligns `LZ4_stream_t` (type invariant) and only this call uses it (`&mut
-            // self`).
-            Mode::Fast => unsafe {
-                ffi::LZ4_compress_fast(
-                    src.as_ptr().cast(),
-                    dst.as_mut_ptr().cast(),
-                    input,
-                    output,
-                    LZ4_ACCELERATION_DEFAULT,
-                    wrkmem,
-                )
-            },
-            // SAFETY: as above (LZ4HC drops its output checks by the same bound), and
-            // `wrkmem` fits and aligns `LZ4_streamHC_t` (type invariant).
-            Mode::HighCompression(level) => unsafe {
-                ffi::LZ4_compress_HC(
-                    src.as_ptr().cast(),
-                    dst.as_mut_ptr().cast(),
-                    input,
-                    output,
-                    level,
-                    wrkmem,
-                )
-            },
+            Mode::Fast => {
+                // SAFETY: `src` is readable for its length (`RawBuf` invariant), `dst`
+                // writable for its length, which the library stays within (see above);
+                // `wrkmem` fits and aligns `LZ4_stream_t` (type invariant) and only this
+                // call uses it (`&mut self`).
+                unsafe {
+                    ffi::LZ4_compress_fast(
+                        src.as_ptr().cast(),
+                        dst.as_mut_ptr().cast(),
+                        input,
+                        output,
+                        LZ4_ACCELERATION_DEFAULT,
+                        wrkmem,
+                    )
+                }
+            }
+            Mode::HighCompression(level) => {
+                // SAFETY: as above (LZ4HC drops its output checks by the same bound), and
+                // `wrkmem` fits and aligns `LZ4_streamHC_t` (type invariant).
+                unsafe {
+                    ffi::LZ4_compress_HC(
+                        src.as_ptr().cast(),
+                        dst.as_mut_ptr().cast(),
+                        input,
+                        output,
+                        level,
+                        wrkmem,
+                    )
+                }
+            }
         };
         match usize::try_from(ret) {
             Ok(len) if len > 0 && len < src.len() && len <= dst.len() => Ok(len),
