@@ -157,19 +157,18 @@ impl DeflateCodec {
         if unsafe { ffi::zlib_deflateReset(s) } != Z_OK {
             return Err(EINVAL);
         }
-        s.next_in = src.as_ptr();
-        s.avail_in = src.len();
-        s.next_out = dst.as_mut_ptr();
-        s.avail_out = dst.len();
         // SAFETY: `src` is readable for its length (`RawBuf` invariant) and `dst` writable
-        // for its length, as the stream now says; only this call uses the stream.
-        let ret = unsafe { ffi::zlib_deflate(s, Z_FINISH) };
-        let len = s.total_out;
-        // INVARIANT: the stream points to no buffer of the caller's after this call.
-        s.next_in = ptr::null();
-        s.avail_in = 0;
-        s.next_out = ptr::null_mut();
-        s.avail_out = 0;
+        // for its length; `zlib_deflate()` is a step of a stream initialised for it.
+        let (ret, len) = unsafe {
+            Stream::step(
+                s,
+                src.as_ptr(),
+                src.len(),
+                dst.as_mut_ptr(),
+                dst.len(),
+                |s| ffi::zlib_deflate(s, Z_FINISH),
+            )
+        };
         match ret {
             Z_STREAM_END if len > 0 && len < src.len() && len <= dst.len() => Ok(len),
             _ => Err(ENOSPC),
@@ -184,24 +183,58 @@ impl DeflateCodec {
         if unsafe { ffi::zlib_inflateReset(s) } != Z_OK {
             return Err(EIO);
         }
-        s.next_in = src.as_ptr();
-        s.avail_in = src.len();
-        s.next_out = dst.as_mut_ptr();
-        s.avail_out = dst.len();
         // SAFETY: `src` is a slice, readable for its length, and `dst` is writable for its
-        // length (`RawBuf` invariant), as the stream now says; zlib stays within both.
-        let ret = unsafe { ffi::zlib_inflate(s, Z_SYNC_FLUSH) };
-        let len = s.total_out;
-        // INVARIANT: as in `compress`.
-        s.next_in = ptr::null();
-        s.avail_in = 0;
-        s.next_out = ptr::null_mut();
-        s.avail_out = 0;
+        // length (`RawBuf` invariant); `zlib_inflate()` is a step of a stream initialised
+        // for it.
+        let (ret, len) = unsafe {
+            Stream::step(
+                s,
+                src.as_ptr(),
+                src.len(),
+                dst.as_mut_ptr(),
+                dst.len(),
+                |s| ffi::zlib_inflate(s, Z_SYNC_FLUSH),
+            )
+        };
         // Never trust a codec's length beyond the buffer it was given.
         match ret {
             Z_STREAM_END if len <= dst.len() => Ok(len),
             _ => Err(EIO),
         }
+    }
+}
+
+impl Stream {
+    /// Points `s` at `input_len` bytes at `input` and `output_len` bytes of room at
+    /// `output`, runs `call` on it, and points it at nothing again; returns what `call`
+    /// returned and the bytes written.
+    ///
+    /// # Safety
+    ///
+    /// `input` must be readable for `input_len` bytes and `output` writable for
+    /// `output_len` bytes until this returns, and `call` must be a zlib step that `s` was
+    /// initialised for, which stays within what the stream says.
+    unsafe fn step(
+        s: &mut ffi::z_stream_s,
+        input: *const u8,
+        input_len: usize,
+        output: *mut u8,
+        output_len: usize,
+        call: impl FnOnce(*mut ffi::z_stream_s) -> c_int,
+    ) -> (c_int, usize) {
+        s.next_in = input;
+        s.avail_in = input_len;
+        s.next_out = output;
+        s.avail_out = output_len;
+        let ret = call(s);
+        let len = s.total_out;
+        // INVARIANT (of `DeflateCodec`): the stream points to no buffer of the caller's
+        // after this.
+        s.next_in = ptr::null();
+        s.avail_in = 0;
+        s.next_out = ptr::null_mut();
+        s.avail_out = 0;
+        (ret, len)
     }
 }
 
