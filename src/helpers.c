@@ -280,14 +280,9 @@ struct dentry *foxramdisk_helper_fail_alloc_debugfs(struct dentry *parent)
 }
 #endif
 
-void foxramdisk_helper_init_work_onstack(struct work_struct *work, work_func_t func)
+void foxramdisk_helper_init_work(struct work_struct *work, work_func_t func)
 {
-	INIT_WORK_ONSTACK(work, func);
-}
-
-void foxramdisk_helper_destroy_work_on_stack(struct work_struct *work)
-{
-	destroy_work_on_stack(work);
+	INIT_WORK(work, func);
 }
 
 umode_t foxramdisk_helper_file_mode(struct file *file)

@@ -70,8 +70,7 @@ void foxramdisk_helper_memalloc_noreclaim_restore(unsigned int flags);
 void foxramdisk_helper_memalloc_retry_wait(gfp_t gfp_flags);
 
 /* work items */
-void foxramdisk_helper_init_work_onstack(struct work_struct *work, work_func_t func);
-void foxramdisk_helper_destroy_work_on_stack(struct work_struct *work);
+void foxramdisk_helper_init_work(struct work_struct *work, work_func_t func);
 
 /* files */
 umode_t foxramdisk_helper_file_mode(struct file *file);

@@ -10,6 +10,13 @@
 //! of one queue (`BLK_MAX_REQUEST_COUNT`), so a batch keeps its CPU's context for at most
 //! that many.
 //!
+//! Reads of blocks written back to a backing store are the exception: `queue_rq` may run
+//! inside `submit_bio()`, where it cannot wait for another block device's I/O, so such a
+//! read is handed to a worker of `kblockd` ([`Operations::serve_deferred`]), which serves
+//! it again, waits for the backing store with no compression context held, and ends it
+//! (as zram ends its bio from the backing read's completion). The task that submitted the
+//! request goes on meanwhile, and so does the other I/O of its CPU.
+//!
 //! Blocking model: the tag set is `BLK_MQ_F_BLOCKING`, so `queue_rq` runs in a context that
 //! may sleep, and every allocation in it happens inside a no-I/O scope (`GFP_NOIO`), the
 //! one the table's shared use carries ([`Store::io`](crate::store::Store::io), taken
@@ -33,7 +40,7 @@ use crate::{
     ext::{
         block::{
             bio::Segment,
-            mq::{Operations, ReqOp, Request, RequestBatch},
+            mq::{Operations, Queued, ReqOp, Request, RequestBatch},
         },
         mm::{self, NoReclaimScope},
         raw_buf::RawBuf,
@@ -98,7 +105,9 @@ fn for_each_chunk(
 }
 
 /// Serves a read. A block that one segment covers whole is decompressed straight into
-/// it; a block split across segments is read into the context, then copied out.
+/// it; a block split across segments is read into the context, then copied out. Fails
+/// with `EAGAIN` at a block written back to the backing store: the request is then served
+/// again by [`read_waiting`], in a worker.
 fn read(store: &StoreIo<'_>, ctx: &mut Context, rq: &Request, pos: u64, len: u64) -> Result {
     for_each_chunk(rq, pos, len, |c| {
         if c.len == BLOCK_SIZE {
@@ -108,6 +117,38 @@ fn read(store: &StoreIo<'_>, ctx: &mut Context, rq: &Request, pos: u64, len: u64
         }
         if c.offset == 0 {
             store.read_block(
+                &mut ctx.codecs,
+                c.index,
+                &mut RawBuf::from(&mut ctx.block[..]),
+            )?;
+        }
+        let data = ctx.block.get(c.offset..c.offset + c.len).ok_or(EIO)?;
+        c.segment.copy_from_slice(c.at, data)
+    })
+}
+
+/// Serves a read that [`read`] left for a worker. A block that one segment covers whole is
+/// read with [`StoreIo::read_block_waiting`], which takes the CPU's context only to
+/// decompress, never while it waits for the backing store; the context is given back before
+/// each such block. A block split across segments is read into the context, taken into
+/// `ctx` and held until the next whole block, and its unit with it if it was written back.
+fn read_waiting<'a>(
+    store: &'a StoreIo<'_>,
+    ctx: &mut Option<MutexGuard<'a, Context>>,
+    rq: &Request,
+    pos: u64,
+    len: u64,
+) -> Result {
+    for_each_chunk(rq, pos, len, |c| {
+        if c.len == BLOCK_SIZE {
+            *ctx = None;
+            return c
+                .segment
+                .map(c.at, c.len, |dst| store.read_block_waiting(c.index, dst))?;
+        }
+        let ctx = context(store, ctx)?;
+        if c.offset == 0 {
+            store.read_block_held(
                 &mut ctx.codecs,
                 c.index,
                 &mut RawBuf::from(&mut ctx.block[..]),
@@ -234,13 +275,16 @@ fn context<'s, 'a>(
 }
 
 /// Serves request `rq` with the table held for shared use (`store`) and the context in
-/// `ctx`, taken if the request needs one and not yet there; counts it.
+/// `ctx`, taken if the request needs one and not yet there; counts it. A read that meets a
+/// block written back to the backing store is left for a worker ([`Queued::Defer`], not
+/// counted yet) unless this is that worker (`waiting`).
 fn serve<'a>(
     disk: ArcBorrow<'_, WithWork<DiskData>>,
     store: &'a StoreIo<'_>,
     ctx: &mut Option<MutexGuard<'a, Context>>,
     rq: &Request,
-) -> Result {
+    waiting: bool,
+) -> Result<Queued> {
     let io = &disk.io;
     let pos = rq.sector() << SECTOR_SHIFT;
     let len = u64::from(rq.bytes());
@@ -257,7 +301,11 @@ fn serve<'a>(
         Err(EIO)
     } else {
         match op {
-            ReqOp::Read => read(store, context(store, ctx)?, rq, pos, len),
+            ReqOp::Read if waiting => read_waiting(store, ctx, rq, pos, len),
+            ReqOp::Read => match read(store, context(store, ctx)?, rq, pos, len) {
+                Err(e) if e == EAGAIN => return Ok(Queued::Defer),
+                other => other,
+            },
             ReqOp::Write => {
                 let written = if rq.is_swap() {
                     swap_out(&disk, store, ctx, rq, pos, len)
@@ -284,7 +332,7 @@ fn serve<'a>(
         }
         ReqOp::Flush | ReqOp::Other(_) => {}
     }
-    result
+    result.map(|()| Queued::Done)
 }
 
 #[vtable]
@@ -295,20 +343,32 @@ impl Operations for DiskOps {
 
     const BLOCKING: bool = true;
 
-    fn queue_rq(disk: ArcBorrow<'_, WithWork<DiskData>>, rq: &Request) -> Result {
+    fn queue_rq(disk: ArcBorrow<'_, WithWork<DiskData>>, rq: &Request) -> Result<Queued> {
         // Also the no-I/O allocation scope of the whole request.
         let store = disk.store.io();
         // Dropped first: the context's mutex before the table's read side.
         let mut ctx = None;
-        serve(disk, &store, &mut ctx, rq)
+        serve(disk, &store, &mut ctx, rq, false)
     }
 
-    fn queue_rqs(disk: ArcBorrow<'_, WithWork<DiskData>>, batch: &mut RequestBatch<'_>) {
+    fn queue_rqs(disk: ArcBorrow<'_, WithWork<DiskData>>, batch: &mut RequestBatch<'_, Self>) {
         // The table's read side and the CPU's context once for the whole batch, in the
         // same order as for one request.
         let store = disk.store.io();
         let mut ctx = None;
-        batch.serve_each(|rq| serve(disk, &store, &mut ctx, rq));
+        batch.serve_each(|rq| serve(disk, &store, &mut ctx, rq, false));
+    }
+
+    fn serve_deferred(disk: ArcBorrow<'_, WithWork<DiskData>>, rq: &Request) -> Result {
+        // The table's read side again, in this worker: the request keeps the queue from
+        // freezing, so no control changes the table between `queue_rq` and here.
+        let store = disk.store.io();
+        let mut ctx = None;
+        match serve(disk, &store, &mut ctx, rq, true)? {
+            Queued::Done => Ok(()),
+            // A worker's read waits for the backing store: it is never left again.
+            Queued::Defer => Err(EIO),
+        }
     }
 
     fn open(disk: ArcBorrow<'_, WithWork<DiskData>>) -> Result {

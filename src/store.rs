@@ -32,7 +32,10 @@
 //! write holds the slot lock only to swap the slot's content, or to copy its data into the
 //! block's own object when that object can take it; compression, allocation and freeing
 //! happen outside it. A read holds it while it maps the object and decompresses (or
-//! copies) it, so that no writer frees the object meanwhile, as zram does. Recompression
+//! copies) it, so that no writer frees the object meanwhile, as zram does; a read of a
+//! written-back block ([`StoreIo::read_block_waiting`], in a worker) holds it while the
+//! block's unit is read from the backing store, with no context held, and takes the
+//! context to decompress only after it unlocks the slot. Recompression
 //! ([`Store::recompress`]) holds it while it decompresses, compresses and allocates the
 //! new object, as zram's `recompress_slot()`.
 //! [`Store::slot_free`] runs under swap's spin lock and only tries the read side and the
@@ -823,6 +826,18 @@ impl Store {
     }
 }
 
+/// The result of decompressing block `index`: `Ok` if it gave a whole block, else `EIO`,
+/// logged once.
+fn whole_block(index: usize, decompressed: Result<usize>) -> Result {
+    match decompressed {
+        Ok(BLOCK_SIZE) => Ok(()),
+        other => {
+            pr_err_once!("block {index}: decompression failed ({other:?})\n");
+            Err(EIO)
+        }
+    }
+}
+
 /// A store in use by the I/O path, its table held for shared use (see [`Store::io`]); the
 /// store's other methods are reached through it.
 pub(crate) struct StoreIo<'a> {
@@ -856,12 +871,70 @@ impl StoreIo<'_> {
     /// A zeroed block fills it with zeros. May sleep (the slot lock).
     ///
     /// A compressed block is decompressed straight from its object into `dst`, with the
-    /// slot locked so that no writer frees the object meanwhile.
+    /// slot locked so that no writer frees the object meanwhile. A block written back to
+    /// the backing store is not read: that fails with `EAGAIN`, and the caller reads it
+    /// with [`StoreIo::read_block_waiting`] where it may wait for the backing store (not
+    /// inside `submit_bio()`, where the I/O path runs).
+    #[inline]
     pub(crate) fn read_block(
         &self,
         codecs: &mut Codecs,
         index: usize,
         dst: &mut RawBuf<'_>,
+    ) -> Result {
+        self.read_block_with(codecs, index, dst, false)
+    }
+
+    /// Reads block `index` into `dst` (one block long, `EINVAL` otherwise), where it may
+    /// wait for the backing store's I/O: in a worker, not inside `submit_bio()`. Takes the
+    /// current CPU's compression context only while it needs it. A written-back block's
+    /// unit is read straight into `dst`, with the slot locked and no context held, and a
+    /// compressed block is decompressed from there afterwards; so a slow backing store
+    /// holds up no other I/O of the CPU. Only where `dst` is not aligned to a unit (an
+    /// unaligned direct I/O) is the unit read into the context's buffer, with the
+    /// context held meanwhile. May sleep.
+    pub(crate) fn read_block_waiting(&self, index: usize, dst: &mut RawBuf<'_>) -> Result {
+        if dst.len() != BLOCK_SIZE {
+            return Err(EINVAL);
+        }
+        if dst.as_ptr() as usize % UNIT_SIZE == 0 {
+            if let Some(block) = self.table.get(index)? {
+                self.store.touch(index);
+                let mut guard = block.lock();
+                let meta = Meta(guard.value());
+                if meta.is_backed() {
+                    guard.set_idle(false);
+                    return self.read_backed_in_place(index, meta, guard, dst);
+                }
+            }
+        }
+        // Not written back when looked at, or not aligned: with the context.
+        let mut ctx = self.context()?;
+        self.read_block_held(&mut ctx.codecs, index, dst)
+    }
+
+    /// [`StoreIo::read_block`] where it may wait for the backing store (in a worker, see
+    /// [`StoreIo::read_block_waiting`]), with the compression context held by the caller:
+    /// a written-back block's unit is read into the context's buffer, the context held
+    /// meanwhile. May sleep.
+    pub(crate) fn read_block_held(
+        &self,
+        codecs: &mut Codecs,
+        index: usize,
+        dst: &mut RawBuf<'_>,
+    ) -> Result {
+        self.read_block_with(codecs, index, dst, true)
+    }
+
+    /// [`StoreIo::read_block`], reading a written-back block if `wait` (through the
+    /// context's buffer), else failing with `EAGAIN`.
+    #[inline]
+    fn read_block_with(
+        &self,
+        codecs: &mut Codecs,
+        index: usize,
+        dst: &mut RawBuf<'_>,
+        wait: bool,
     ) -> Result {
         if dst.len() != BLOCK_SIZE {
             return Err(EINVAL);
@@ -892,6 +965,9 @@ impl StoreIo<'_> {
                 dst.fill_words(word?)
             }
             State::Compressed | State::Raw if meta.is_backed() => {
+                if !wait {
+                    return Err(EAGAIN);
+                }
                 self.read_backed(codecs, index, meta, guard, dst)
             }
             State::Raw => guard.copy_to(dst, &mut codecs.compressed),
@@ -914,13 +990,8 @@ impl StoreIo<'_> {
             EIO
         })?;
         let (codec, local_copy) = codecs.decompressor(algorithm)?;
-        match guard.read(local_copy, |src| codec.decompress(src, dst)) {
-            Ok(Ok(BLOCK_SIZE)) => Ok(()),
-            other => {
-                pr_err_once!("block {index}: decompression failed ({other:?})\n");
-                Err(EIO)
-            }
-        }
+        let decompressed = guard.read(local_copy, |src| codec.decompress(src, dst));
+        whole_block(index, decompressed.and_then(|len| len))
     }
 
     /// Stores `src`, one block long (`EINVAL` otherwise), as block `index`: zeroed if all
@@ -1281,9 +1352,49 @@ impl StoreIo<'_> {
     }
 
     /// Reads block `index`, in state `meta` and written back to the backing store at the
+    /// position its slot keeps (locked in `guard`), into `dst`, one unit-aligned block:
+    /// its unit is read into `dst`, and a compressed block's bytes are then copied into
+    /// the context's buffer, taken after the slot is unlocked (the lock order), and
+    /// decompressed back into `dst`. The slot stays locked until the data is read, so
+    /// that its backing unit is not given back and taken by another meanwhile. May sleep
+    /// (the backing store's I/O).
+    fn read_backed_in_place(
+        &self,
+        index: usize,
+        meta: Meta,
+        guard: SlotGuard<'_>,
+        dst: &mut RawBuf<'_>,
+    ) -> Result {
+        let position = Position::from_word(guard.word()?);
+        let backing = self.backing().ok_or(EIO)?;
+        let read = backing.read(position.unit, dst);
+        drop(guard);
+        read.inspect_err(|e| {
+            pr_err_once!("block {index}: read from the backing store failed ({e:?})\n");
+        })
+        .map_err(|_| EIO)?;
+        let bytes = position.bytes()?;
+        if meta.state() == State::Raw {
+            // A raw block takes a unit of its own, whole: it is in place.
+            return if bytes == (0..UNIT_SIZE) {
+                Ok(())
+            } else {
+                Err(EIO)
+            };
+        }
+        let algorithm = meta.algorithm()?;
+        let mut ctx = self.context()?;
+        let (codec, buf) = ctx.codecs.decompressor(algorithm)?;
+        let src = buf.get_mut(..bytes.len()).ok_or(EINVAL)?;
+        dst.part(bytes)?.copy_to_slice(src)?;
+        whole_block(index, codec.decompress(src, dst))
+    }
+
+    /// Reads block `index`, in state `meta` and written back to the backing store at the
     /// position its slot keeps, into `dst`, through [`Codecs::compressed`]. The slot stays
     /// locked until the data is read, so that its backing block is not given back and
-    /// taken by another meanwhile. May sleep (the backing store's I/O).
+    /// taken by another meanwhile. May sleep (the backing store's I/O): never inside
+    /// `submit_bio()`.
     fn read_backed(
         &self,
         codecs: &mut Codecs,
@@ -1302,22 +1413,16 @@ impl StoreIo<'_> {
             (Some(codec), buf)
         };
         let buf = buf.get_mut(..UNIT_SIZE).ok_or(EINVAL)?;
-        let read = backing.read(position.unit, buf);
+        let read = backing.read(position.unit, &mut RawBuf::from(&mut buf[..]));
         drop(guard);
-        if let Err(e) = read {
+        read.inspect_err(|e| {
             pr_err_once!("block {index}: read from the backing store failed ({e:?})\n");
-            return Err(EIO);
-        }
+        })
+        .map_err(|_| EIO)?;
         let data = buf.get(position.bytes()?).ok_or(EIO)?;
         match codec {
             None => dst.copy_from_slice(data),
-            Some(codec) => match codec.decompress(data, dst) {
-                Ok(BLOCK_SIZE) => Ok(()),
-                other => {
-                    pr_err_once!("block {index}: decompression failed ({other:?})\n");
-                    Err(EIO)
-                }
-            },
+            Some(codec) => whole_block(index, codec.decompress(data, dst)),
         }
     }
 

@@ -7,7 +7,8 @@
 # block reads back as written, from a file, from a loop device and under ext4; compressed
 # blocks are packed by 512-byte sectors into 4 KiB backing units, raw ones take a unit each;
 # overwrite, discard and reset give the units back when their last block goes; a backing store that fails (device
-# mapper's error target) fails only the reads of its blocks, counted; swap on a device
+# mapper's error target) fails only the reads of its blocks, counted; one that stalls holds
+# up no other read, since a worker waits for it; swap on a device
 # with a backing file, written back under memory pressure, keeps its data.
 . "$(dirname "$0")/lib.sh"
 
@@ -197,6 +198,48 @@ check_eq "every other block reads back" "$(dev_sha $DEV 256 3840)" \
 	"$(tail -c $((3840 * BLOCK)) "$WORK/random" | sha256sum | cut -d' ' -f1)"
 check "overwrite the failed blocks" dd if="$WORK/random" of=$DEV bs=$BLOCK count=256 oflag=direct status=none
 check_eq "  which then read back" "$(dev_sha $DEV 0 4096)" "$random_sha"
+
+# A backing store that stalls holds up nothing else: a read of a written-back block is
+# served by a worker, which waits for the backing store holding no compression context.
+# With the device-mapper device suspended (it queues its I/O until it resumes), a read
+# of a written-back text block stays in flight while reads of compressed blocks in RAM, on
+# the same CPU, complete.
+dmsetup suspend fbk-back
+dmsetup load fbk-back --table "0 $sectors linear $loop 0"
+dmsetup resume fbk-back
+check "write 16 MiB, half text" dd if="$WORK/data" of=$DEV bs=1M oflag=direct status=none
+check "writeback page_indexes=0-1023" sysfs_write page_indexes=0-1023 $A/writeback
+in_flight() { read -r r _ <$A/inflight && echo "$r"; }
+# block_sha N: the sha256 of block N of the data written.
+block_sha() { dd if="$WORK/data" bs=$BLOCK skip="$1" count=1 status=none | sha256sum | cut -d' ' -f1; }
+dmsetup suspend fbk-back
+taskset -c 0 dd if=$DEV of="$WORK/held" bs=$BLOCK skip=2 count=1 iflag=direct status=none &
+held=$!
+for _ in $(seq 600); do [ "$(in_flight)" = 1 ] && break; sleep 0.1; done
+check_eq "a read of a written-back block waits while the backing store is suspended" "$(in_flight)" 1
+check "  while 1024 compressed blocks in RAM read on the same CPU" \
+	timeout 120 taskset -c 0 dd if=$DEV of=/dev/null bs=$BLOCK skip=1024 count=1024 iflag=direct status=none
+check_eq "  and the first read is still waiting" "$(in_flight)" 1
+dmsetup resume fbk-back
+check "  it ends once the backing store resumes" wait $held
+check_eq "  with the block's data" "$(file_sha "$WORK/held")" "$(block_sha 2)"
+# Direct reads into a buffer that is not page-aligned: a written-back block then spans two
+# pages of the request, and is read through the compression context's buffer.
+unaligned() {
+	python3 - "$DEV" "$1" <<'PY'
+import mmap, os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECT)
+buf = mmap.mmap(-1, 3 * 4096)
+view = memoryview(buf)[512:512 + 2 * 4096]
+if os.preadv(fd, [view], int(sys.argv[2]) * 4096) != 2 * 4096:
+    sys.exit("short read")
+sys.stdout.buffer.write(view)
+PY
+}
+check_eq "a text and a random block written back, read into an unaligned buffer" \
+	"$(unaligned 4 | sha256sum | cut -d' ' -f1)" \
+	"$(dd if="$WORK/data" bs=$BLOCK skip=4 count=2 status=none | sha256sum | cut -d' ' -f1)"
+check_eq "every block reads back" "$(dev_sha $DEV 0 4096)" "$data_sha"
 check "reset" sysfs_write 1 $A/reset
 check "backing_dev none" sysfs_write none $A/backing_dev
 dmsetup remove fbk-back

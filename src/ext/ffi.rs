@@ -219,14 +219,11 @@ extern "C" {
     /// The mode of the inode that holds `file`'s data (`f_mapping->host`: a block
     /// device's own inode for a device node).
     pub(crate) fn foxramdisk_helper_file_mode(file: *mut bindings::file) -> bindings::umode_t;
-    /// `INIT_WORK_ONSTACK()`: initialises `work`, on the caller's stack, to run `func`.
-    pub(crate) fn foxramdisk_helper_init_work_onstack(
+    /// `INIT_WORK()`: initialises `work`, which is not queued, to run `func`.
+    pub(crate) fn foxramdisk_helper_init_work(
         work: *mut bindings::work_struct,
         func: bindings::work_func_t,
     );
-    /// `destroy_work_on_stack()`: ends the life of `work`, initialised by
-    /// `foxramdisk_helper_init_work_onstack()`, which is neither queued nor running.
-    pub(crate) fn foxramdisk_helper_destroy_work_on_stack(work: *mut bindings::work_struct);
     /// Makes the I/O of `file`, which no one else uses yet, direct (`O_DIRECT`, as
     /// `fcntl(F_SETFL)` sets it) if it takes direct I/O (`FMODE_CAN_ODIRECT`); whether it
     /// does.

@@ -5,7 +5,7 @@
 //!
 //! C header: [`include/linux/fs.h`](srctree/include/linux/fs.h)
 
-use super::{ffi, mm::NoIoScope, workqueue::run_in_worker};
+use super::{ffi, raw_buf::RawBuf};
 use core::ptr::NonNull;
 use kernel::{bindings, error::from_err_ptr, ffi::c_int, prelude::*};
 
@@ -110,7 +110,7 @@ impl KernelFile {
 
     /// Whether its I/O bypasses the page cache (`O_DIRECT`): offsets, lengths and buffers
     /// must then be aligned to its logical block size, which
-    /// [`KernelFile::read_at_in_worker`] and [`KernelFile::write_at`] leave to the caller
+    /// [`KernelFile::read_at`] and [`KernelFile::write_at`] leave to the caller
     /// (whole 4096-byte blocks at 4096-byte aligned offsets and addresses satisfy every
     /// block size).
     pub(crate) fn direct(&self) -> bool {
@@ -133,28 +133,16 @@ impl KernelFile {
         unsafe { ffi::foxramdisk_helper_file_device(self.file.as_ptr()) }
     }
 
-    /// Reads `buf.len()` bytes at byte `pos` into `buf` (`EIO` if fewer came), in a worker
-    /// of the system workqueue, and waits for it (uninterruptibly, asleep): for a
-    /// block driver that reads while it serves a request. Such a driver may run in the
-    /// task that submitted the request, inside `submit_bio()`, which only queues the bios
-    /// submitted meanwhile until it returns, so that a read of a block device from there
-    /// would wait for itself (zram's `read_from_bdev_sync()` uses a worker too). The work
-    /// item is on the stack ([`run_in_worker`]): nothing is allocated for it. The worker
-    /// allocates as with `GFP_NOIO`, as the driver's own path does. May sleep.
-    pub(crate) fn read_at_in_worker(&self, buf: &mut [u8], pos: u64) -> Result {
-        let mut result = Err(EIO);
-        run_in_worker(|| {
-            let _noio = NoIoScope::enter();
-            result = self.read_at(buf, pos);
-        });
-        result
-    }
-
     /// Reads `buf.len()` bytes at byte `pos` into `buf`; `EIO` if fewer came. May sleep.
-    fn read_at(&self, buf: &mut [u8], pos: u64) -> Result {
+    ///
+    /// A block driver must not call it inside `submit_bio()` (where it serves requests),
+    /// which only queues the bios submitted meanwhile: a read of a block device from there
+    /// would wait for itself. Its allocations follow the caller's scope (`GFP_NOIO` in a
+    /// [`NoIoScope`](super::mm::NoIoScope)).
+    pub(crate) fn read_at(&self, buf: &mut RawBuf<'_>, pos: u64) -> Result {
         let mut offset = bindings::loff_t::try_from(pos).map_err(|_| EINVAL)?;
         // SAFETY: the file is open for reading (type invariant); `buf` is valid for writes
-        // of its length, and `offset` for the call.
+        // of its length (`RawBuf`'s invariant), and `offset` for the call.
         let n = unsafe {
             bindings::kernel_read(
                 self.file.as_ptr(),

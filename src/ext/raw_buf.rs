@@ -82,6 +82,21 @@ impl<'a> RawBuf<'a> {
         self.ptr
     }
 
+    /// The bytes `range` of the buffer, borrowed from it; `EINVAL` if they are not inside.
+    pub(crate) fn part(&mut self, range: core::ops::Range<usize>) -> Result<RawBuf<'_>> {
+        if range.start > range.end || range.end > self.len {
+            return Err(EINVAL);
+        }
+        // INVARIANT: `range` is inside the buffer, valid for reads and writes while it is
+        // borrowed mutably here, through which alone its bytes are reached meanwhile.
+        Ok(RawBuf {
+            // SAFETY: `range.start <= len`, so the result is inside or one past the buffer.
+            ptr: unsafe { self.ptr.add(range.start) },
+            len: range.end - range.start,
+            _p: PhantomData,
+        })
+    }
+
     /// Copies `src` into the buffer; `EINVAL` (and nothing copied) unless the lengths match.
     pub(crate) fn copy_from_slice(&mut self, src: &[u8]) -> Result {
         if src.len() != self.len {

@@ -10,20 +10,13 @@
 //! `flush_work()`. [`WithWork`] holds the field for any `T`, so that expansion is written
 //! once, here, and [`WithWork::flush`] waits for the item, as a device's removal must
 //! before the module that runs it can go.
-//!
-//! [`run_in_worker`] runs a closure in a worker and waits for it, with the work item on the
-//! caller's stack (`INIT_WORK_ONSTACK()`), as zram's `read_from_bdev_sync()` does: no
-//! allocation, for a path that must not fail for lack of memory.
 
-use super::ffi;
-use core::{cell::UnsafeCell, ops::Deref, pin::pin};
+use core::ops::Deref;
 use kernel::{
     bindings,
-    ffi::c_int,
     prelude::*,
     str::CStr,
     sync::{Arc, ArcBorrow, LockClassKey},
-    types::Opaque,
     workqueue::{self, impl_has_work, Work, WorkItem}, //
 };
 
@@ -96,69 +89,5 @@ impl<T> Deref for WithWork<T> {
 
     fn deref(&self) -> &T {
         &self.value
-    }
-}
-
-/// Runs `f` in a worker of the system workqueue, in process context, and returns when it
-/// has returned: for work that must not run in the caller's own context (a block driver
-/// serving a request inside `submit_bio()`, which only queues the bios submitted meanwhile,
-/// cannot wait there for a block device's I/O). The work item lives on this function's
-/// stack, so nothing is allocated. `f` may borrow from the caller: the caller waits,
-/// asleep and uninterruptibly, until `f` is done with it. May sleep.
-pub(crate) fn run_in_worker<F: FnOnce() + Send>(f: F) {
-    let item = pin!(OnStack {
-        work: Opaque::uninit(),
-        f: UnsafeCell::new(Some(f)),
-    });
-    let work = item.work.get();
-    // SAFETY: `work` is valid for writes, and pinned on this stack until the end of this
-    // function, after `destroy_work_on_stack()`; `OnStack::<F>::run` takes the `OnStack`
-    // that holds it (`work` is its first field).
-    unsafe { ffi::foxramdisk_helper_init_work_onstack(work, Some(OnStack::<F>::run)) };
-    // SAFETY: `system_wq` is a C global, always available; `work` is an initialised work
-    // item that is not queued. `flush_work()` below waits until its run has returned,
-    // before `item` goes out of scope.
-    unsafe {
-        bindings::queue_work_on(
-            bindings::wq_misc_consts_WORK_CPU_UNBOUND as c_int,
-            bindings::system_wq,
-            work,
-        )
-    };
-    // SAFETY: `work` is initialised; `flush_work()` only waits for it.
-    unsafe { bindings::flush_work(work) };
-    // SAFETY: `work` was initialised on the stack and is neither queued nor running: its
-    // only run has returned (`flush_work()` above).
-    unsafe { ffi::foxramdisk_helper_destroy_work_on_stack(work) };
-}
-
-/// The work item and the closure of [`run_in_worker`].
-///
-/// # Invariants
-///
-/// While `work` is queued or running, only its run uses `f`.
-#[repr(C)]
-struct OnStack<F> {
-    /// The work item; first, so that its address is the value's.
-    work: Opaque<bindings::work_struct>,
-    /// The closure, until the run takes it.
-    f: UnsafeCell<Option<F>>,
-}
-
-impl<F: FnOnce() + Send> OnStack<F> {
-    /// The work item's function.
-    ///
-    /// # Safety
-    ///
-    /// `work` must be the `work` field of a live `OnStack<F>`, run as its work item.
-    unsafe extern "C" fn run(work: *mut bindings::work_struct) {
-        let item = work.cast::<Self>();
-        // SAFETY: `work` is the first field of a live `OnStack<F>` (`repr(C)`, safety
-        // requirements), so `item` points to that value; its run is the only user of `f`
-        // meanwhile (type invariant), and `F: Send` lets it run on this thread.
-        let f = unsafe { (*(*item).f.get()).take() };
-        if let Some(f) = f {
-            f();
-        }
     }
 }

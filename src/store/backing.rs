@@ -7,7 +7,10 @@
 //! blocks each holds.
 
 use crate::{
-    ext::fs::{FileKind, KernelFile},
+    ext::{
+        fs::{FileKind, KernelFile},
+        raw_buf::RawBuf,
+    },
     geometry::BLOCK_SIZE,
 };
 use core::ops::Range;
@@ -321,11 +324,10 @@ impl Backing {
         Ok(())
     }
 
-    /// Reads unit `unit` into `buf`, one unit long and aligned to one, in a worker
-    /// ([`KernelFile::read_at_in_worker`]): the I/O path reads while it serves a request.
-    /// May sleep.
-    pub(super) fn read(&self, unit: usize, buf: &mut [u8]) -> Result {
+    /// Reads unit `unit` into `buf`, one unit long and aligned to one. May sleep: never
+    /// inside `submit_bio()`, where a read of a block device would wait for itself.
+    pub(super) fn read(&self, unit: usize, buf: &mut RawBuf<'_>) -> Result {
         self.reads.fetch_add(1, Relaxed);
-        self.file.read_at_in_worker(buf, (unit * UNIT_SIZE) as u64)
+        self.file.read_at(buf, (unit * UNIT_SIZE) as u64)
     }
 }

@@ -17,9 +17,14 @@
 //!   and `fops.owner` set to the driver's module (so a module with an open disk cannot be
 //!   unloaded).
 //!
-//! Requests are completed synchronously: [`Operations::queue_rq`] borrows the request and
-//! the vtable ends it with the status its result maps to, so a request is ended exactly
-//! once and no driver code can forget it or panic over it.
+//! - [`Operations::serve_deferred`]: a request that `queue_rq` cannot serve without waiting
+//!   for another device's I/O ([`Queued::Defer`]) is served and ended in a worker of
+//!   `kblockd`, with a work item in the request's driver data.
+//!
+//! Requests are completed where they are served: [`Operations::queue_rq`] (or
+//! `serve_deferred`) borrows the request and the vtable ends it with the status its result
+//! maps to, so a request is ended exactly once and no driver code can forget it or panic
+//! over it.
 
 pub(crate) mod disk_attribute;
 pub(crate) mod gen_disk;
@@ -27,7 +32,7 @@ mod operations;
 mod request;
 mod tag_set;
 
-pub(crate) use operations::Operations;
+pub(crate) use operations::{Operations, Queued};
 pub(crate) use request::{
     ReqOp,
     Request,

@@ -4,9 +4,22 @@
 //!
 //! C header: [`include/linux/blk-mq.h`](srctree/include/linux/blk-mq.h)
 
-use super::{Request, RequestBatch};
+use super::{request, Request, RequestBatch};
 use core::marker::PhantomData;
 use kernel::{bindings, prelude::*, types::ForeignOwnable, ThisModule};
+
+/// What [`Operations::queue_rq`] did with a request it served without an error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Queued {
+    /// Served: the request ends successfully.
+    Done,
+    /// Left for a worker: serving it would wait for something that `queue_rq` must not
+    /// wait for, such as another block device's I/O (`queue_rq` may run inside
+    /// `submit_bio()`, which only queues the bios submitted meanwhile). The request is
+    /// handed to a worker of `kblockd`, which serves it with
+    /// [`Operations::serve_deferred`] and ends it; the task that submitted it goes on.
+    Defer,
+}
 
 /// The borrowed form of a [`ForeignOwnable`].
 type ForeignBorrowed<'a, T> = <T as ForeignOwnable>::Borrowed<'a>;
@@ -27,17 +40,32 @@ pub(crate) trait Operations: Sized {
 
     /// Serves one request.
     ///
-    /// The request is ended when this returns: successfully on `Ok`, else with the block
-    /// status that `errno_to_blk_status()` maps the error to (`ENOMEM` → `BLK_STS_RESOURCE`,
-    /// `EOPNOTSUPP` → `BLK_STS_NOTSUPP`, `EIO` and the rest → `BLK_STS_IOERR`).
-    fn queue_rq(queue_data: ForeignBorrowed<'_, Self::QueueData>, rq: &Request) -> Result;
+    /// The request is ended when this returns: successfully on `Ok(Queued::Done)`, else
+    /// with the block status that `errno_to_blk_status()` maps the error to (`ENOMEM` →
+    /// `BLK_STS_RESOURCE`, `EOPNOTSUPP` → `BLK_STS_NOTSUPP`, `EIO` and the rest →
+    /// `BLK_STS_IOERR`). On `Ok(Queued::Defer)` it is handed to
+    /// [`Operations::serve_deferred`] in a worker instead, and ends when that returns.
+    fn queue_rq(queue_data: ForeignBorrowed<'_, Self::QueueData>, rq: &Request) -> Result<Queued>;
+
+    /// Serves a request that [`Operations::queue_rq`] (or [`Operations::queue_rqs`]) left
+    /// with [`Queued::Defer`], in a worker of `kblockd`: process context, outside any
+    /// `submit_bio()`, so it may sleep and wait for other block devices' I/O. `kblockd` is
+    /// a `WQ_MEM_RECLAIM` workqueue, so the worker runs even when memory is short (a
+    /// swap-in). The request is ended when this returns, as by `queue_rq`. Without it, a
+    /// deferred request ends with `BLK_STS_IOERR`.
+    fn serve_deferred(_queue_data: ForeignBorrowed<'_, Self::QueueData>, _rq: &Request) -> Result {
+        build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
 
     /// Serves the requests of one queue that a plug gathered (`queue_rqs`), in one call:
     /// the driver can take what every request needs once for all of them. Each request
-    /// is started and ended by [`RequestBatch::serve_each`]; requests it leaves unserved
-    /// are handed to [`Operations::queue_rq`] one by one after this returns. Not called
-    /// unless implemented.
-    fn queue_rqs(_queue_data: ForeignBorrowed<'_, Self::QueueData>, _batch: &mut RequestBatch<'_>) {
+    /// is started and ended (or deferred) by [`RequestBatch::serve_each`]; requests it
+    /// leaves unserved are handed to [`Operations::queue_rq`] one by one after this
+    /// returns. Not called unless implemented.
+    fn queue_rqs(
+        _queue_data: ForeignBorrowed<'_, Self::QueueData>,
+        _batch: &mut RequestBatch<'_, Self>,
+    ) {
         build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
@@ -82,15 +110,58 @@ impl<T: Operations> OperationsVTable<T> {
         // and `from_foreign` runs only after the disk is deleted, when no request is queued.
         let queue_data = unsafe { T::QueueData::borrow(queue_data) };
 
-        // SAFETY: `rq` was started above and is ended only below, after the borrow ends.
+        // SAFETY: `rq` was started above and is ended or deferred only below, after the
+        // borrow ends.
         let status = match T::queue_rq(queue_data, unsafe { Request::from_raw(rq) }) {
-            Ok(()) => bindings::BLK_STS_OK as bindings::blk_status_t,
+            Ok(Queued::Done) => bindings::BLK_STS_OK as bindings::blk_status_t,
+            Ok(Queued::Defer) => {
+                // SAFETY: `rq` is a started request of a tag set made for `T`, owned by
+                // the driver; it is handed over here and not used again.
+                unsafe { request::defer::<T>(rq) };
+                return bindings::BLK_STS_OK as bindings::blk_status_t;
+            }
             // SAFETY: `errno_to_blk_status()` accepts any errno.
             Err(e) => unsafe { bindings::errno_to_blk_status(e.to_errno()) },
         };
         // SAFETY: `rq` is started and owned by the driver; it is ended exactly once, here.
         unsafe { bindings::blk_mq_end_request(rq, status) };
         bindings::BLK_STS_OK as bindings::blk_status_t
+    }
+
+    /// Runs the work item of a request that the driver deferred ([`Queued::Defer`]):
+    /// serves it with [`Operations::serve_deferred`] and ends it.
+    ///
+    /// # Safety
+    ///
+    /// `work` must be the work item in the driver data of a started request of a queue
+    /// created by [`super::gen_disk::GenDiskBuilder::build`] for `T`, handed over by
+    /// [`request::defer`]; the request is owned by this run until it ends it.
+    pub(super) unsafe extern "C" fn serve_deferred_callback(work: *mut bindings::work_struct) {
+        // SAFETY: the work item is the request's driver data (safety requirements), which
+        // blk-mq places right after the request (`blk_mq_rq_from_pdu()`).
+        let rq = unsafe { work.cast::<bindings::request>().sub(1) };
+        // SAFETY: the request and its queue are live: it has not been ended.
+        let queue_data = unsafe { (*(*rq).q).queuedata };
+        // SAFETY: as in `queue_rq_callback`: a `T::QueueData` turned foreign, released only
+        // after the disk is deleted, which waits for this request to end.
+        let queue_data = unsafe { T::QueueData::borrow(queue_data) };
+        let result = if T::HAS_SERVE_DEFERRED {
+            // SAFETY: `rq` is started and owned by this run; it is ended only below, after
+            // the borrow ends.
+            T::serve_deferred(queue_data, unsafe { Request::from_raw(rq) })
+        } else {
+            // Not reached: `request::defer` queues no work for such a `T`.
+            Err(EIO)
+        };
+        let status = match result {
+            Ok(()) => bindings::BLK_STS_OK as bindings::blk_status_t,
+            // SAFETY: `errno_to_blk_status()` accepts any errno.
+            Err(e) => unsafe { bindings::errno_to_blk_status(e.to_errno()) },
+        };
+        // SAFETY: `rq` is started and owned by this run; it is ended exactly once, here.
+        // The work item that holds this run is not used by the workqueue after its
+        // function starts, so the request may be reused at once.
+        unsafe { bindings::blk_mq_end_request(rq, status) };
     }
 
     /// Called by blk-mq with the requests a plug gathered for one queue.
@@ -116,7 +187,7 @@ impl<T: Operations> OperationsVTable<T> {
         {
             // SAFETY: blk-mq's list, and a zeroed batch ended below; both used only
             // through `batch` until it is dropped.
-            let mut batch = unsafe { RequestBatch::new(rqlist, &mut iob) };
+            let mut batch = unsafe { RequestBatch::<T>::new(rqlist, &mut iob) };
             T::queue_rqs(queue_data, &mut batch);
         }
         if !iob.req_list.head.is_null() {
@@ -166,7 +237,8 @@ impl<T: Operations> OperationsVTable<T> {
         T::swap_slot_free_notify(queue_data, offset);
     }
 
-    /// The blk-mq operations: requests are served and ended inside `queue_rq`.
+    /// The blk-mq operations: requests are served and ended inside `queue_rq`, or in the
+    /// worker it defers them to.
     const VTABLE: bindings::blk_mq_ops = bindings::blk_mq_ops {
         queue_rq: Some(Self::queue_rq_callback),
         queue_rqs: if T::HAS_QUEUE_RQS {
@@ -219,6 +291,16 @@ impl<T: Operations> OperationsVTable<T> {
         free_disk: None,
         poll_bio: None,
     };
+
+    /// The size of the driver data of each request (`cmd_size`): the work item of a
+    /// deferred request, if the driver serves any.
+    pub(super) const fn request_data_size() -> u32 {
+        if T::HAS_SERVE_DEFERRED {
+            core::mem::size_of::<bindings::work_struct>() as u32
+        } else {
+            0
+        }
+    }
 
     /// The blk-mq vtable, for the tag set.
     pub(super) const fn build() -> &'static bindings::blk_mq_ops {

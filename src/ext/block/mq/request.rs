@@ -4,9 +4,13 @@
 //!
 //! C header: [`include/linux/blk-mq.h`](srctree/include/linux/blk-mq.h)
 
-use super::super::{super::ffi, bio::Segments};
+use super::{
+    super::{super::ffi, bio::Segments},
+    operations::OperationsVTable,
+    Operations, Queued,
+};
 use core::marker::PhantomData;
-use kernel::{bindings, prelude::*, types::Opaque};
+use kernel::{bindings, pr_warn_once, prelude::*, types::Opaque};
 
 /// The operation of a request (`enum req_op`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,8 +54,9 @@ impl ReqOp {
 
 /// A request that the driver owns while [`super::Operations::queue_rq`] runs.
 ///
-/// Only ever seen by reference, for the duration of one `queue_rq` call; the vtable starts
-/// and ends it.
+/// Only ever seen by reference, for the duration of one `queue_rq` call, or of the
+/// [`super::Operations::serve_deferred`] call of a request that `queue_rq` deferred; the
+/// vtable starts and ends it.
 ///
 /// # Invariants
 ///
@@ -129,27 +134,61 @@ impl Request {
     }
 }
 
+/// Hands the started request `rq` to a worker of `kblockd`, which serves it with
+/// [`Operations::serve_deferred`] and ends it; ends it at once with `BLK_STS_IOERR` if `T`
+/// has no `serve_deferred` (and so no room for the work item).
+///
+/// # Safety
+///
+/// `rq` must be a started request of a queue created by
+/// [`super::gen_disk::GenDiskBuilder::build`] for `T`, owned by the caller, which hands it
+/// over: it must not use or end it after this call.
+pub(super) unsafe fn defer<T: Operations>(rq: *mut bindings::request) {
+    if !T::HAS_SERVE_DEFERRED {
+        pr_warn_once!("a request deferred by a driver that serves none: it fails\n");
+        // SAFETY: `errno_to_blk_status()` accepts any errno.
+        let status = unsafe { bindings::errno_to_blk_status(EIO.to_errno()) };
+        // SAFETY: `rq` is started and owned by the caller, which hands it over.
+        unsafe { bindings::blk_mq_end_request(rq, status) };
+        return;
+    }
+    // SAFETY: `T` serves deferred requests, so the tag set gave each request driver data
+    // of a work item's size (`OperationsVTable::request_data_size`), right after the
+    // request (`blk_mq_rq_to_pdu()`); it is unused while the request is not deferred.
+    let work = unsafe { rq.add(1) }.cast::<bindings::work_struct>();
+    // SAFETY: `work` is valid for writes and not queued: the request was not deferred
+    // since it started, and a previous deferral's run ended it before it could start again.
+    unsafe {
+        ffi::foxramdisk_helper_init_work(work, Some(OperationsVTable::<T>::serve_deferred_callback))
+    };
+    // SAFETY: `work` is an initialised work item that is not queued; its run owns the
+    // request from now on (the safety requirements of `serve_deferred_callback`), and
+    // `kblockd` is a workqueue of the block layer, always available.
+    unsafe { bindings::kblockd_schedule_work(work) };
+}
+
 /// The requests of one queue that a plug gathered, handed to
 /// [`super::Operations::queue_rqs`] together (`struct rq_list`).
 ///
 /// # Invariants
 ///
-/// `list` is the list blk-mq handed to `queue_rqs`, of requests of one queue that the
-/// driver owns and has not started; `iob` is a completion batch of requests that were
-/// started and served successfully, ended with `blk_mq_end_request_batch()` after
-/// `queue_rqs` returns.
-pub(crate) struct RequestBatch<'a> {
+/// `list` is the list blk-mq handed to `queue_rqs`, of requests of one queue created for
+/// `T` that the driver owns and has not started; `iob` is a completion batch of requests
+/// that were started and served successfully, ended with `blk_mq_end_request_batch()`
+/// after `queue_rqs` returns.
+pub(crate) struct RequestBatch<'a, T: Operations> {
     list: *mut bindings::rq_list,
     iob: *mut bindings::io_comp_batch,
-    _p: PhantomData<&'a mut bindings::rq_list>,
+    _p: PhantomData<(&'a mut bindings::rq_list, T)>,
 }
 
-impl RequestBatch<'_> {
+impl<T: Operations> RequestBatch<'_, T> {
     /// Wraps the list `list` and the completion batch `iob`.
     ///
     /// # Safety
     ///
-    /// `list` must be a list that blk-mq hands to `queue_rqs`, and `iob` a zeroed
+    /// `list` must be a list that blk-mq hands to `queue_rqs` for a queue created for `T`,
+    /// and `iob` a zeroed
     /// `io_comp_batch` (`DEFINE_IO_COMP_BATCH`) that the caller ends with
     /// `blk_mq_end_request_batch()` if it holds requests when `'a` ends; both valid and
     /// used by nobody else for `'a`.
@@ -166,10 +205,11 @@ impl RequestBatch<'_> {
     }
 
     /// Starts and serves every request of the batch in turn with `serve`, in order. A
-    /// request `serve` fails is ended at once with the status its error maps to (as
-    /// [`super::Operations::queue_rq`]'s); the others end together, after the batch
-    /// (`blk_mq_end_request_batch()`: one tag release and one time stamp for all).
-    pub(crate) fn serve_each(&mut self, mut serve: impl FnMut(&Request) -> Result) {
+    /// request `serve` fails is ended at once with the status its error maps to, and one
+    /// it defers is handed to a worker, as [`super::Operations::queue_rq`]'s; the others
+    /// end together, after the batch (`blk_mq_end_request_batch()`: one tag release and
+    /// one time stamp for all).
+    pub(crate) fn serve_each(&mut self, mut serve: impl FnMut(&Request) -> Result<Queued>) {
         loop {
             // SAFETY: `list` is blk-mq's list, used by nobody else (type invariant).
             let rq = unsafe { ffi::foxramdisk_helper_rq_list_pop(self.list) };
@@ -179,11 +219,17 @@ impl RequestBatch<'_> {
             // SAFETY: the driver owns `rq`, which has not been started yet (type
             // invariant); it is off the list now.
             unsafe { bindings::blk_mq_start_request(rq) };
-            // SAFETY: `rq` was started above and is ended only below, after the borrow
-            // ends.
+            // SAFETY: `rq` was started above and is ended or deferred only below, after the
+            // borrow ends.
             let result = serve(unsafe { Request::from_raw(rq) });
             let status = match result {
-                Ok(()) => {
+                Ok(Queued::Defer) => {
+                    // SAFETY: `rq` is a started request of a queue created for `T` (type
+                    // invariant), owned by the driver; it is handed over here.
+                    unsafe { defer::<T>(rq) };
+                    continue;
+                }
+                Ok(Queued::Done) => {
                     // SAFETY: `rq` is started, served and owned by the driver; the batch
                     // `iob` ends it after `queue_rqs` (type invariant), if it takes it.
                     let batched = unsafe {

@@ -37,7 +37,7 @@ impl<T: Operations> TagSet<T> {
             timeout: 0, // 0 means the default of 30 seconds.
             numa_node: bindings::NUMA_NO_NODE,
             queue_depth: num_tags,
-            cmd_size: 0,
+            cmd_size: OperationsVTable::<T>::request_data_size(),
             flags: if T::BLOCKING {
                 bindings::BLK_MQ_F_BLOCKING
             } else {
