@@ -351,7 +351,7 @@ impl Operations for DiskOps {
         serve(disk, &store, &mut ctx, rq, false)
     }
 
-    fn queue_rqs(disk: ArcBorrow<'_, WithWork<DiskData>>, batch: &mut RequestBatch<'_, Self>) {
+    fn queue_rqs(disk: ArcBorrow<'_, WithWork<DiskData>>, batch: &mut RequestBatch<'_>) {
         // The table's read side and the CPU's context once for the whole batch, in the
         // same order as for one request.
         let store = disk.store.io();

@@ -32,8 +32,9 @@ mod operations;
 mod request;
 mod tag_set;
 
-pub(crate) use operations::{Operations, Queued};
+pub(crate) use operations::Operations;
 pub(crate) use request::{
+    Queued,
     ReqOp,
     Request,
     RequestBatch, //

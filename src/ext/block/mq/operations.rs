@@ -4,22 +4,9 @@
 //!
 //! C header: [`include/linux/blk-mq.h`](srctree/include/linux/blk-mq.h)
 
-use super::{request, Request, RequestBatch};
+use super::{super::super::ffi, Queued, Request, RequestBatch};
 use core::marker::PhantomData;
-use kernel::{bindings, prelude::*, types::ForeignOwnable, ThisModule};
-
-/// What [`Operations::queue_rq`] did with a request it served without an error.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Queued {
-    /// Served: the request ends successfully.
-    Done,
-    /// Left for a worker: serving it would wait for something that `queue_rq` must not
-    /// wait for, such as another block device's I/O (`queue_rq` may run inside
-    /// `submit_bio()`, which only queues the bios submitted meanwhile). The request is
-    /// handed to a worker of `kblockd`, which serves it with
-    /// [`Operations::serve_deferred`] and ends it; the task that submitted it goes on.
-    Defer,
-}
+use kernel::{bindings, pr_warn_once, prelude::*, types::ForeignOwnable, ThisModule};
 
 /// The borrowed form of a [`ForeignOwnable`].
 type ForeignBorrowed<'a, T> = <T as ForeignOwnable>::Borrowed<'a>;
@@ -62,10 +49,7 @@ pub(crate) trait Operations: Sized {
     /// is started and ended (or deferred) by [`RequestBatch::serve_each`]; requests it
     /// leaves unserved are handed to [`Operations::queue_rq`] one by one after this
     /// returns. Not called unless implemented.
-    fn queue_rqs(
-        _queue_data: ForeignBorrowed<'_, Self::QueueData>,
-        _batch: &mut RequestBatch<'_, Self>,
-    ) {
+    fn queue_rqs(_queue_data: ForeignBorrowed<'_, Self::QueueData>, _batch: &mut RequestBatch<'_>) {
         build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
@@ -117,7 +101,7 @@ impl<T: Operations> OperationsVTable<T> {
             Ok(Queued::Defer) => {
                 // SAFETY: `rq` is a started request of a tag set made for `T`, owned by
                 // the driver; it is handed over here and not used again.
-                unsafe { request::defer::<T>(rq) };
+                unsafe { Self::defer(rq) };
                 return bindings::BLK_STS_OK as bindings::blk_status_t;
             }
             // SAFETY: `errno_to_blk_status()` accepts any errno.
@@ -128,6 +112,37 @@ impl<T: Operations> OperationsVTable<T> {
         bindings::BLK_STS_OK as bindings::blk_status_t
     }
 
+    /// Hands the started request `rq` to a worker of `kblockd`, which serves it with
+    /// [`Operations::serve_deferred`] and ends it; ends it at once with `BLK_STS_IOERR` if `T`
+    /// has no `serve_deferred` (and so no room for the work item).
+    ///
+    /// # Safety
+    ///
+    /// `rq` must be a started request of a queue created by
+    /// [`super::gen_disk::GenDiskBuilder::build`] for `T`, owned by the caller, which hands it
+    /// over: it must not use or end it after this call.
+    unsafe fn defer(rq: *mut bindings::request) {
+        if !T::HAS_SERVE_DEFERRED {
+            pr_warn_once!("a request deferred by a driver that serves none: it fails\n");
+            // SAFETY: `errno_to_blk_status()` accepts any errno.
+            let status = unsafe { bindings::errno_to_blk_status(EIO.to_errno()) };
+            // SAFETY: `rq` is started and owned by the caller, which hands it over.
+            unsafe { bindings::blk_mq_end_request(rq, status) };
+            return;
+        }
+        // SAFETY: `T` serves deferred requests, so the tag set gave each request driver data
+        // of a work item's size (`OperationsVTable::request_data_size`), right after the
+        // request (`blk_mq_rq_to_pdu()`); it is unused while the request is not deferred.
+        let work = unsafe { rq.add(1) }.cast::<bindings::work_struct>();
+        // SAFETY: `work` is valid for writes and not queued: the request was not deferred
+        // since it started, and a previous deferral's run ended it before it could start again.
+        unsafe { ffi::foxramdisk_helper_init_work(work, Some(Self::serve_deferred_callback)) };
+        // SAFETY: `work` is an initialised work item that is not queued; its run owns the
+        // request from now on (the safety requirements of `serve_deferred_callback`), and
+        // `kblockd` is a workqueue of the block layer, always available.
+        unsafe { bindings::kblockd_schedule_work(work) };
+    }
+
     /// Runs the work item of a request that the driver deferred ([`Queued::Defer`]):
     /// serves it with [`Operations::serve_deferred`] and ends it.
     ///
@@ -135,7 +150,7 @@ impl<T: Operations> OperationsVTable<T> {
     ///
     /// `work` must be the work item in the driver data of a started request of a queue
     /// created by [`super::gen_disk::GenDiskBuilder::build`] for `T`, handed over by
-    /// [`request::defer`]; the request is owned by this run until it ends it.
+    /// [`OperationsVTable::defer`]; the request is owned by this run until it ends it.
     pub(super) unsafe extern "C" fn serve_deferred_callback(work: *mut bindings::work_struct) {
         // SAFETY: the work item is the request's driver data (safety requirements), which
         // blk-mq places right after the request (`blk_mq_rq_from_pdu()`).
@@ -150,7 +165,7 @@ impl<T: Operations> OperationsVTable<T> {
             // the borrow ends.
             T::serve_deferred(queue_data, unsafe { Request::from_raw(rq) })
         } else {
-            // Not reached: `request::defer` queues no work for such a `T`.
+            // Not reached: `defer` queues no work for such a `T`.
             Err(EIO)
         };
         let status = match result {
@@ -186,8 +201,10 @@ impl<T: Operations> OperationsVTable<T> {
         let mut iob = bindings::io_comp_batch::default();
         {
             // SAFETY: blk-mq's list, and a zeroed batch ended below; both used only
-            // through `batch` until it is dropped.
-            let mut batch = unsafe { RequestBatch::<T>::new(rqlist, &mut iob) };
+            // through `batch` until it is dropped. `Self::defer` takes over a started
+            // request of a queue made for `T`, as the list's are, and has it served and
+            // ended.
+            let mut batch = unsafe { RequestBatch::new(rqlist, &mut iob, Self::defer) };
             T::queue_rqs(queue_data, &mut batch);
         }
         if !iob.req_list.head.is_null() {

@@ -4,13 +4,9 @@
 //!
 //! C header: [`include/linux/blk-mq.h`](srctree/include/linux/blk-mq.h)
 
-use super::{
-    super::{super::ffi, bio::Segments},
-    operations::OperationsVTable,
-    Operations, Queued,
-};
+use super::super::{super::ffi, bio::Segments};
 use core::marker::PhantomData;
-use kernel::{bindings, pr_warn_once, prelude::*, types::Opaque};
+use kernel::{bindings, prelude::*, types::Opaque};
 
 /// The operation of a request (`enum req_op`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,6 +46,20 @@ impl ReqOp {
             Self::Discard | Self::WriteZeroes | Self::Other(bindings::req_op_REQ_OP_SECURE_ERASE)
         )
     }
+}
+
+/// What [`super::Operations::queue_rq`] did with a request it served without an error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Queued {
+    /// Served: the request ends successfully.
+    Done,
+    /// Left for a worker: serving it would wait for something that `queue_rq` must not
+    /// wait for, such as another block device's I/O (`queue_rq` may run inside
+    /// `submit_bio()`, which only queues the bios submitted meanwhile). The request is
+    /// handed to a worker of `kblockd`, which serves it with
+    /// [`super::Operations::serve_deferred`] and ends it; the task that submitted it goes
+    /// on.
+    Defer,
 }
 
 /// A request that the driver owns while [`super::Operations::queue_rq`] runs.
@@ -134,72 +144,45 @@ impl Request {
     }
 }
 
-/// Hands the started request `rq` to a worker of `kblockd`, which serves it with
-/// [`Operations::serve_deferred`] and ends it; ends it at once with `BLK_STS_IOERR` if `T`
-/// has no `serve_deferred` (and so no room for the work item).
-///
-/// # Safety
-///
-/// `rq` must be a started request of a queue created by
-/// [`super::gen_disk::GenDiskBuilder::build`] for `T`, owned by the caller, which hands it
-/// over: it must not use or end it after this call.
-pub(super) unsafe fn defer<T: Operations>(rq: *mut bindings::request) {
-    if !T::HAS_SERVE_DEFERRED {
-        pr_warn_once!("a request deferred by a driver that serves none: it fails\n");
-        // SAFETY: `errno_to_blk_status()` accepts any errno.
-        let status = unsafe { bindings::errno_to_blk_status(EIO.to_errno()) };
-        // SAFETY: `rq` is started and owned by the caller, which hands it over.
-        unsafe { bindings::blk_mq_end_request(rq, status) };
-        return;
-    }
-    // SAFETY: `T` serves deferred requests, so the tag set gave each request driver data
-    // of a work item's size (`OperationsVTable::request_data_size`), right after the
-    // request (`blk_mq_rq_to_pdu()`); it is unused while the request is not deferred.
-    let work = unsafe { rq.add(1) }.cast::<bindings::work_struct>();
-    // SAFETY: `work` is valid for writes and not queued: the request was not deferred
-    // since it started, and a previous deferral's run ended it before it could start again.
-    unsafe {
-        ffi::foxramdisk_helper_init_work(work, Some(OperationsVTable::<T>::serve_deferred_callback))
-    };
-    // SAFETY: `work` is an initialised work item that is not queued; its run owns the
-    // request from now on (the safety requirements of `serve_deferred_callback`), and
-    // `kblockd` is a workqueue of the block layer, always available.
-    unsafe { bindings::kblockd_schedule_work(work) };
-}
-
 /// The requests of one queue that a plug gathered, handed to
 /// [`super::Operations::queue_rqs`] together (`struct rq_list`).
 ///
 /// # Invariants
 ///
-/// `list` is the list blk-mq handed to `queue_rqs`, of requests of one queue created for
-/// `T` that the driver owns and has not started; `iob` is a completion batch of requests
-/// that were started and served successfully, ended with `blk_mq_end_request_batch()`
-/// after `queue_rqs` returns.
-pub(crate) struct RequestBatch<'a, T: Operations> {
+/// `list` is the list blk-mq handed to `queue_rqs`, of requests of one queue that the
+/// driver owns and has not started; `iob` is a completion batch of requests that were
+/// started and served successfully, ended with `blk_mq_end_request_batch()` after
+/// `queue_rqs` returns; `defer` takes over a started request of that queue and has it
+/// served and ended in a worker.
+pub(crate) struct RequestBatch<'a> {
     list: *mut bindings::rq_list,
     iob: *mut bindings::io_comp_batch,
-    _p: PhantomData<(&'a mut bindings::rq_list, T)>,
+    defer: unsafe fn(*mut bindings::request),
+    _p: PhantomData<&'a mut bindings::rq_list>,
 }
 
-impl<T: Operations> RequestBatch<'_, T> {
-    /// Wraps the list `list` and the completion batch `iob`.
+impl RequestBatch<'_> {
+    /// Wraps the list `list` and the completion batch `iob`; requests the driver defers go
+    /// to `defer`.
     ///
     /// # Safety
     ///
-    /// `list` must be a list that blk-mq hands to `queue_rqs` for a queue created for `T`,
-    /// and `iob` a zeroed
+    /// `list` must be a list that blk-mq hands to `queue_rqs`, and `iob` a zeroed
     /// `io_comp_batch` (`DEFINE_IO_COMP_BATCH`) that the caller ends with
     /// `blk_mq_end_request_batch()` if it holds requests when `'a` ends; both valid and
-    /// used by nobody else for `'a`.
+    /// used by nobody else for `'a`. `defer` must be safe to call with a started request
+    /// of the list's queue that the caller hands over, and see to it that it is served
+    /// and ended.
     pub(super) unsafe fn new(
         list: *mut bindings::rq_list,
         iob: *mut bindings::io_comp_batch,
+        defer: unsafe fn(*mut bindings::request),
     ) -> Self {
         // INVARIANT: guaranteed by the caller.
         Self {
             list,
             iob,
+            defer,
             _p: PhantomData,
         }
     }
@@ -224,9 +207,10 @@ impl<T: Operations> RequestBatch<'_, T> {
             let result = serve(unsafe { Request::from_raw(rq) });
             let status = match result {
                 Ok(Queued::Defer) => {
-                    // SAFETY: `rq` is a started request of a queue created for `T` (type
-                    // invariant), owned by the driver; it is handed over here.
-                    unsafe { defer::<T>(rq) };
+                    // SAFETY: `rq` is a started request of the batch's queue, owned by the
+                    // driver; `defer` takes it over (type invariant), and it is not used
+                    // here again.
+                    unsafe { (self.defer)(rq) };
                     continue;
                 }
                 Ok(Queued::Done) => {
