@@ -657,13 +657,15 @@ impl StoreIo<'_> {
     /// unit is read straight into `dst`, with the slot locked and no context held, and a
     /// compressed block is decompressed from there afterwards; so a slow backing store
     /// holds up no other I/O of the CPU. Only where `dst` is not aligned to a unit (an
-    /// unaligned direct I/O) is the unit read into the context's buffer, with the
-    /// context held meanwhile. May sleep.
+    /// unaligned direct I/O), or on a kernel with highmem, is the unit read into the
+    /// context's buffer, with the context held meanwhile. May sleep.
     pub(crate) fn read_block_waiting(&self, index: usize, dst: &mut RawBuf<'_>) -> Result {
         if dst.len() != BLOCK_SIZE {
             return Err(EINVAL);
         }
-        if dst.as_ptr() as usize % UNIT_SIZE == 0 {
+        // A direct I/O of the backing store finds the pages of `dst` from its address:
+        // that takes a linear-map address, which a mapped highmem page does not have.
+        if !cfg!(CONFIG_HIGHMEM) && dst.as_ptr() as usize % UNIT_SIZE == 0 {
             if let Some(block) = self.table.get(index)? {
                 self.store.touch(index);
                 let mut guard = block.lock();
