@@ -263,6 +263,26 @@ mod tests {
     }
 
     #[test]
+    fn parts_reach_their_bytes_only() -> Result {
+        let mut bytes = [0u8; 16];
+        let mut buf = RawBuf::from(&mut bytes[..]);
+        {
+            let mut part = buf.part(4..9)?;
+            assert_eq!(part.len(), 5);
+            assert_eq!(part.copy_from_slice(&[1, 2, 3, 4, 5]), Ok(()));
+        }
+        // Empty parts at either end, and nothing past the end.
+        assert!(buf.part(0..0).is_ok_and(|p| p.len() == 0));
+        assert!(buf.part(16..16).is_ok_and(|p| p.len() == 0));
+        assert!(buf.part(10..17).is_err());
+        #[expect(clippy::reversed_empty_ranges)]
+        let backwards = 9..4;
+        assert!(buf.part(backwards).is_err());
+        assert_eq!(bytes, [0, 0, 0, 0, 1, 2, 3, 4, 5, 0, 0, 0, 0, 0, 0, 0]);
+        Ok(())
+    }
+
+    #[test]
     fn same_filled_words_are_found_and_filled() -> Result {
         let word = size_of::<usize>();
         let mut block = KVec::from_elem(0u8, 4096, GFP_KERNEL)?;
