@@ -353,6 +353,28 @@ impl StoreIo<'_> {
         written
     }
 
+    /// Reads the backing unit of block `index`, written back at the position its slot
+    /// (locked in `guard`) keeps, into `buf`, one unit long, and unlocks the slot; returns
+    /// that position. The slot stays locked until the unit is read, so that the unit is
+    /// not given back and taken by another meanwhile. `EIO`, logged once, if the backing
+    /// store fails. May sleep (the backing store's I/O): never inside `submit_bio()`.
+    fn read_unit(
+        &self,
+        index: usize,
+        guard: SlotGuard<'_>,
+        buf: &mut RawBuf<'_>,
+    ) -> Result<Position> {
+        let position = Position::from_word(guard.word()?);
+        let backing = self.backing().ok_or(EIO)?;
+        let read = backing.read(position.unit, buf);
+        drop(guard);
+        read.inspect_err(|e| {
+            pr_err_once!("block {index}: read from the backing store failed ({e:?})\n");
+        })
+        .map_err(|_| EIO)?;
+        Ok(position)
+    }
+
     /// Reads block `index`, in state `meta` and written back to the backing store at the
     /// position its slot keeps (locked in `guard`), into `dst`, one unit-aligned block:
     /// its unit is read into `dst`, and a compressed block's bytes are then copied into
@@ -367,15 +389,7 @@ impl StoreIo<'_> {
         guard: SlotGuard<'_>,
         dst: &mut RawBuf<'_>,
     ) -> Result {
-        let position = Position::from_word(guard.word()?);
-        let backing = self.backing().ok_or(EIO)?;
-        let read = backing.read(position.unit, dst);
-        drop(guard);
-        read.inspect_err(|e| {
-            pr_err_once!("block {index}: read from the backing store failed ({e:?})\n");
-        })
-        .map_err(|_| EIO)?;
-        let bytes = position.bytes()?;
+        let bytes = self.read_unit(index, guard, dst)?.bytes()?;
         if meta.state() == State::Raw {
             // A raw block takes a unit of its own, whole: it is in place.
             return if bytes == (0..UNIT_SIZE) {
@@ -405,8 +419,6 @@ impl StoreIo<'_> {
         guard: SlotGuard<'_>,
         dst: &mut RawBuf<'_>,
     ) -> Result {
-        let position = Position::from_word(guard.word()?);
-        let backing = self.backing().ok_or(EIO)?;
         let raw = meta.state() == State::Raw;
         let (codec, buf) = if raw {
             (None, &mut codecs.compressed[..])
@@ -415,12 +427,7 @@ impl StoreIo<'_> {
             (Some(codec), buf)
         };
         let buf = buf.get_mut(..UNIT_SIZE).ok_or(EINVAL)?;
-        let read = backing.read(position.unit, &mut RawBuf::from(&mut buf[..]));
-        drop(guard);
-        read.inspect_err(|e| {
-            pr_err_once!("block {index}: read from the backing store failed ({e:?})\n");
-        })
-        .map_err(|_| EIO)?;
+        let position = self.read_unit(index, guard, &mut RawBuf::from(&mut buf[..]))?;
         let data = buf.get(position.bytes()?).ok_or(EIO)?;
         match codec {
             None => dst.copy_from_slice(data),
