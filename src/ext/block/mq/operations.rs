@@ -151,7 +151,7 @@ impl<T: Operations> OperationsVTable<T> {
     /// `work` must be the work item in the driver data of a started request of a queue
     /// created by [`super::gen_disk::GenDiskBuilder::build`] for `T`, handed over by
     /// [`OperationsVTable::defer`]; the request is owned by this run until it ends it.
-    pub(super) unsafe extern "C" fn serve_deferred_callback(work: *mut bindings::work_struct) {
+    unsafe extern "C" fn serve_deferred_callback(work: *mut bindings::work_struct) {
         // SAFETY: the work item is the request's driver data (safety requirements), which
         // blk-mq places right after the request (`blk_mq_rq_from_pdu()`).
         let rq = unsafe { work.cast::<bindings::request>().sub(1) };
