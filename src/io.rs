@@ -35,7 +35,7 @@
 //! of a slot at once, as zram does; it never sleeps.
 
 use crate::{
-    compressor::Context,
+    compressor::{Codecs, Context},
     disk_data::DiskData,
     ext::{
         block::{
@@ -115,16 +115,26 @@ fn read(store: &StoreIo<'_>, ctx: &mut Context, rq: &Request, pos: u64, len: u64
                 store.read_block(&mut ctx.codecs, c.index, dst)
             })?;
         }
-        if c.offset == 0 {
-            store.read_block(
-                &mut ctx.codecs,
-                c.index,
-                &mut RawBuf::from(&mut ctx.block[..]),
-            )?;
-        }
-        let data = ctx.block.get(c.offset..c.offset + c.len).ok_or(EIO)?;
-        c.segment.copy_from_slice(c.at, data)
+        read_split(ctx, &c, |codecs, block| {
+            store.read_block(codecs, c.index, block)
+        })
     })
+}
+
+/// Serves chunk `c` of a block that the request's segments split: at the block's first
+/// chunk, `read_into` reads the whole block into the context's block buffer; each chunk
+/// is then copied out of it.
+#[inline]
+fn read_split(
+    ctx: &mut Context,
+    c: &Chunk<'_, '_>,
+    read_into: impl FnOnce(&mut Codecs, &mut RawBuf<'_>) -> Result,
+) -> Result {
+    if c.offset == 0 {
+        read_into(&mut ctx.codecs, &mut RawBuf::from(&mut ctx.block[..]))?;
+    }
+    let data = ctx.block.get(c.offset..c.offset + c.len).ok_or(EIO)?;
+    c.segment.copy_from_slice(c.at, data)
 }
 
 /// Serves a read that [`read`] left for a worker. A block that one segment covers whole is
@@ -146,16 +156,9 @@ fn read_waiting<'a>(
                 .segment
                 .map(c.at, c.len, |dst| store.read_block_waiting(c.index, dst))?;
         }
-        let ctx = context(store, ctx)?;
-        if c.offset == 0 {
-            store.read_block_held(
-                &mut ctx.codecs,
-                c.index,
-                &mut RawBuf::from(&mut ctx.block[..]),
-            )?;
-        }
-        let data = ctx.block.get(c.offset..c.offset + c.len).ok_or(EIO)?;
-        c.segment.copy_from_slice(c.at, data)
+        read_split(context(store, ctx)?, &c, |codecs, block| {
+            store.read_block_held(codecs, c.index, block)
+        })
     })
 }
 
