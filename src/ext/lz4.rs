@@ -106,10 +106,9 @@ impl Lz4Codec {
         let wrkmem = self.wrkmem.as_mut_ptr().cast();
         let ret = match self.mode {
             Mode::Fast => {
-                // SAFETY: `src` is readable for its length (`RawBuf` invariant), `dst`
-                // writable for its length, which the library stays within (see above);
-                // `wrkmem` fits and aligns `LZ4_stream_t` (type invariant) and only this
-                // call uses it (`&mut self`).
+                // `wrkmem` fits and aligns `LZ4_stream_t` (type invariant).
+                // SAFETY: `src` readable and `dst` writable for their lengths, which the
+                // library stays within (see above); `wrkmem` as said, used only here.
                 unsafe {
                     ffi::LZ4_compress_fast(
                         src.as_ptr().cast(),

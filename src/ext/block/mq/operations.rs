@@ -200,10 +200,10 @@ impl<T: Operations> OperationsVTable<T> {
         // `DEFINE_IO_COMP_BATCH()`: all zero.
         let mut iob = bindings::io_comp_batch::default();
         {
+            // `Self::defer` takes over a started request of a queue made for `T`, as the
+            // list's are, and has it served and ended.
             // SAFETY: blk-mq's list, and a zeroed batch ended below; both used only
-            // through `batch` until it is dropped. `Self::defer` takes over a started
-            // request of a queue made for `T`, as the list's are, and has it served and
-            // ended.
+            // through `batch` until it is dropped; `defer` as said above.
             let mut batch = unsafe { RequestBatch::new(rqlist, &mut iob, Self::defer) };
             T::queue_rqs(queue_data, &mut batch);
         }
