@@ -28,7 +28,7 @@
 //! than in the reclaiming task, the worker would otherwise lack the reserves that task may
 //! use, and loop in the page allocator while reclaim waits for this write. When even the
 //! reserves are empty, a swap-out waits for reclaim elsewhere and tries again, for up to
-//! half a second (zram fails it at once). A write fails, with `EIO`, only when the
+//! two seconds (zram fails it at once). A write fails, with `EIO`, only when the
 //! allocator gives up.
 //!
 //! Swap's slot-free notification ([`Operations::swap_slot_free_notify`]) frees the blocks
@@ -185,8 +185,9 @@ fn write(store: &StoreIo<'_>, ctx: &mut Context, rq: &Request, pos: u64, len: u6
 }
 
 /// How many times a swap-out that found no memory waits for reclaim ([`mm::retry_wait`],
-/// 20 ms) and tries again before it fails: half a second in all.
-const SWAP_OUT_RETRIES: u32 = 25;
+/// 20 ms) and tries again before it fails: two seconds in all. Half a second was seen to be
+/// too short in the VM when its host was busy: reclaim then took longer to free memory.
+const SWAP_OUT_RETRIES: u32 = 100;
 
 /// Serves a swap-out: a write with reclaim's rights ([`NoReclaimScope`]). Reclaim issued it
 /// and waits for it; when blk-mq runs it in a kblockd worker rather than in the reclaiming
