@@ -287,6 +287,18 @@ impl Compressor {
         Ok(self.contexts.get(cpu).ok_or(EINVAL)?.lock())
     }
 
+    /// Takes the context of the current CPU if its mutex is free: `EBUSY` if another task
+    /// holds it, `EINVAL` as for [`Compressor::get`]. Never sleeps, so it may be called with
+    /// a lock held that comes after the context's in the lock order.
+    pub(crate) fn try_get(&self) -> Result<MutexGuard<'_, Context>> {
+        let cpu = cpu::CpuId::current().as_u32() as usize;
+        self.contexts
+            .get(cpu)
+            .ok_or(EINVAL)?
+            .try_lock()
+            .ok_or(EBUSY)
+    }
+
     /// The memory the contexts hold, in bytes (buffers only; codec state is not known).
     pub(crate) fn buffer_bytes(&self) -> u64 {
         (self.contexts.len() * (BLOCK_SIZE + COMPRESSED_BUFFER_SIZE)) as u64

@@ -3,7 +3,9 @@
 //! The I/O path: blk-mq requests served from a device's [`Store`].
 //!
 //! Requests are served synchronously, with the block table held for shared use and the
-//! compression context of the CPU they run on taken once per request, in that order. The
+//! compression context of the CPU they run on taken once per request, in that order; a
+//! read takes the context only at its first block that needs it (see
+//! [`StoreIo::read_block`]), so a read of zeroed, same-filled or raw blocks takes none. The
 //! requests a plug gathers (io_uring's batches, a filesystem's writeback) come in one
 //! call ([`Operations::queue_rqs`]), which takes both once for all of them, and blk-mq ends
 //! them together (`blk_mq_end_request_batch()`). A plug hands over at most 32 requests
@@ -48,7 +50,7 @@ use crate::{
     },
     geometry::{BLOCK_SHIFT, BLOCK_SIZE},
     stats::IoStats,
-    store::StoreIo,
+    store::{ReadCodecs, StoreIo},
 };
 use kernel::{
     block::SECTOR_SHIFT,
@@ -105,18 +107,25 @@ fn for_each_chunk(
 }
 
 /// Serves a read. A block that one segment covers whole is decompressed straight into
-/// it; a block split across segments is read into the context, then copied out. Fails
-/// with `EAGAIN` at a block written back to the backing store: the request is then served
-/// again by [`read_waiting`], in a worker.
-fn read(store: &StoreIo<'_>, ctx: &mut Context, rq: &Request, pos: u64, len: u64) -> Result {
+/// it, the CPU's context taken into `ctx` only if the block needs it (see
+/// [`StoreIo::read_block`]); a block split across segments is read into the context,
+/// then copied out. Fails with `EAGAIN` at a block written back to the backing store:
+/// the request is then served again by [`read_waiting`], in a worker.
+fn read<'a>(
+    store: &'a StoreIo<'_>,
+    ctx: &mut Option<MutexGuard<'a, Context>>,
+    rq: &Request,
+    pos: u64,
+    len: u64,
+) -> Result {
     for_each_chunk(rq, pos, len, |c| {
         if c.len == BLOCK_SIZE {
             return c.segment.map(c.at, c.len, |dst| {
-                store.read_block(&mut ctx.codecs, c.index, dst)
+                store.read_block(&mut ReadCodecs::Lazy(ctx), c.index, dst)
             })?;
         }
-        read_split(ctx, &c, |codecs, block| {
-            store.read_block(codecs, c.index, block)
+        read_split(context(store, ctx)?, &c, |codecs, block| {
+            store.read_block(&mut ReadCodecs::Held(codecs), c.index, block)
         })
     })
 }
@@ -306,7 +315,7 @@ fn serve<'a>(
     } else {
         match op {
             ReqOp::Read if waiting => read_waiting(store, ctx, rq, pos, len),
-            ReqOp::Read => match read(store, context(store, ctx)?, rq, pos, len) {
+            ReqOp::Read => match read(store, ctx, rq, pos, len) {
                 Err(e) if e == EAGAIN => return Ok(Queued::Defer),
                 other => other,
             },

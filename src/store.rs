@@ -33,6 +33,9 @@
 //! no device-wide lock. It is a sleeping lock, as zram's slot lock: a waiter sleeps, the
 //! holder may be preempted, and lockdep checks every slot lock of a table through one map.
 //! The order is: table read side, then a compression context's mutex, then a slot lock. A
+//! read that finds, with the slot locked, that its block needs the context it has not
+//! taken yet only tries the context's mutex; if another task holds it, the read unlocks
+//! the slot, waits for the mutex, and reads the slot again from the start. A
 //! write holds the slot lock only to swap the slot's content, or to copy its data into the
 //! block's own object when that object can take it; compression, allocation and freeing
 //! happen outside it. A read holds it while it maps the object and decompresses (or
@@ -440,6 +443,12 @@ impl Store {
         self.compressor.get()
     }
 
+    /// Takes the compression context of the current CPU if no other task holds it, else
+    /// fails with `EBUSY`. Never sleeps.
+    fn try_context(&self) -> Result<MutexGuard<'_, Context>> {
+        self.compressor.try_get()
+    }
+
     /// Frees the codecs of algorithms other than the current one. Only right after
     /// [`Store::reset`] (no stored block may use them), and never with the queue frozen.
     /// May sleep.
@@ -604,6 +613,42 @@ fn whole_block(index: usize, decompressed: Result<usize>) -> Result {
     }
 }
 
+/// Where a read finds the codecs and buffers of a compression context, if the block it
+/// reads needs them (see [`StoreIo::read_block`]).
+pub(crate) enum ReadCodecs<'c, 'a> {
+    /// A context that the caller holds.
+    Held(&'c mut Codecs),
+    /// The current CPU's context, taken on first need into the option, where it stays
+    /// until the caller drops it; `None` until then.
+    Lazy(&'c mut Option<MutexGuard<'a, Context>>),
+}
+
+impl<'a> ReadCodecs<'_, 'a> {
+    /// The codecs, taking the CPU's context into a [`ReadCodecs::Lazy`] if it is not there
+    /// yet and no other task holds it: `EBUSY` if one does. Never sleeps.
+    fn try_codecs(&mut self, io: &'a StoreIo<'_>) -> Result<&mut Codecs> {
+        let slot = match self {
+            Self::Held(codecs) => return Ok(codecs),
+            Self::Lazy(slot) => slot,
+        };
+        if slot.is_none() {
+            **slot = Some(io.try_context()?);
+        }
+        slot.as_deref_mut().map(|ctx| &mut ctx.codecs).ok_or(EIO)
+    }
+
+    /// Takes the CPU's context into a [`ReadCodecs::Lazy`] that has none, waiting for the
+    /// task that holds it. May sleep: never with a slot lock held (the lock order).
+    fn wait(&mut self, io: &'a StoreIo<'_>) -> Result {
+        if let Self::Lazy(slot) = self {
+            if slot.is_none() {
+                **slot = Some(io.context()?);
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A store in use by the I/O path, its table held for shared use (see [`Store::io`]); the
 /// store's other methods are reached through it.
 pub(crate) struct StoreIo<'a> {
@@ -634,17 +679,21 @@ impl StoreIo<'_> {
     }
 
     /// Reads block `index` into `dst`, which must be one block long (`EINVAL` otherwise).
-    /// A zeroed block fills it with zeros. May sleep (the slot lock).
+    /// A zeroed block fills it with zeros. May sleep (the slot lock, the context's mutex).
     ///
     /// A compressed block is decompressed straight from its object into `dst`, with the
     /// slot locked so that no writer frees the object meanwhile. A block written back to
     /// the backing store is not read: that fails with `EAGAIN`, and the caller reads it
     /// with [`StoreIo::read_block_waiting`] where it may wait for the backing store (not
     /// inside `submit_bio()`, where the I/O path runs).
+    ///
+    /// Only a block that needs a context's codecs or buffers (a compressed block, a raw or
+    /// same-filled one in a pool object) takes one from `codecs`: a zeroed block, a word the
+    /// slot keeps and a raw page take none, and a [`ReadCodecs::Lazy`] stays empty.
     #[inline]
-    pub(crate) fn read_block(
-        &self,
-        codecs: &mut Codecs,
+    pub(crate) fn read_block<'a>(
+        &'a self,
+        codecs: &mut ReadCodecs<'_, 'a>,
         index: usize,
         dst: &mut RawBuf<'_>,
     ) -> Result {
@@ -676,9 +725,9 @@ impl StoreIo<'_> {
                 }
             }
         }
-        // Not written back when looked at, or not aligned: with the context.
-        let mut ctx = self.context()?;
-        self.read_block_held(&mut ctx.codecs, index, dst)
+        // Not written back when looked at, or not aligned: with the context, if needed.
+        let mut ctx = None;
+        self.read_block_with(&mut ReadCodecs::Lazy(&mut ctx), index, dst, true)
     }
 
     /// [`StoreIo::read_block`] where it may wait for the backing store (in a worker, see
@@ -691,15 +740,20 @@ impl StoreIo<'_> {
         index: usize,
         dst: &mut RawBuf<'_>,
     ) -> Result {
-        self.read_block_with(codecs, index, dst, true)
+        self.read_block_with(&mut ReadCodecs::Held(codecs), index, dst, true)
     }
 
     /// [`StoreIo::read_block`], reading a written-back block if `wait` (through the
     /// context's buffer), else failing with `EAGAIN`.
+    ///
+    /// The slot lock comes after the context's mutex in the lock order: with the slot
+    /// locked, a context not yet taken is only tried. If another task holds it (one that
+    /// was preempted on this CPU, or migrated from it), the slot is unlocked, the context
+    /// waited for, and the slot read again from the start, since it may have changed.
     #[inline]
-    fn read_block_with(
-        &self,
-        codecs: &mut Codecs,
+    fn read_block_with<'a>(
+        &'a self,
+        codecs: &mut ReadCodecs<'_, 'a>,
         index: usize,
         dst: &mut RawBuf<'_>,
         wait: bool,
@@ -712,34 +766,55 @@ impl StoreIo<'_> {
             return Ok(());
         };
         self.store.touch(index);
-        let mut guard = block.lock();
-        guard.set_idle(false);
-        let meta = Meta(guard.value());
-        match meta.state() {
-            State::Zeroed => {
-                drop(guard);
-                dst.zero();
-                Ok(())
-            }
-            State::Same => {
-                let word = match guard.word() {
-                    Ok(kept) => Ok(same_from_slot(kept)),
-                    // A word the slot could not keep, in an object of its own.
-                    Err(_) => guard.read(&mut codecs.compressed, |bytes| {
-                        bytes.try_into().map(usize::from_ne_bytes).map_err(|_| EIO)
-                    })?,
-                };
-                drop(guard);
-                dst.fill_words(word?)
-            }
-            State::Compressed | State::Raw if meta.is_backed() => {
-                if !wait {
+        loop {
+            let mut guard = block.lock();
+            guard.set_idle(false);
+            let meta = Meta(guard.value());
+            // What needs no codecs is read at once.
+            let kept = match meta.state() {
+                State::Zeroed => {
+                    drop(guard);
+                    dst.zero();
+                    return Ok(());
+                }
+                State::Compressed | State::Raw if meta.is_backed() && !wait => {
                     return Err(EAGAIN);
                 }
-                self.read_backed(codecs, index, meta, guard, dst)
+                State::Raw if !meta.is_backed() && guard.holds_page() => {
+                    return guard.copy_to(dst, &mut []);
+                }
+                State::Same => guard.word().ok(),
+                State::Compressed | State::Raw => None,
+            };
+            if let Some(kept) = kept {
+                drop(guard);
+                return dst.fill_words(same_from_slot(kept));
             }
-            State::Raw => guard.copy_to(dst, &mut codecs.compressed),
-            State::Compressed => Self::decompress(codecs, index, meta, &guard, dst),
+            let codecs = match codecs.try_codecs(self) {
+                Err(e) if e == EBUSY => {
+                    drop(guard);
+                    codecs.wait(self)?;
+                    continue;
+                }
+                other => other?,
+            };
+            return match meta.state() {
+                // A word the slot could not keep, in an object of its own.
+                State::Same => {
+                    let word = guard.read(&mut codecs.compressed, |bytes| {
+                        bytes.try_into().map(usize::from_ne_bytes).map_err(|_| EIO)
+                    })?;
+                    drop(guard);
+                    dst.fill_words(word?)
+                }
+                State::Compressed | State::Raw if meta.is_backed() => {
+                    self.read_backed(codecs, index, meta, guard, dst)
+                }
+                State::Raw => guard.copy_to(dst, &mut codecs.compressed),
+                State::Compressed => Self::decompress(codecs, index, meta, &guard, dst),
+                // Read above, with no codecs.
+                State::Zeroed => Err(EIO),
+            };
         }
     }
 
@@ -1049,8 +1124,12 @@ mod tests {
     /// Reads block `index` into `out`.
     fn read(store: &Store, index: usize, out: &mut [u8]) -> Result {
         let io = store.io();
-        let mut ctx = io.context()?;
-        io.read_block(&mut ctx.codecs, index, &mut RawBuf::from(out))
+        let mut ctx = None;
+        io.read_block(
+            &mut ReadCodecs::Lazy(&mut ctx),
+            index,
+            &mut RawBuf::from(out),
+        )
     }
 
     /// Reads block `index` (over other bytes) and checks it holds `data`.

@@ -704,6 +704,13 @@ impl<'a> SlotGuard<'a> {
         }
     }
 
+    /// Whether the slot's data is a page, its own or a shared entry's: one that
+    /// [`SlotGuard::copy_to`] copies with no local copy buffer.
+    #[inline]
+    pub(crate) fn holds_page(&self) -> bool {
+        self.held().kind == Kind::Page
+    }
+
     /// Whether the slot holds a reference to a page or object that slots share.
     #[inline]
     pub(crate) fn is_shared(&self) -> bool {
