@@ -1196,6 +1196,51 @@ mod tests {
     }
 
     #[test]
+    fn reads_take_a_context_only_for_blocks_that_need_one() -> Result {
+        let store = test_store(6, Algorithm::Lz4)?;
+        let mut random = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
+        let mut text = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
+        let mut kept = KVec::from_elem(0x5au8, BLOCK_SIZE, GFP_KERNEL)?;
+        let mut word = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
+        fill_random(&mut random, 77);
+        fill_text(&mut text);
+        // Halves that differ, above 2^51: the slot cannot keep it, an object does.
+        word.chunks_exact_mut(8)
+            .for_each(|chunk| chunk.copy_from_slice(&0x0807_0605_0403_0201_usize.to_ne_bytes()));
+        write(&store, 0, &mut random)?;
+        write(&store, 1, &mut text)?;
+        write(&store, 3, &mut kept)?;
+        write(&store, 4, &mut word)?;
+        let zero = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
+        // Block, data, whether the read took the context: a raw page, a compressed block,
+        // a zeroed one, a word the slot keeps, a word in an object, one never written.
+        let cases: [(usize, &[u8], bool); 6] = [
+            (0, &random, false),
+            (1, &text, true),
+            (2, &zero, false),
+            (3, &kept, false),
+            (4, &word, true),
+            (5, &zero, false),
+        ];
+        let mut back = KVec::from_elem(0xAAu8, BLOCK_SIZE, GFP_KERNEL)?;
+        for (index, data, takes) in cases {
+            back.fill(0xAA);
+            let io = store.io();
+            let mut ctx = None;
+            io.read_block(
+                &mut ReadCodecs::Lazy(&mut ctx),
+                index,
+                &mut RawBuf::from(&mut back[..]),
+            )?;
+            assert!(back[..] == data[..]);
+            assert_eq!(ctx.is_some(), takes);
+        }
+        assert_eq!(state_of(&store, 0)?, State::Raw);
+        assert_eq!(state_of(&store, 4)?, State::Same);
+        Ok(())
+    }
+
+    #[test]
     fn threshold_is_honoured() -> Result {
         let store = test_store(1, Algorithm::Lz4)?;
         let threshold = store.threshold();
