@@ -771,24 +771,29 @@ impl StoreIo<'_> {
             guard.set_idle(false);
             let meta = Meta(guard.value());
             // What needs no codecs is read at once.
-            let kept = match meta.state() {
+            match meta.state() {
                 State::Zeroed => {
                     drop(guard);
                     dst.zero();
                     return Ok(());
                 }
-                State::Compressed | State::Raw if meta.is_backed() && !wait => {
-                    return Err(EAGAIN);
+                State::Same => {
+                    if let Ok(kept) = guard.word() {
+                        drop(guard);
+                        return dst.fill_words(same_from_slot(kept));
+                    }
                 }
-                State::Raw if !meta.is_backed() && guard.holds_page() => {
-                    return guard.copy_to(dst, &mut []);
+                State::Compressed | State::Raw if meta.is_backed() => {
+                    if !wait {
+                        return Err(EAGAIN);
+                    }
                 }
-                State::Same => guard.word().ok(),
-                State::Compressed | State::Raw => None,
-            };
-            if let Some(kept) = kept {
-                drop(guard);
-                return dst.fill_words(same_from_slot(kept));
+                State::Raw => {
+                    if guard.holds_page() {
+                        return guard.copy_to(dst, &mut []);
+                    }
+                }
+                State::Compressed => {}
             }
             let codecs = match codecs.try_codecs(self) {
                 Err(e) if e == EBUSY => {
