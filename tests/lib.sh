@@ -69,17 +69,19 @@ file_sha() { sha256sum "$1" | cut -d' ' -f1; }
 # memory in DIR so that LEFT MiB are left, lets it fill 1.5 times what is left, and returns
 # with the set filled and swapped out: $walker is its pid, $need the set's size in MiB.
 # Fails, $need empty, if the walker could not lock its pages. Then write a line to
-# DIR/walk to let it walk the set and check it, and wait for $walker.
+# DIR/walk to let it walk the set and check it, and wait for $walker. On the debug kernel
+# what KASAN's quarantine may take is left besides, and not counted as what is left.
 start_walker() {
-	local state avail
+	local state avail quarantine
+	quarantine=$(kasan_quarantine_mib)
 	mkfifo "$1/locked" "$1/go" "$1/filled" "$1/walk"
-	python3 "$(dirname "$0")/walker.py" "$1" "$2" >"$4" 2>&1 &
+	python3 "$(dirname "$0")/walker.py" "$1" "$2" "$quarantine" >"$4" 2>&1 &
 	walker=$!
 	need=
 	read -r state <"$1/locked"
 	[ "$state" = locked ] || return 1
 	avail=$(awk '/^MemAvailable:/ { print int($2 / 1024) }' /proc/meminfo)
-	dd if=/dev/zero of="$1/pinned" bs=1M count=$((avail - $3)) status=none
+	dd if=/dev/zero of="$1/pinned" bs=1M count=$((avail - $3 - quarantine)) status=none
 	echo go >"$1/go"
 	read -r need <"$1/filled"
 }

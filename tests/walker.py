@@ -2,12 +2,13 @@
 # SPDX-License-Identifier: GPL-2.0
 """A working set larger than memory, filled, walked and checked: the swap tests' load.
 
-walker.py DIR PATTERN talks with the test through FIFOs in DIR, a line each:
+walker.py DIR PATTERN [RESERVE] talks with the test through FIFOs in DIR, a line each:
   1. it locks what it has mapped (mlockall(MCL_CURRENT): the interpreter and its
      libraries), so that nothing is read from the 9p root while memory is short
      (Documentation/lab.rst), and writes "locked" (or "failed") to DIR/locked;
   2. it waits for a line on DIR/go (the test pins memory meanwhile), then measures
-     MemAvailable and fills 1.5 times that, 1 MiB chunks of PATTERN;
+     MemAvailable, less RESERVE MiB (default 0), and fills 1.5 times that, 1 MiB chunks
+     of PATTERN;
   3. it writes the working set's size in MiB to DIR/filled and waits for a line on
      DIR/walk (the test may act on the swapped-out set meanwhile);
   4. it walks the whole set twice, so that every page is swapped in and out again, and
@@ -35,7 +36,7 @@ def chunk(i, pattern):
     return b"".join(text + rnd.randbytes(4096) for _ in range(128))
 
 
-def main(fifos, pattern):
+def main(fifos, pattern, reserve):
     with open(fifos + "/locked", "w") as locked:
         if ctypes.CDLL(None, use_errno=True).mlockall(1) != 0:
             locked.write("failed\n")
@@ -45,6 +46,7 @@ def main(fifos, pattern):
         go.read()
     with open("/proc/meminfo") as meminfo:
         avail = next(int(l.split()[1]) // 1024 for l in meminfo if l.startswith("MemAvailable:"))
+    avail -= reserve
     mib = avail * 3 // 2
     print("MemAvailable %d MiB; the working set is %d MiB" % (avail, mib), flush=True)
     chunks = [bytearray(chunk(i, pattern)) for i in range(mib)]
@@ -60,6 +62,6 @@ def main(fifos, pattern):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3 or sys.argv[2] not in ("mixed", "alternate"):
-        sys.exit("usage: walker.py DIR mixed|alternate")
-    main(sys.argv[1], sys.argv[2])
+    if len(sys.argv) not in (3, 4) or sys.argv[2] not in ("mixed", "alternate"):
+        sys.exit("usage: walker.py DIR mixed|alternate [RESERVE]")
+    main(sys.argv[1], sys.argv[2], int(sys.argv[3]) if len(sys.argv) == 4 else 0)
