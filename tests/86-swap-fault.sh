@@ -52,7 +52,8 @@ if check "the driver's fault injection point is in debugfs" test -d $FA; then
 	ballast=$(mktemp -d)
 	mount -t ramfs ramfs "$ballast"
 	avail=$(awk '/^MemAvailable:/ { print int($2 / 1024) }' /proc/meminfo)
-	dd if=/dev/zero of="$ballast/pinned" bs=1M count=$((avail - 200)) status=none
+	# On the debug kernel, room for KASAN's quarantine besides (tests/lib.sh).
+	dd if=/dev/zero of="$ballast/pinned" bs=1M count=$((avail - 200 - $(kasan_quarantine_mib))) status=none
 	fail_alloc 3
 	check_eq "with three failed allocations, 250 MiB swap and come back intact" "$(swapping 250)" "0 bad chunks"
 	check "pages were swapped out to the device" test "$(st "$swapid" io_counters/total_bytes_written)" -gt $((16 << 20))
