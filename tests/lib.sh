@@ -89,7 +89,7 @@ start_walker() {
 # kasan_quarantine_mib: the most memory, in MiB, that KASAN (generic) keeps in its
 # quarantine of freed objects, a 32nd of the guest's; 0 on a kernel without it. The
 # quarantine has no shrinker: under pressure that memory is not given back, so a test
-# that leaves a fixed margin to a program that cannot swap adds it on the debug kernel.
+# that pins all but a margin of memory leaves this much more on the debug kernel.
 kasan_quarantine_mib() {
 	if zcat /proc/config.gz 2>/dev/null | grep -qx CONFIG_KASAN_GENERIC=y; then
 		awk '/^MemTotal:/ { print int($2 / 1024 / 32) }' /proc/meminfo
