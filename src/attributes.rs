@@ -335,14 +335,21 @@ fn set_dedup(data: &DiskData, input: &[u8]) -> Result {
             return Err(EINVAL);
         }
     };
-    if data.store.dedup() != on {
+    let control = data.control.lock();
+    let was = data.store.dedup();
+    data.store.set_dedup(&control, on).inspect_err(|e| {
+        pr_err!(
+            "foxramdisk{}: dedup: no memory for the index ({e:?})\n",
+            data.id
+        );
+    })?;
+    if was != on {
         pr_info!(
             "foxramdisk{}: deduplication of new writes {}\n",
             data.id,
             if on { "on" } else { "off" }
         );
     }
-    data.store.set_dedup(on);
     Ok(())
 }
 

@@ -74,6 +74,7 @@
 mod access;
 mod backing;
 mod counters;
+mod dedup_index;
 mod entry;
 mod object;
 mod recompress;
@@ -88,8 +89,8 @@ use crate::{
     compressor::{Codecs, Compressor, Context},
     ext::{
         object_table::{
-            Content, Framed, ObjectTable, SlotGuard, SlotRef, SpareSlots, TableRef, HEADER_BYTES,
-            SLOTS_PER_CHUNK,
+            Content, Framed, ObjectTable, SlotGuard, SlotRef, SpareEntry, SpareSlots, TableRef,
+            HEADER_BYTES, SLOTS_PER_CHUNK,
         },
         raw_buf::RawBuf,
     },
@@ -99,6 +100,7 @@ use access::{AccessTimes, SpareTimes};
 use backing::{Packer, Position, UNIT_SIZE};
 use core::ops::{Deref, Range};
 use counters::Counters;
+use dedup_index::{DedupIndex, SpareIndex, BUCKET};
 use entry::{same_from_slot, same_to_slot, Meta, State};
 use kernel::{
     bindings,
@@ -183,6 +185,9 @@ pub(crate) struct Store {
     /// When each block was last accessed, kept from the first [`Store::mark_idle`] by age
     /// on. Set under the store's control, which also serialises its resizes and resets.
     access: SetOnce<AccessTimes>,
+    /// Where writes with deduplication on look for blocks that hold their data, made the
+    /// first time it is switched on ([`Store::set_dedup`]), under the store's control.
+    index: SetOnce<DedupIndex>,
 }
 
 /// What [`Store::resize`] needs, allocated before the store is changed
@@ -190,6 +195,7 @@ pub(crate) struct Store {
 pub(crate) struct Spare {
     slots: SpareSlots,
     times: Option<SpareTimes>,
+    index: Option<SpareIndex>,
 }
 
 impl Store {
@@ -218,6 +224,7 @@ impl Store {
             wb_limit_enable: Atomic::new(false),
             wb_limit: Atomic::new(0),
             access: SetOnce::new(),
+            index: SetOnce::new(),
         };
         store
             .counters
@@ -279,15 +286,36 @@ impl Store {
         self.dedup.load(Relaxed)
     }
 
-    /// Makes new writes share stored data, or not; stored blocks stay as they are.
-    pub(crate) fn set_dedup(&self, on: bool) {
+    /// Makes new writes share stored data, or not; stored blocks stay as they are. The
+    /// first time it is switched on, makes the index that finds the data (half an 8-byte
+    /// entry per block, allocated a page at a time as writes record their data): `ENOMEM`,
+    /// with nothing changed, if its root cannot be allocated. Switched off, frees the
+    /// index's pages (a write that started before may still record its entry). May sleep.
+    pub(crate) fn set_dedup(&self, _control: &StoreControl, on: bool) -> Result {
+        if on && self.index.as_ref().is_none() {
+            // Under the control, as every other setter: this one sets it.
+            self.index.populate(DedupIndex::new(self.blocks())?);
+        }
         self.dedup.store(on, Relaxed);
+        if let (false, Some(index)) = (on, self.index.as_ref()) {
+            index.clear();
+        }
+        Ok(())
     }
 
     /// Whether `bytes` more would go over the memory limit.
     fn over_limit(&self, bytes: usize) -> bool {
         let limit = self.mem_limit();
         limit != 0 && self.mem_used_total() + bytes as u64 > limit
+    }
+
+    /// `ENOSPC` if `bytes` more would go over the memory limit.
+    fn reserve(&self, bytes: usize) -> Result {
+        if self.over_limit(bytes) {
+            Err(ENOSPC)
+        } else {
+            Ok(())
+        }
     }
 
     /// Records the memory in use as the maximum if it is one.
@@ -311,6 +339,10 @@ impl Store {
                 Some(_) => Some(SpareTimes::new(blocks)?),
                 None => None,
             },
+            index: match self.index.as_ref() {
+                Some(_) => Some(SpareIndex::new(blocks)?),
+                None => None,
+            },
         })
     }
 
@@ -329,18 +361,30 @@ impl Store {
         if let (Some(times), Some(spare)) = (self.access.as_ref(), spare.times) {
             times.resize(spare);
         }
+        // The same for the index, made only by a control.
+        if let (Some(index), Some(spare)) = (self.index.as_ref(), spare.index) {
+            index.resize(spare);
+        }
         table.resize(spare.slots);
         Ok(())
     }
 
     /// Frees the table chunks whose blocks are all zeroed, as after a discard or a swap's
-    /// slot frees, and the pages of access times that hold none; returns how many table
-    /// chunks. Waits for the requests using the table. May sleep.
+    /// slot frees, the pages of access times that hold none, and, once no block holds
+    /// data, the index's pages; returns how many table chunks. Waits for the requests
+    /// using the table. May sleep.
     pub(crate) fn trim_table(&self, _control: &mut StoreControl) -> usize {
         if let Some(times) = self.access.as_ref() {
             times.trim();
         }
-        self.table.exclusive().trim()
+        let trimmed = self.table.exclusive().trim();
+        // Every entry is stale then; a block written meanwhile is only not found.
+        if let Some(index) = self.index.as_ref() {
+            if self.written_blocks() == 0 {
+                index.clear();
+            }
+        }
+        trimmed
     }
 
     /// Records an access of block `index`, if access times are kept. May sleep.
@@ -409,6 +453,9 @@ impl Store {
         self.table.exclusive().clear();
         if let Some(times) = self.access.as_ref() {
             times.clear();
+        }
+        if let Some(index) = self.index.as_ref() {
+            index.clear();
         }
         if let Some(backing) = self.backing() {
             backing.reset();
@@ -587,11 +634,13 @@ impl Store {
         }
     }
 
-    /// The metadata, in bytes: the block table (the chunks written to), the index of
-    /// shared objects and the access times, if kept.
+    /// The metadata, in bytes: the block table (the chunks written to), the entries of
+    /// shared objects, the index that finds stored data and the access times, the last
+    /// two if kept.
     pub(crate) fn meta_data_size(&self) -> u64 {
         let times = self.access.as_ref().map_or(0, |times| times.bytes());
-        (self.table.bytes() + self.table.shared_bytes() + times) as u64
+        let index = self.index.as_ref().map_or(0, |index| index.bytes());
+        (self.table.bytes() + self.table.shared_bytes() + index + times) as u64
     }
 
     /// The bytes that sharing saved: each shared object's stored size (a page for a raw
@@ -669,13 +718,8 @@ impl StoreIo<'_> {
     /// counts against the memory limit like an object); `ERANGE` past the end. May sleep.
     #[inline]
     fn slot_for_write(&self, index: usize) -> Result<SlotRef<'_>> {
-        self.table.get_or_alloc(index, |bytes| {
-            if self.store.over_limit(bytes) {
-                Err(ENOSPC)
-            } else {
-                Ok(())
-            }
-        })
+        self.table
+            .get_or_alloc(index, |bytes| self.store.reserve(bytes))
     }
 
     /// Reads block `index` into `dst`, which must be one block long (`EINVAL` otherwise).
@@ -875,7 +919,7 @@ impl StoreIo<'_> {
                 let (mut framed, spare) =
                     Framed::split(&mut codecs.compressed, size_of::<usize>())?;
                 framed.data().copy_from_slice(&word.to_ne_bytes())?;
-                return self.store_data(&block, meta, Stored::Object(framed), spare);
+                return self.store_data(index, &block, meta, Stored::Object(framed), spare);
             }
             None => {}
         }
@@ -898,22 +942,32 @@ impl StoreIo<'_> {
                 (meta, data, spare)
             }
         };
-        self.store_data(&block, meta, data, spare)
+        self.store_data(index, &block, meta, data, spare)
     }
 
-    /// Stores `data` as block `block` in state `meta`: through the index of shared objects
-    /// with deduplication on, else over the block's object where it fits, else in a new
-    /// object. `spare` is the rest of the buffer that holds `data`. May sleep.
+    /// Stores `data` as block `index` (`block`) in state `meta`: with deduplication on, as
+    /// a share of a stored block's page or object that holds the same bytes in the same
+    /// state if the index finds one; else over the block's object where it fits, else in
+    /// a new object, which the index then records. `spare` is the rest of the buffer that
+    /// holds `data`. May sleep.
     fn store_data(
         &self,
+        index: usize,
         block: &SlotRef<'_>,
         meta: Meta,
         mut data: Stored<'_, '_>,
         spare: &mut [u8],
     ) -> Result {
         let store = self.store;
+        let mut dedup = None;
         if store.dedup() {
-            return self.write_shared(block, meta, &mut data, spare);
+            if let Some(index_of) = store.index.as_ref() {
+                let hash = data.with_data(|data| (store.hash)(data));
+                if self.share_stored(index_of, hash, index, block, meta, &mut data, spare)? {
+                    return Ok(());
+                }
+                dedup = Some((index_of, hash));
+            }
         }
         // An overwrite whose data fits the block's object (same size class, or a page over
         // a page) reuses it: no allocation, no free, and the pool's layout stays as it is.
@@ -927,54 +981,83 @@ impl StoreIo<'_> {
             store.counters.account(Meta(old), old_size, false);
             store.counters.account(meta, data.len(), true);
             store.count_raw_write(meta);
-            return Ok(());
+        } else {
+            drop(guard);
+            // A new object, allocated with the context held: it is a mutex, so the
+            // allocation may sleep in reclaim.
+            if store.over_limit(Store::object_bytes(meta, data.len())) {
+                return Err(ENOSPC);
+            }
+            let object = store.new_object(meta, &mut data)?;
+            store.note_mem_used();
+            self.set(block, meta, object)?;
         }
-        drop(guard);
-
-        // A new object, allocated with the context held: it is a mutex, so the allocation
-        // may sleep in reclaim.
-        if store.over_limit(Store::object_bytes(meta, data.len())) {
-            return Err(ENOSPC);
+        if let Some((index_of, hash)) = dedup {
+            index_of.record(hash, index, |bytes| store.reserve(bytes));
         }
-        let object = store.new_object(meta, &mut data)?;
-        store.note_mem_used();
-        self.set(block, meta, object)
+        Ok(())
     }
 
-    /// Stores `data`, in state `meta`, as block `block` through the table's index of shared
-    /// objects: as a reference to a stored object that holds the same bytes in the same
-    /// state if the hash of `data` finds one, else in a new object that later writes can
-    /// share. `local_copy` takes a candidate object that spans two pages. May sleep.
+    /// Makes block `index` (`block`) share the page or object of a block that the index
+    /// `dedup` finds for `hash`, if that holds the bytes of `data` in state `meta`: `true`
+    /// if it does, else `false`, with nothing changed. `local_copy` takes a candidate
+    /// object that spans two pages. May sleep.
     ///
-    /// The hash only finds a candidate: its bytes are compared with `data` before it is
-    /// shared. Compressed data is compared compressed: two blocks whose compressed bytes
-    /// and algorithm are the same hold the same data, since decompression gives each its
-    /// own back. Two writers of the same new data at once may both miss, and store it
-    /// twice: the index then holds both, and later writes share the newer.
-    fn write_shared(
+    /// The hash only finds candidates: each one's bytes are compared with `data`, its slot
+    /// locked, before it is shared. Compressed data is compared compressed: two blocks
+    /// whose compressed bytes and algorithm are the same hold the same data, since
+    /// decompression gives each its own back. The writer holds no slot lock meanwhile, so
+    /// it takes the candidate's as any writer takes a slot lock, after its context. Two
+    /// writers of the same new data at once may both miss, and store it twice; the index
+    /// then finds the block recorded last.
+    #[expect(clippy::too_many_arguments)]
+    fn share_stored(
         &self,
+        dedup: &DedupIndex,
+        hash: u64,
+        index: usize,
         block: &SlotRef<'_>,
         meta: Meta,
         data: &mut Stored<'_, '_>,
         local_copy: &mut [u8],
-    ) -> Result {
+    ) -> Result<bool> {
         let store = self.store;
-        let hash = data.with_data(|data| (store.hash)(data));
-        if let Some(found) = store.table.find_shared(hash) {
-            if found.value() == meta.0
-                && data.with_data(|data| found.same_bytes(data, local_copy))?
-            {
-                return self.set(block, meta, Content::Shared(found));
+        let mut found = [0; BUCKET];
+        let n = dedup.find(hash, &mut found);
+        let mut spare = None;
+        for &other in found.iter().take(n) {
+            // The block itself holds what it is about to lose.
+            if other == index {
+                continue;
             }
+            let Ok(Some(slot)) = self.table.get(other) else {
+                continue;
+            };
+            // A block of its own becomes shared in a new entry, allocated before its lock.
+            if spare.is_none() {
+                if store.over_limit(ObjectTable::SHARED_ENTRY_BYTES) {
+                    return Ok(false);
+                }
+                match SpareEntry::new() {
+                    Ok(entry) => spare = Some(entry),
+                    // Without memory for it, the block is stored unshared.
+                    Err(_) => return Ok(false),
+                }
+            }
+            let mut guard = slot.lock();
+            if guard.value() != meta.0
+                || !data.with_data(|data| guard.same_bytes(data, local_copy))?
+            {
+                continue;
+            }
+            let Ok(shared) = guard.share(&mut spare) else {
+                continue;
+            };
+            drop(guard);
+            self.set(block, meta, Content::Shared(shared))?;
+            return Ok(true);
         }
-        let bytes = Store::object_bytes(meta, data.len()) + ObjectTable::SHARED_ENTRY_BYTES;
-        if store.over_limit(bytes) {
-            return Err(ENOSPC);
-        }
-        let object = store.new_object(meta, data)?;
-        let shared = store.table.share(hash, meta.0, object);
-        store.note_mem_used();
-        self.set(block, meta, shared)
+        Ok(false)
     }
 
     /// Puts block `block` in state `meta` with `content`, and frees what it held.
@@ -1096,6 +1179,13 @@ mod tests {
     }
 
     /// The state of block `index` (the store has no such query outside tests).
+    fn is_shared(store: &Store, index: usize) -> Result<bool> {
+        Ok(match store.table.read().get(index)? {
+            Some(block) => block.lock().is_shared(),
+            None => false,
+        })
+    }
+
     fn state_of(store: &Store, index: usize) -> Result<State> {
         Ok(match store.table.read().get(index)? {
             Some(block) => Meta(block.lock().value()).state(),
@@ -1600,8 +1690,8 @@ mod tests {
 
     #[test]
     fn dedup_shares_equal_blocks_until_the_last_goes() -> Result {
-        let store = test_store(600, Algorithm::Lz4)?;
-        store.set_dedup(true);
+        let (store, control) = controlled_store(600, Algorithm::Lz4)?;
+        store.set_dedup(&control, true)?;
         let mut text = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
         let mut random = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
         let mut other = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
@@ -1617,10 +1707,15 @@ mod tests {
         round_trip(&store, 0, &mut text)?;
         let size = store.compressed_bytes();
         assert!(size > 0 && size < BLOCK_SIZE as u64);
+        // One block: its own object, no shared entry.
+        assert!(!is_shared(&store, 0)?);
+        assert_eq!(store.table.shared_bytes(), 0);
         for index in [1, 300, 2] {
             round_trip(&store, index, &mut text)?;
         }
-        // Four blocks, one object: the pool did not grow, the index holds one entry.
+        // Four blocks, one object in one shared entry, since the second.
+        assert!(is_shared(&store, 0)? && is_shared(&store, 2)?);
+        assert_eq!(store.table.shared_bytes(), ObjectTable::SHARED_ENTRY_BYTES);
         assert_eq!(store.compressed_blocks(), 4);
         assert_eq!(store.dup_data_size(), 3 * size);
         assert_eq!(store.compressed_bytes(), 4 * size);
@@ -1641,8 +1736,16 @@ mod tests {
         check_block(&store, 2, &text)?;
         check_block(&store, 11, &random)?;
         assert_eq!(store.dup_data_size(), size);
-        // Turned off, new writes store their own objects; shared ones stay shared.
-        store.set_dedup(false);
+        // Turned off, new writes store their own objects; shared ones stay shared. The
+        // index's one page goes.
+        let meta = store.meta_data_size();
+        // Two entries: the text's, and the random page's, which block 11 alone refers to
+        // now: an entry stays until its last reference goes.
+        let entries = 2 * ObjectTable::SHARED_ENTRY_BYTES as u64;
+        assert_eq!(store.table.shared_bytes() as u64, entries);
+        store.set_dedup(&control, false)?;
+        let index_page = bindings::PAGE_SIZE as u64;
+        assert_eq!(store.meta_data_size(), meta - index_page);
         round_trip(&store, 3, &mut text)?;
         assert_eq!(store.dup_data_size(), size);
         check_block(&store, 2, &text)?;
@@ -1653,16 +1756,19 @@ mod tests {
         assert_eq!(store.dup_data_size(), 0);
         assert_eq!(store.table.shared_bytes(), 0);
         assert_eq!(store.stored_bytes(), 0);
-        assert_eq!(store.mem_used_total(), empty);
+        assert_eq!(store.raw_blocks(), 0);
+        assert_eq!(store.table.pool().total_pages(), 0);
+        assert_eq!(store.meta_data_size(), meta - index_page - entries);
+        assert_eq!(store.mem_used_total(), empty - index_page);
         Ok(())
     }
 
     #[test]
     fn a_hash_collision_never_returns_another_block() -> Result {
-        let mut store = test_store(8, Algorithm::Zstd)?;
+        let (mut store, control) = controlled_store(8, Algorithm::Zstd)?;
         // Every block has the same hash: each write finds a candidate to compare.
         store.hash = |_| 0;
-        store.set_dedup(true);
+        store.set_dedup(&control, true)?;
         let mut blocks = KVec::new();
         for seed in 1..=3u64 {
             let mut text = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
@@ -1681,7 +1787,7 @@ mod tests {
             check_block(&store, index, data)?;
         }
         assert_eq!(store.dup_data_size(), 0);
-        // A real duplicate that is the newest of its hash is still shared.
+        // A real duplicate of the block recorded last for its hash is still shared.
         let last = blocks.len() - 1;
         write(&store, 7, &mut blocks[last])?;
         check_block(&store, 7, &blocks[last])?;
@@ -1691,8 +1797,8 @@ mod tests {
 
     #[test]
     fn dedup_shares_within_one_algorithm() -> Result {
-        let store = test_store(4, Algorithm::Lz4)?;
-        store.set_dedup(true);
+        let (store, control) = controlled_store(4, Algorithm::Lz4)?;
+        store.set_dedup(&control, true)?;
         let mut text = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
         fill_text(&mut text);
         round_trip(&store, 0, &mut text)?;

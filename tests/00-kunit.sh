@@ -4,7 +4,7 @@
 # read back from the kernel log, one TAP line per case. A suite that did not run fails.
 . "$(dirname "$0")/lib.sh"
 
-SUITES="foxramdisk_store foxramdisk_algorithm foxramdisk_codec foxramdisk_parse foxramdisk_raw_buf foxramdisk_bio foxramdisk_chunk_table foxramdisk_object_table foxramdisk_percpu_rw_sem foxramdisk_access_times"
+SUITES="foxramdisk_store foxramdisk_algorithm foxramdisk_codec foxramdisk_parse foxramdisk_raw_buf foxramdisk_bio foxramdisk_chunk_table foxramdisk_object_table foxramdisk_percpu_rw_sem foxramdisk_access_times foxramdisk_dedup_index"
 
 # tests/run.sh sets kunit's filter to match none of them, for the other tests' loads.
 check "kunit's filter selects the module's suites" sh -c "printf %s 'foxramdisk_*' >/sys/module/kunit/parameters/filter_glob"

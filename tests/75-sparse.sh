@@ -1,8 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# A sparse table: a 1 PiB device costs a few KiB until written, a block at each end adds
-# a chunk and the index above it, and a discard of the whole device takes time for what
-# it holds, not for its size. ext4 made, written, checked and remounted on 64 TiB.
+# A sparse table: a 1 PiB device costs a few KiB until written, with dedup's index too, a
+# block at each end adds a chunk and the index above it, and a discard of the whole
+# device takes time for what it holds, not for its size. ext4 made, written, checked and
+# remounted on 64 TiB.
 . "$(dirname "$0")/lib.sh"
 
 PIB_BLOCKS=$((1 << 38))
@@ -36,8 +37,9 @@ check "rmmod" unload
 
 check "insmod (1 PiB)" load default_capacity=$PIB_BLOCKS default_compression=lz4
 check_eq "the disk has 1 PiB" "$(blockdev --getsize64 $DEV)" $((1 << 50))
+check "dedup on" sysfs_write 1 /sys/block/foxramdisk0/dedup
 fresh=$(mem 0)
-check "a fresh 1 PiB device uses less than 64 KiB ($fresh bytes)" test "$fresh" -lt 65536
+check "a fresh 1 PiB device, dedup on, uses less than 64 KiB ($fresh bytes)" test "$fresh" -lt 65536
 
 head -c $BLOCK /dev/urandom >/tmp/sp-first
 head -c $BLOCK /dev/urandom >/tmp/sp-last
@@ -50,6 +52,9 @@ check "the last block added less than 64 KiB ($((after_last - after_first)) byte
 check_eq "the first block reads back" "$(dev_sha $DEV 0 1)" "$(file_sha /tmp/sp-first)"
 check_eq "the last block reads back" "$(dev_sha $DEV $((PIB_BLOCKS - 1)) 1)" "$(file_sha /tmp/sp-last)"
 check_eq "a block in the middle reads as zeros" "$(dev_sha $DEV $((PIB_BLOCKS / 2)) 1)" "$(zeros_sha 1)"
+check "the first block's data again, next to the last" dd if=/tmp/sp-first of=$DEV bs=$BLOCK seek=$((PIB_BLOCKS - 2)) count=1 oflag=direct status=none
+check_eq "  it shares the first block's page" "$(st 0 storage_stat/dup_data_size)" "$BLOCK"
+check_eq "  and reads back" "$(dev_sha $DEV $((PIB_BLOCKS - 2)) 1)" "$(file_sha /tmp/sp-first)"
 # 262,144 discard requests (a bio carries at most 4 GiB), each walking only the used part
 # of the table: a walk of every block would not end before tests/run.sh's time-out. No
 # time bound of its own: the debug kernel (KASAN) took more than two minutes for it.

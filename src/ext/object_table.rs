@@ -11,8 +11,8 @@
 //! map per table, as zram's slot lock.
 //!
 //! A slot may also hold a reference to a page or object that several slots share
-//! ([`shared`]): the table's index finds them by a hash of their contents, for
-//! deduplication.
+//! ([`shared`]), for deduplication: a slot's own page or object becomes shared when its
+//! user finds that another block holds the same bytes ([`SlotGuard::share`]).
 //!
 //! The table keeps what a slot owns consistent with the memory it names: a handle is only
 //! read or written under the slot's lock or with the table held exclusively; objects come
@@ -22,8 +22,8 @@
 
 mod shared;
 
-use shared::SharedIndex;
-pub(crate) use shared::SharedRef;
+use shared::SharedEntries;
+pub(crate) use shared::{SharedRef, SpareEntry};
 
 use crate::ext::{
     chunk_table::{ChunkTable, Exclusive, Shared, SpareChunks},
@@ -255,7 +255,7 @@ pub(crate) enum Content<'a> {
 /// `word` records what the slot owns (see the layout above): nothing; a word; the frame of
 /// an order-0 page from [`PageBox::into_raw`], owned by the slot; a live object of the
 /// table's pool from [`ObjectTable::alloc`], owned by the slot; or a
-/// [`shared::SharedEntry`] of the table's index, one of whose references the slot owns
+/// [`shared::SharedEntry`] of the table's, one of whose references the slot owns
 /// ([`SharedRef::into_raw`]). It is changed only with its lock held, or with the table
 /// held exclusively.
 pub(crate) struct Slot {
@@ -277,12 +277,12 @@ impl Slot {
     }
 
     /// Takes what the slot holds, through exclusive access, leaving it empty.
-    fn take_mut<'p>(&mut self, pool: &'p ZsPool, index: &'p SharedIndex) -> Content<'p> {
+    fn take_mut<'p>(&mut self, pool: &'p ZsPool, shared: &'p SharedEntries) -> Content<'p> {
         let word = self.word.get_mut();
         *self = Self::new();
         // SAFETY: the slot owned what its word says (type invariant), and no longer refers
-        // to it; the table's pool and index are `pool` and `index`.
-        unsafe { content_from_raw(pool, index, word, None) }
+        // to it; the table's pool and shared entries are `pool` and `shared`.
+        unsafe { content_from_raw(pool, shared, word, None) }
     }
 }
 
@@ -291,13 +291,13 @@ impl Slot {
 ///
 /// # Safety
 ///
-/// `word` must be the word of a slot of a table whose pool and index are `pool` and
-/// `index`, which owned what it records; nothing may refer to that any more. `header`, if
+/// `word` must be the word of a slot of a table whose pool and shared entries are `pool`
+/// and `shared`, which owned what it records; nothing may refer to that any more. `header`, if
 /// given, must be what the object's header records.
 #[inline]
 unsafe fn content_from_raw<'a>(
     pool: &'a ZsPool,
-    index: &'a SharedIndex,
+    shared: &'a SharedEntries,
     word: usize,
     header: Option<Header>,
 ) -> Content<'a> {
@@ -320,9 +320,9 @@ unsafe fn content_from_raw<'a>(
         }
         Kind::Shared => {
             let entry = word & !ENTRY_LOW;
-            // SAFETY: a reference from `SharedRef::into_raw` to an entry of `index` over
+            // SAFETY: a reference from `SharedRef::into_raw` to an entry of `shared` over
             // `pool` (safety requirements).
-            Content::Shared(unsafe { SharedRef::from_raw(index, pool, entry) })
+            Content::Shared(unsafe { SharedRef::from_raw(shared, pool, entry) })
         }
     }
 }
@@ -372,8 +372,8 @@ impl SpareSlots {
 pub(crate) struct ObjectTable {
     slots: ChunkTable<Slot, SLOTS_PER_CHUNK>,
     pool: ZsPool,
-    /// The shared pages and objects; empty once no slot refers to one.
-    index: SharedIndex,
+    /// The count of the shared pages and objects; none once no slot refers to one.
+    shared: SharedEntries,
     lock_map: Pin<KBox<LockdepMap>>,
 }
 
@@ -384,7 +384,7 @@ impl ObjectTable {
     /// The largest word a slot keeps ([`Content::Word`]): 52 bits.
     pub(crate) const MAX_WORD: usize = usize::MAX >> PAYLOAD_SHIFT;
 
-    /// Bytes of one entry of the index of shared pages and objects.
+    /// Bytes of the entry of one shared page or object.
     pub(crate) const SHARED_ENTRY_BYTES: usize = shared::ENTRY_BYTES;
 
     /// Bytes of one chunk of slots, allocated on the first use of one of them.
@@ -398,7 +398,7 @@ impl ObjectTable {
         Ok(Self {
             slots: ChunkTable::new(len, c"ObjectTable::slots", kernel::static_lock_class!())?,
             pool: ZsPool::new(name)?,
-            index: SharedIndex::new()?,
+            shared: SharedEntries::new(),
             lock_map: KBox::pin_init(
                 LockdepMap::new(c"ObjectTable::slot.lock", kernel::static_lock_class!()),
                 GFP_KERNEL,
@@ -423,42 +423,22 @@ impl ObjectTable {
         self.slots.bytes()
     }
 
-    /// The memory of the index of shared pages and objects, in bytes: its entries
-    /// ([`ObjectTable::SHARED_ENTRY_BYTES`] each) and buckets.
+    /// The memory of the entries of shared pages and objects, in bytes
+    /// ([`ObjectTable::SHARED_ENTRY_BYTES`] each).
     pub(crate) fn shared_bytes(&self) -> usize {
-        self.index.bytes()
+        self.shared.bytes()
     }
 
     /// The bytes that sharing saved: for each shared page or object, its size times its
     /// references beyond the first.
     pub(crate) fn shared_saved(&self) -> u64 {
-        self.index.saved()
+        self.shared.saved()
     }
 
     /// The pages that sharing saved: the references to shared pages beyond each page's
     /// first.
     pub(crate) fn shared_saved_pages(&self) -> u64 {
-        self.index.saved_pages()
-    }
-
-    /// Makes `content`, a page or an object of the table's pool, shareable under `hash`
-    /// with value `value`: returns a first reference to it ([`Content::Shared`]), which a
-    /// slot can take, and [`ObjectTable::find_shared`] finds. Other content, and any when
-    /// there is no memory for the index, is handed back as it was. May sleep.
-    pub(crate) fn share<'a>(
-        &'a self,
-        hash: u64,
-        value: usize,
-        content: Content<'a>,
-    ) -> Content<'a> {
-        self.index.insert(&self.pool, hash, value, content)
-    }
-
-    /// The newest shared page or object of `hash`, with a reference to it: a candidate
-    /// whose bytes the caller compares ([`SharedRef::same_bytes`]) before it stores the
-    /// reference. Never sleeps.
-    pub(crate) fn find_shared(&self, hash: u64) -> Option<SharedRef<'_>> {
-        self.index.find(&self.pool, hash)
+        self.shared.saved_pages()
     }
 
     /// Allocates an object of the pool holding `data` and a header with the user's
@@ -524,7 +504,7 @@ impl ObjectTable {
         TableMut {
             slots: self.slots.exclusive(),
             pool: &self.pool,
-            index: &self.index,
+            shared: &self.shared,
             _noio: noio,
         }
     }
@@ -533,10 +513,10 @@ impl ObjectTable {
 impl Drop for ObjectTable {
     fn drop(&mut self) {
         // Before the pool goes: the slots' objects are freed into it.
-        let (pool, index) = (&self.pool, &self.index);
+        let (pool, shared) = (&self.pool, &self.shared);
         self.slots
             .get_mut()
-            .clear(|slot| drop(slot.take_mut(pool, index)));
+            .clear(|slot| drop(slot.take_mut(pool, shared)));
     }
 }
 
@@ -673,11 +653,11 @@ impl<'a> SlotGuard<'a> {
                 (handle, self.object_header(handle))
             }
             Kind::Shared => {
-                // SAFETY: the slot owns a reference to an entry of the table's index over
-                // its pool (type invariant of `Slot`), which the lock, held, keeps; it is
-                // lent here, never dropped.
+                // SAFETY: the slot owns a reference to a shared entry of the table over its
+                // pool (type invariant of `Slot`), which the lock, held, keeps; it is lent
+                // here, never dropped.
                 let shared = core::mem::ManuallyDrop::new(unsafe {
-                    SharedRef::from_raw(&self.table.index, &self.table.pool, word & !ENTRY_LOW)
+                    SharedRef::from_raw(&self.table.shared, &self.table.pool, word & !ENTRY_LOW)
                 });
                 return shared.held();
             }
@@ -737,6 +717,59 @@ impl<'a> SlotGuard<'a> {
         match Kind::of(word) {
             Kind::Word => Ok(word >> PAYLOAD_SHIFT),
             _ => Err(EINVAL),
+        }
+    }
+
+    /// Whether the slot's page or object, its own or a shared one, holds the bytes of
+    /// `data`: a page the whole of `data`, an object as many bytes as `data`, and the same
+    /// ones; `false` for an empty slot or a word. `local_copy` as for [`SlotGuard::read`];
+    /// `EINVAL` if it is too short. Never sleeps.
+    pub(crate) fn same_bytes(&self, data: &RawBuf<'_>, local_copy: &mut [u8]) -> Result<bool> {
+        let held = self.held();
+        // SAFETY: the slot owns the page or object, or a reference to a shared entry that
+        // owns it and never writes it (type invariants of `Slot` and `SharedEntry`); the
+        // lock, held, keeps it from being freed or written until this returns.
+        unsafe { shared::same_bytes(&self.table.pool, held, data, local_copy) }
+    }
+
+    /// Another reference to the slot's page or object, shared: one more to the shared
+    /// entry the slot refers to, or, for a page or object of its own, one to a new entry,
+    /// taken from `spare`, that takes it over while the slot keeps the other reference
+    /// with its value. The slot loses its idle mark then, as with any new content, so that
+    /// a writeback or recompression that copied it before lets it be. `EINVAL`, with
+    /// nothing changed, if the slot holds nothing or a word, or needs `spare` and it is
+    /// `None`; `EOVERFLOW` if the entry has all the references it can count. Never sleeps.
+    pub(crate) fn share(&mut self, spare: &mut Option<SpareEntry>) -> Result<SharedRef<'a>> {
+        let word = self.guard.get();
+        match Kind::of(word) {
+            Kind::Shared => {
+                // SAFETY: the slot owns a reference to a shared entry of the table over its
+                // pool (type invariant of `Slot`), which the lock, held, keeps; it is lent
+                // here, never dropped.
+                let shared = core::mem::ManuallyDrop::new(unsafe {
+                    SharedRef::from_raw(&self.table.shared, &self.table.pool, word & !ENTRY_LOW)
+                });
+                shared.try_clone()
+            }
+            Kind::Page | Kind::Object => {
+                let entry = spare.take().ok_or(EINVAL)?;
+                let value = self.value();
+                let own = self.replace(value, Content::Empty)?;
+                let table = self.table;
+                match table.shared.make(&table.pool, entry, value, own) {
+                    Ok([slot, other]) => {
+                        // Same value: cannot fail; the slot is empty, nothing comes back.
+                        drop(self.replace(value, Content::Shared(slot))?);
+                        Ok(other)
+                    }
+                    Err(own) => {
+                        // What the slot held, back where it was.
+                        drop(self.replace(value, own)?);
+                        Err(EINVAL)
+                    }
+                }
+            }
+            Kind::Empty | Kind::Word => Err(EINVAL),
         }
     }
 
@@ -862,7 +895,7 @@ impl<'a> SlotGuard<'a> {
                 (handle | OBJECT, Some(header))
             }
             Content::Shared(shared) => {
-                if !ptr::eq(shared.index, &self.table.index) {
+                if !ptr::eq(shared.entries, &self.table.shared) {
                     pr_warn!("a shared object of another table was refused\n");
                     return Err(EINVAL);
                 }
@@ -881,9 +914,9 @@ impl<'a> SlotGuard<'a> {
         let old_header = self.header.replace(header);
         let old_word = self.guard.replace(word);
         // SAFETY: the slot owned what `old_word` records, and no longer refers to it;
-        // `old_header` is its object's header if read; the table's pool and index are
+        // `old_header` is its object's header if read; the table's pool and shared entries are
         // `self.table`'s.
-        Ok(unsafe { content_from_raw(&self.table.pool, &self.table.index, old_word, old_header) })
+        Ok(unsafe { content_from_raw(&self.table.pool, &self.table.shared, old_word, old_header) })
     }
 }
 
@@ -891,7 +924,7 @@ impl<'a> SlotGuard<'a> {
 pub(crate) struct TableMut<'a> {
     slots: Exclusive<'a, Slot, SLOTS_PER_CHUNK>,
     pool: &'a ZsPool,
-    index: &'a SharedIndex,
+    shared: &'a SharedEntries,
     /// Ends after the write side is released (fields drop in order).
     _noio: NoIoScope,
 }
@@ -919,14 +952,14 @@ impl TableMut<'_> {
     /// first to keep them.
     pub(crate) fn resize(&mut self, spare: SpareSlots) {
         let len = spare.len();
-        let (pool, index) = (self.pool, self.index);
+        let (pool, shared) = (self.pool, self.shared);
         // Slots past the new end in the chunk that holds it would otherwise stay, unseen,
         // until the table grows again; the chunks wholly past it are dropped below.
         let _ = self.slots.try_for_each_chunk(|first, chunk| {
             let skip = len.saturating_sub(first).min(SLOTS_PER_CHUNK);
             chunk[skip..]
                 .iter_mut()
-                .for_each(|slot| drop(slot.take_mut(pool, index)));
+                .for_each(|slot| drop(slot.take_mut(pool, shared)));
             Ok(())
         });
         self.slots.resize(spare.0);
@@ -940,8 +973,8 @@ impl TableMut<'_> {
 
     /// Empties every slot, freeing what it holds, and frees every chunk.
     pub(crate) fn clear(&mut self) {
-        let (pool, index) = (self.pool, self.index);
-        self.slots.clear(|slot| drop(slot.take_mut(pool, index)));
+        let (pool, shared) = (self.pool, self.shared);
+        self.slots.clear(|slot| drop(slot.take_mut(pool, shared)));
     }
 }
 
@@ -1115,16 +1148,16 @@ mod tests {
             .is_some());
         assert!(!guard.is_idle());
         assert_eq!((guard.value(), guard.size()), (8, 101));
-        // A shared object: the mark is the slot's, not the object's.
+        // A shared object: the mark is the slot's, not the object's; sharing the slot's
+        // own object takes the mark off, as new content.
         guard.set_idle(true);
-        let object = object_of(&table, 0, &data)?;
-        let Content::Shared(shared) = table.share(1, 7, Content::Object(object)) else {
-            return Err(ENOMEM);
-        };
-        drop(guard.replace(7, Content::Shared(shared))?);
-        assert!(guard.is_shared());
+        drop(guard.replace(7, Content::Object(object_of(&table, 0, &data)?))?);
+        guard.set_idle(true);
+        let other = guard.share(&mut Some(SpareEntry::new()?))?;
+        assert!(guard.is_shared() && !guard.is_idle());
         check_mark(&mut guard, 7, 100);
         assert!(guard.read(&mut local, |src| src == data)?);
+        drop(other);
         drop(guard.replace(0, Content::Empty)?);
         assert!(!guard.is_shared() && !guard.is_idle());
         Ok(())
@@ -1132,121 +1165,89 @@ mod tests {
 
     #[test]
     fn shared_objects_live_until_their_last_reference() -> Result {
-        let table = ObjectTable::new(c"foxramdisk-kunit-shared", 4)?;
-        let other = ObjectTable::new(c"foxramdisk-kunit-shared-2", 1)?;
+        let table = ObjectTable::new(c"foxramdisk-kunit-shared", 8)?;
         let mut data = KVec::from_elem(3u8, 100, GFP_KERNEL)?;
         let mut local = KVec::from_elem(0u8, bindings::PAGE_SIZE, GFP_KERNEL)?;
-        // 1,000 entries: the buckets grow from 64 to 512, rehashed three times.
-        let mut refs = KVec::new();
-        for i in 0..1000u64 {
-            data[..8].copy_from_slice(&i.to_le_bytes());
-            let object = object_of(&table, 0, &data)?;
-            match table.share(i, 7, Content::Object(object)) {
-                Content::Shared(shared) => refs.push(shared, GFP_KERNEL)?,
-                _ => return Err(ENOMEM),
-            }
-        }
-        assert_eq!(
-            table.shared_bytes(),
-            1000 * ObjectTable::SHARED_ENTRY_BYTES + 512 * size_of::<usize>()
+        let slots = table.read();
+        let slot = |i| slots.get_or_alloc(i, |_| Ok(()));
+        // An empty slot and a word cannot be shared; nothing is used or changed.
+        let mut spare = Some(SpareEntry::new()?);
+        assert_eq!(slot(0)?.lock().share(&mut spare).err(), Some(EINVAL));
+        drop(slot(0)?.lock().replace(5, Content::Word(9))?);
+        assert_eq!(slot(0)?.lock().share(&mut spare).err(), Some(EINVAL));
+        assert!(spare.is_some());
+        assert_eq!(slot(0)?.lock().word()?, 9);
+        // A slot's own object, shared: the slot keeps a reference with its value, and
+        // holds the same bytes as before; another reference counts what it saved.
+        drop(
+            slot(1)?
+                .lock()
+                .replace(7, Content::Object(object_of(&table, 0, &data)?))?,
         );
-        // Each is found by its hash, and holds its bytes; another's do not match.
-        for i in 0..1000u64 {
-            data[..8].copy_from_slice(&i.to_le_bytes());
-            let found = table.find_shared(i).ok_or(ENOENT)?;
-            assert_eq!(found.value(), 7);
-            assert!(found.same_bytes(&RawBuf::from(&mut data[..]), &mut local)?);
-            assert!(!found.same_bytes(&RawBuf::from(&mut data[..99]), &mut local)?);
+        let first = {
+            let mut guard = slot(1)?.lock();
+            assert!(!guard.is_shared());
+            assert!(guard.same_bytes(&RawBuf::from(&mut data[..]), &mut local)?);
+            let first = guard.share(&mut spare)?;
+            assert!(spare.is_none() && guard.is_shared());
+            assert_eq!((guard.value(), guard.size()), (7, 100));
+            assert!(guard.same_bytes(&RawBuf::from(&mut data[..]), &mut local)?);
+            assert!(!guard.same_bytes(&RawBuf::from(&mut data[..99]), &mut local)?);
             data[50] = 4;
-            assert!(!found.same_bytes(&RawBuf::from(&mut data[..]), &mut local)?);
+            assert!(!guard.same_bytes(&RawBuf::from(&mut data[..]), &mut local)?);
             data[50] = 3;
-        }
-        assert_eq!(table.shared_saved(), 0);
-        assert!(table.find_shared(1000).is_none());
-        // A second reference counts what it saved, until it goes.
-        let again = table.find_shared(5).ok_or(ENOENT)?;
+            // A shared slot needs no spare for one more reference.
+            let second = guard.share(&mut None)?;
+            assert_eq!(table.shared_saved(), 200);
+            drop(second);
+            first
+        };
+        assert_eq!(first.value(), 7);
+        assert_eq!(table.shared_bytes(), ObjectTable::SHARED_ENTRY_BYTES);
         assert_eq!(table.shared_saved(), 100);
-        // In a slot, the reference reads as the object.
+        // In another slot, the reference reads as the object.
         {
-            let slots = table.read();
-            let slot = slots.get_or_alloc(1, |_| Ok(()))?;
-            let mut guard = slot.lock();
+            let mut guard = slot(2)?.lock();
             // Its value is the one it was shared with.
-            let extra = table.find_shared(6).ok_or(ENOENT)?;
+            let extra = first.try_clone()?;
             assert_eq!(guard.replace(2, Content::Shared(extra)).err(), Some(EINVAL));
-            let extra = table.find_shared(6).ok_or(ENOENT)?;
             assert!(matches!(
-                guard.replace(7, Content::Shared(extra))?,
+                guard.replace(7, Content::Shared(first.try_clone()?))?,
                 Content::Empty
             ));
             assert_eq!((guard.value(), guard.size()), (7, 100));
-            assert!(guard.read(&mut local, |src| src[..8] == 6u64.to_le_bytes())?);
+            assert!(guard.read(&mut local, |src| src == &data[..])?);
             // Shared objects are never written in place.
             let mut buf = KVec::from_elem(0u8, HEADER_BYTES + 100, GFP_KERNEL)?;
             assert_eq!(
                 guard.overwrite_object(3, &mut framed(&mut buf, 6, 100)?)?,
                 None
             );
-            // A reference to another table's object is refused.
-            let foreign = [1u8; 100];
-            let object = object_of(&other, 0, &foreign)?;
-            let Content::Shared(foreign) = other.share(1, 0, Content::Object(object)) else {
-                return Err(ENOMEM);
-            };
-            assert_eq!(
-                guard.replace(4, Content::Shared(foreign)).err(),
-                Some(EINVAL)
-            );
             assert_eq!(table.shared_saved(), 200);
             drop(guard.replace(0, Content::Empty)?);
             assert_eq!(table.shared_saved(), 100);
         }
-        assert_eq!(other.shared_bytes(), 0);
-        // An object of another pool is handed back, not shared.
-        let object = object_of(&other, 0, &data)?;
-        assert!(matches!(
-            table.share(2000, 0, Content::Object(object)),
-            Content::Object(_)
-        ));
-        drop(refs);
-        assert_eq!(
-            table.shared_bytes(),
-            ObjectTable::SHARED_ENTRY_BYTES + 512 * size_of::<usize>()
-        );
-        assert_eq!(table.shared_saved(), 0);
-        // The last reference frees the object, the entry and the buckets.
-        drop(again);
-        assert_eq!(table.shared_bytes(), 0);
-        assert_eq!(table.pool().total_pages(), 0);
-        Ok(())
-    }
-
-    #[test]
-    fn the_newest_entry_of_a_hash_is_the_candidate() -> Result {
-        let table = ObjectTable::new(c"foxramdisk-kunit-shared", 1)?;
+        // A page of its own is shared the same way.
         let mut page = PageBox::alloc()?;
-        let mut data = KVec::from_elem(9u8, bindings::PAGE_SIZE, GFP_KERNEL)?;
-        let mut local = KVec::from_elem(0u8, bindings::PAGE_SIZE, GFP_KERNEL)?;
-        page.write(&RawBuf::from(&mut data[..]))?;
-        let Content::Shared(first) = table.share(42, 1, Content::Page(page)) else {
-            return Err(ENOMEM);
-        };
-        let object = object_of(&table, 0, &data[..10])?;
-        let Content::Shared(second) = table.share(42, 2, Content::Object(object)) else {
-            return Err(ENOMEM);
-        };
-        let found = table.find_shared(42).ok_or(ENOENT)?;
-        assert_eq!(found.value(), 2);
-        assert!(found.same_bytes(&RawBuf::from(&mut data[..10]), &mut local)?);
-        drop((found, second));
-        // With the newest gone, the older one is found again: a page, compared whole.
-        let found = table.find_shared(42).ok_or(ENOENT)?;
-        assert_eq!(found.value(), 1);
-        assert!(found.same_bytes(&RawBuf::from(&mut data[..]), &mut local)?);
-        assert!(!found.same_bytes(&RawBuf::from(&mut data[..10]), &mut local)?);
-        assert_eq!(table.shared_saved(), bindings::PAGE_SIZE as u64);
-        drop((found, first));
+        let mut bytes = KVec::from_elem(0xa5u8, bindings::PAGE_SIZE, GFP_KERNEL)?;
+        page.write(&RawBuf::from(&mut bytes[..]))?;
+        drop(slot(3)?.lock().replace(1, Content::Page(page))?);
+        let page_ref = slot(3)?.lock().share(&mut Some(SpareEntry::new()?))?;
+        assert!(slot(3)?
+            .lock()
+            .same_bytes(&RawBuf::from(&mut bytes[..]), &mut [])?);
+        assert_eq!(table.shared_saved_pages(), 1);
+        drop(page_ref);
+        assert_eq!(table.shared_saved_pages(), 0);
+        drop(slot(3)?.lock().replace(0, Content::Empty)?);
+        // The slot's reference goes last: it frees the object and the entry.
+        drop(first);
+        assert_eq!(table.shared_bytes(), ObjectTable::SHARED_ENTRY_BYTES);
+        drop(slot(1)?.lock().replace(0, Content::Empty)?);
         assert_eq!(table.shared_bytes(), 0);
+        assert_eq!(table.shared_saved(), 0);
+        drop(slot(0)?.lock().replace(0, Content::Empty)?);
+        assert_eq!(table.pool().total_pages(), 0);
         Ok(())
     }
 }
