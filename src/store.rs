@@ -945,11 +945,10 @@ impl StoreIo<'_> {
         self.store_data(index, &block, meta, data, spare)
     }
 
-    /// Stores `data` as block `index` (`block`) in state `meta`: with deduplication on, as
-    /// a share of a stored block's page or object that holds the same bytes in the same
-    /// state if the index finds one; else over the block's object where it fits, else in
-    /// a new object, which the index then records. `spare` is the rest of the buffer that
-    /// holds `data`. May sleep.
+    /// Stores `data` as block `index` (`block`) in state `meta`: with deduplication on,
+    /// through the index ([`StoreIo::store_dedup`]); else over the block's object where it
+    /// fits, else in a new object. `spare` is the rest of the buffer that holds `data`.
+    /// May sleep.
     fn store_data(
         &self,
         index: usize,
@@ -959,20 +958,23 @@ impl StoreIo<'_> {
         spare: &mut [u8],
     ) -> Result {
         let store = self.store;
-        let mut dedup = None;
         if store.dedup() {
-            if let Some(index_of) = store.index.as_ref() {
-                let hash = data.with_data(|data| (store.hash)(data));
-                if self.share_stored(index_of, hash, index, block, meta, &mut data, spare)? {
-                    return Ok(());
-                }
-                dedup = Some((index_of, hash));
+            if let Some(dedup) = store.index.as_ref() {
+                return self.store_dedup(dedup, index, block, meta, data, spare);
             }
         }
+        self.store_own(block, meta, &mut data)
+    }
+
+    /// Stores `data` as block `block` in state `meta`, in a page or object of its own: over
+    /// the block's own where it fits, else in a new one. May sleep.
+    #[inline]
+    fn store_own(&self, block: &SlotRef<'_>, meta: Meta, data: &mut Stored<'_, '_>) -> Result {
+        let store = self.store;
         // An overwrite whose data fits the block's object (same size class, or a page over
         // a page) reuses it: no allocation, no free, and the pool's layout stays as it is.
         let mut guard = block.lock();
-        let overwritten = match &mut data {
+        let overwritten = match data {
             Stored::Page(page) => guard.overwrite_page(meta.0, page)?,
             Stored::Object(framed) => guard.overwrite_object(meta.0, framed)?,
         };
@@ -981,40 +983,72 @@ impl StoreIo<'_> {
             store.counters.account(Meta(old), old_size, false);
             store.counters.account(meta, data.len(), true);
             store.count_raw_write(meta);
-        } else {
-            drop(guard);
-            // A new object, allocated with the context held: it is a mutex, so the
-            // allocation may sleep in reclaim.
-            if store.over_limit(Store::object_bytes(meta, data.len())) {
-                return Err(ENOSPC);
-            }
-            let object = store.new_object(meta, &mut data)?;
-            store.note_mem_used();
-            self.set(block, meta, object)?;
+            return Ok(());
         }
-        if let Some((index_of, hash)) = dedup {
-            index_of.record(hash, index, |bytes| store.reserve(bytes));
+        drop(guard);
+
+        // A new object, allocated with the context held: it is a mutex, so the allocation
+        // may sleep in reclaim.
+        if store.over_limit(Store::object_bytes(meta, data.len())) {
+            return Err(ENOSPC);
         }
-        Ok(())
+        let object = store.new_object(meta, data)?;
+        store.note_mem_used();
+        self.set(block, meta, object)
     }
 
-    /// Makes block `index` (`block`) share the page or object of a block that the index
-    /// `dedup` finds for `hash`, if that holds the bytes of `data` in state `meta`: `true`
-    /// if it does, else `false`, with nothing changed. `local_copy` takes a candidate
-    /// object that spans two pages. May sleep.
+    /// Stores `data` as block `index` (`block`) in state `meta` through the index `dedup`:
+    /// as a share of a stored block's page or object that holds the same bytes in the
+    /// same state, if the bucket of the data's hash names one; else as
+    /// [`StoreIo::store_own`] does, and then recorded in the bucket. `local_copy` takes a
+    /// candidate object that spans two pages. Out of line, so that the path without
+    /// deduplication stays as lean as it was. May sleep.
+    #[inline(never)]
+    fn store_dedup(
+        &self,
+        dedup: &DedupIndex,
+        index: usize,
+        block: &SlotRef<'_>,
+        meta: Meta,
+        mut data: Stored<'_, '_>,
+        local_copy: &mut [u8],
+    ) -> Result {
+        let store = self.store;
+        let hash = data.with_data(|data| (store.hash)(data));
+        dedup.with_bucket(
+            hash,
+            |bytes| store.reserve(bytes),
+            |bucket| {
+                let mut found = [0; BUCKET];
+                let n = bucket.as_ref().map_or(0, |bucket| bucket.find(&mut found));
+                let candidates = found.get(..n).unwrap_or(&[]);
+                if self.share_found(candidates, index, block, meta, &mut data, local_copy)? {
+                    return Ok(());
+                }
+                self.store_own(block, meta, &mut data)?;
+                if let Some(bucket) = bucket {
+                    bucket.record(index);
+                }
+                Ok(())
+            },
+        )
+    }
+
+    /// Makes block `index` (`block`) share the page or object of the first of the blocks
+    /// `candidates` that holds the bytes of `data` in state `meta`: `true` if one does,
+    /// else `false`, with nothing changed. `local_copy` as for [`StoreIo::store_dedup`].
+    /// May sleep.
     ///
-    /// The hash only finds candidates: each one's bytes are compared with `data`, its slot
+    /// A hash only finds candidates: each one's bytes are compared with `data`, its slot
     /// locked, before it is shared. Compressed data is compared compressed: two blocks
     /// whose compressed bytes and algorithm are the same hold the same data, since
     /// decompression gives each its own back. The writer holds no slot lock meanwhile, so
     /// it takes the candidate's as any writer takes a slot lock, after its context. Two
     /// writers of the same new data at once may both miss, and store it twice; the index
     /// then finds the block recorded last.
-    #[expect(clippy::too_many_arguments)]
-    fn share_stored(
+    fn share_found(
         &self,
-        dedup: &DedupIndex,
-        hash: u64,
+        candidates: &[usize],
         index: usize,
         block: &SlotRef<'_>,
         meta: Meta,
@@ -1022,10 +1056,8 @@ impl StoreIo<'_> {
         local_copy: &mut [u8],
     ) -> Result<bool> {
         let store = self.store;
-        let mut found = [0; BUCKET];
-        let n = dedup.find(hash, &mut found);
         let mut spare = None;
-        for &other in found.iter().take(n) {
+        for &other in candidates {
             // The block itself holds what it is about to lose.
             if other == index {
                 continue;

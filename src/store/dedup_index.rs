@@ -107,35 +107,19 @@ impl DedupIndex {
         first..first + BUCKET
     }
 
-    /// Writes into `found` the blocks that the entries of `hash` record, and returns how
-    /// many. Never sleeps, unless the index is being emptied or resized.
-    pub(super) fn find(&self, hash: u64, found: &mut [usize; BUCKET]) -> usize {
+    /// Runs `f` with the bucket of `hash`, the index's read side held meanwhile, or with
+    /// `None` if the bucket's page is not allocated and cannot be: `reserve` is asked with
+    /// its size first, and may refuse it. May sleep (allocation), and so may `f`: the
+    /// index is emptied or resized only by the store's controls, which never wait for a
+    /// block's slot lock, so `f` may lock slots.
+    pub(super) fn with_bucket<R>(
+        &self,
+        hash: u64,
+        reserve: impl FnOnce(usize) -> Result,
+        f: impl FnOnce(Option<Bucket<'_>>) -> R,
+    ) -> R {
         let table = self.table.read();
-        let bucket = self.bucket(hash);
-        let Ok(Some(chunk)) = table.chunk(bucket.start) else {
-            return 0;
-        };
-        let start = bucket.start % ENTRIES_PER_CHUNK;
-        let mut n = 0;
-        for entry in chunk.iter().skip(start).take(BUCKET) {
-            if let Some(block) = block_of(entry.load(Relaxed), hash) {
-                found[n] = block;
-                n += 1;
-            }
-        }
-        n
-    }
-
-    /// Records that `block` holds data of `hash`, in place of the entry of `hash` that the
-    /// bucket holds, else an empty one, else one the hash picks. A page of entries not yet
-    /// allocated is allocated if `reserve`, asked with its size, allows it; else, and for a
-    /// block past [`BLOCK_BITS`], nothing is recorded. May sleep (allocation).
-    pub(super) fn record(&self, hash: u64, block: usize, reserve: impl FnOnce(usize) -> Result) {
-        let Some(new) = entry(hash, block) else {
-            return;
-        };
-        let table = self.table.read();
-        let bucket = self.bucket(hash);
+        let first = self.bucket(hash).start;
         // Made in place: a page on the stack of the I/O path would be too much.
         let chunk = || {
             reserve(ChunkTable::<Atomic<u64>, ENTRIES_PER_CHUNK>::CHUNK_BYTES)?;
@@ -144,26 +128,15 @@ impl DedupIndex {
                 GFP_KERNEL | __GFP_NOWARN,
             )
         };
-        if table.get_or_alloc(bucket.start, chunk).is_err() {
-            return;
-        }
-        let Ok(Some(entries)) = table.chunk(bucket.start) else {
-            return;
+        let start = first % ENTRIES_PER_CHUNK;
+        let entries = match table.get_or_alloc(first, chunk) {
+            Ok(_) => match table.chunk(first) {
+                Ok(Some(chunk)) => chunk.get(start..start + BUCKET),
+                _ => None,
+            },
+            Err(_) => None,
         };
-        let start = bucket.start % ENTRIES_PER_CHUNK;
-        let Some(entries) = entries.get(start..start + BUCKET) else {
-            return;
-        };
-        let place = entries
-            .iter()
-            .position(|e| {
-                let old = e.load(Relaxed);
-                old & BLOCK_MASK == 0 || old >> BLOCK_BITS == hash & TAG_MASK
-            })
-            .unwrap_or((hash >> (u64::BITS / 2)) as usize % BUCKET);
-        if let Some(e) = entries.get(place) {
-            e.store(new, Relaxed);
-        }
+        f(entries.map(|entries| Bucket { entries, hash }))
     }
 
     /// Forgets every entry and frees their pages. May sleep.
@@ -186,9 +159,65 @@ impl DedupIndex {
     }
 }
 
+/// The bucket of one hash in a [`DedupIndex`] (see [`DedupIndex::with_bucket`]).
+pub(super) struct Bucket<'a> {
+    entries: &'a [Atomic<u64>],
+    hash: u64,
+}
+
+impl Bucket<'_> {
+    /// Writes into `found` the blocks that the bucket's entries of its hash record, and
+    /// returns how many. Never sleeps.
+    pub(super) fn find(&self, found: &mut [usize; BUCKET]) -> usize {
+        let mut n = 0;
+        for entry in self.entries {
+            if let (Some(block), Some(slot)) =
+                (block_of(entry.load(Relaxed), self.hash), found.get_mut(n))
+            {
+                *slot = block;
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Records that `block` holds data of the bucket's hash, in place of an entry of the
+    /// same hash bits, else of an empty one, else of the one the hash picks. A block past
+    /// [`BLOCK_BITS`] is not recorded. Never sleeps.
+    pub(super) fn record(&self, block: usize) {
+        let hash = self.hash;
+        let Some(new) = entry(hash, block) else {
+            return;
+        };
+        let place = self
+            .entries
+            .iter()
+            .position(|e| {
+                let old = e.load(Relaxed);
+                old & BLOCK_MASK == 0 || old >> BLOCK_BITS == hash & TAG_MASK
+            })
+            .unwrap_or((hash >> (u64::BITS / 2)) as usize % BUCKET);
+        if let Some(e) = self.entries.get(place) {
+            e.store(new, Relaxed);
+        }
+    }
+}
+
 #[kunit_tests(foxramdisk_dedup_index)]
 mod tests {
     use super::*;
+
+    impl DedupIndex {
+        /// The blocks the entries of `hash` record, into `found`: how many.
+        fn find(&self, hash: u64, found: &mut [usize; BUCKET]) -> usize {
+            self.with_bucket(hash, |_| Err(ENOSPC), |b| b.map_or(0, |b| b.find(found)))
+        }
+
+        /// Records `block` under `hash`, the page allocated if `reserve` allows it.
+        fn record(&self, hash: u64, block: usize, reserve: impl FnOnce(usize) -> Result) {
+            self.with_bucket(hash, reserve, |b| b.map(|b| b.record(block)));
+        }
+    }
 
     #[test]
     fn entries_find_blocks_by_hash_and_are_replaced() -> Result {
