@@ -55,6 +55,12 @@
 //! resize (inside the block table's), and by reset and the trim after a discard (not while
 //! the block table's is held), each under the store's control, which `idle` also takes.
 //!
+//! The index of `dedup`, once made, is a table of its own too: a write with `dedup` on
+//! takes its read side after the context, and holds it while it locks a candidate's slot
+//! and then its own block's, one at a time (`StoreIo::store_dedup`). Its write side is
+//! taken by resize (inside the block table's), and by reset, `dedup` 0 and the trim after
+//! a discard (not while the block table's is held): none of them waits for a slot lock.
+//!
 //! [`Store::resize`], [`Store::reset`] and [`Store::trim_table`] change the table as a
 //! whole: they take its write side, which waits for every reader to leave and keeps new
 //! ones out, so they are safe whenever they run. Each takes the [`StoreControl`] of the
@@ -172,7 +178,8 @@ pub(crate) struct Store {
     mem_limit: Atomic<u64>,
     /// Whether new writes share the object of a block that holds the same data.
     dedup: Atomic<bool>,
-    /// The hash that finds candidates for sharing ([`RawBuf::xxh64`]; the tests weaken it).
+    /// The hash that finds candidates for sharing ([`RawBuf::xxh64_ends`] of 256-byte
+    /// ends: the length and both ends of what is stored; the tests weaken it).
     hash: fn(&RawBuf<'_>) -> u64,
     /// Where written-back blocks go, if anywhere. Set and cleared only while no block is
     /// written back ([`Store::set_backing`]); the I/O path takes a reference to it only
@@ -219,7 +226,7 @@ impl Store {
             counters: Counters::new(),
             mem_limit: Atomic::new(0),
             dedup: Atomic::new(false),
-            hash: |data| data.xxh64(),
+            hash: |data| data.xxh64_ends(256),
             backing: KBox::pin_init(new_spinlock!(None, "foxramdisk backing store"), GFP_KERNEL)?,
             wb_limit_enable: Atomic::new(false),
             wb_limit: Atomic::new(0),

@@ -156,11 +156,23 @@ impl<'a> RawBuf<'a> {
         unsafe { bindings::memcmp(self.ptr.cast(), other.as_ptr().cast(), self.len) == 0 }
     }
 
-    /// The 64-bit xxHash of the buffer (`xxh64()`, seed 0), of its bytes as each is read.
-    pub(crate) fn xxh64(&self) -> u64 {
-        // SAFETY: the buffer is valid for reads of its length (type invariant); `xxh64()`
-        // only reads it.
-        unsafe { ffi::xxh64(self.ptr.cast(), self.len, 0) }
+    /// A 64-bit hash of the buffer's length and of its first and last `window` bytes: each
+    /// end's `xxh64()`, the first seeded with the length, the last with the first's. A
+    /// buffer of at most two windows is hashed whole (seeded with its length).
+    pub(crate) fn xxh64_ends(&self, window: usize) -> u64 {
+        let seed = self.len as u64;
+        if self.len <= 2 * window {
+            // SAFETY: the buffer is valid for reads of its length (type invariant);
+            // `xxh64()` only reads it.
+            return unsafe { ffi::xxh64(self.ptr.cast(), self.len, seed) };
+        }
+        // SAFETY: the buffer is valid for reads of its length (type invariant), which is
+        // more than two windows: its first `window` bytes, and the `window` bytes that end
+        // it, lie in it; `xxh64()` only reads them.
+        unsafe {
+            let head = ffi::xxh64(self.ptr.cast(), window, seed);
+            ffi::xxh64(self.ptr.add(self.len - window).cast(), window, head)
+        }
     }
 
     /// Fills the buffer with zeros, with `clear_page()` if it is one whole, page-aligned
@@ -308,6 +320,29 @@ mod tests {
         assert_eq!(odd.fill_words(0), Err(EINVAL));
         let mut zeros = [0u8; 37];
         assert_eq!(RawBuf::from(&mut zeros[..]).same_filled(), Some(0));
+        Ok(())
+    }
+
+    #[test]
+    fn the_ends_hash_sees_the_length_and_both_ends_only() -> Result {
+        let mut a = KVec::from_elem(1u8, 2000, GFP_KERNEL)?;
+        let mut b = KVec::from_elem(1u8, 2000, GFP_KERNEL)?;
+        let h = |bytes: &mut [u8]| RawBuf::from(bytes).xxh64_ends(256);
+        assert_eq!(h(&mut a), h(&mut b));
+        // The middle is not hashed; either end and the length are.
+        b[1000] = 2;
+        assert_eq!(h(&mut a), h(&mut b));
+        b[255] = 2;
+        assert_ne!(h(&mut a), h(&mut b));
+        b[255] = 1;
+        b[1744] = 2;
+        assert_ne!(h(&mut a), h(&mut b));
+        b[1744] = 1;
+        assert_ne!(h(&mut a[..1999]), h(&mut b));
+        // Two windows or less: hashed whole.
+        assert_eq!(h(&mut a[..512]), h(&mut b[..512]));
+        b[300] = 2;
+        assert_ne!(h(&mut a[..512]), h(&mut b[..512]));
         Ok(())
     }
 
