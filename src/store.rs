@@ -975,7 +975,10 @@ impl StoreIo<'_> {
 
     /// Stores `data` as block `block` in state `meta`, in a page or object of its own: over
     /// the block's own where it fits, else in a new one. May sleep.
-    #[inline]
+    ///
+    /// Inlined into both its callers: with a second caller, a hint would leave it out of
+    /// line, and every write without deduplication would pay a call more.
+    #[inline(always)]
     fn store_own(&self, block: &SlotRef<'_>, meta: Meta, data: &mut Stored<'_, '_>) -> Result {
         let store = self.store;
         // An overwrite whose data fits the block's object (same size class, or a page over
