@@ -52,10 +52,13 @@ if check "the driver's fault injection point is in debugfs" test -d $FA; then
 	ballast=$(mktemp -d)
 	mount -t ramfs ramfs "$ballast"
 	avail=$(awk '/^MemAvailable:/ { print int($2 / 1024) }' /proc/meminfo)
-	# On the debug kernel, room for KASAN's quarantine besides (tests/lib.sh).
-	dd if=/dev/zero of="$ballast/pinned" bs=1M count=$((avail - 200 - $(kasan_quarantine_mib))) status=none
+	# On the debug kernel, room for KASAN's quarantine besides (tests/lib.sh), and a
+	# process larger by as much, so that it swaps whether the quarantine fills or not.
+	quarantine=$(kasan_quarantine_mib)
+	dd if=/dev/zero of="$ballast/pinned" bs=1M count=$((avail - 200 - quarantine)) status=none
 	fail_alloc 3
-	check_eq "with three failed allocations, 250 MiB swap and come back intact" "$(swapping 250)" "0 bad chunks"
+	check_eq "with three failed allocations, $((250 + quarantine)) MiB swap and come back intact" \
+		"$(swapping $((250 + quarantine)))" "0 bad chunks"
 	check "pages were swapped out to the device" test "$(st "$swapid" io_counters/total_bytes_written)" -gt $((16 << 20))
 	check_eq "the three failures were injected" "$(cat $FA/times)" 0
 	check "swap-outs waited at least three times (writestall $(stalls "$swapid"))" test "$(stalls "$swapid")" -ge 3
