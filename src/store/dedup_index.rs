@@ -7,13 +7,13 @@
 //! An entry is a hint, never a proof: the block it names may have been overwritten or
 //! discarded since, or may hold other data of the same hash bits. The writer compares the
 //! block's bytes with its own under the block's lock before it shares anything
-//! ([`Store`](super::Store)'s `write_shared`), so a stale or colliding entry costs a
+//! (`StoreIo::store_dedup`), so a stale or colliding entry costs a
 //! comparison, and an entry forgotten costs a copy stored twice. Entries are never removed
 //! one by one (a block's hash is not kept beside it): a new entry replaces one of the same
 //! hash bits, else an empty one, else one chosen by the hash, in its bucket of
 //! [`BUCKET`] entries; the whole index is emptied when the device holds no data any more
-//! ([`Store::trim_table`](super::Store::trim_table)), on a reset, and on a resize, which
-//! changes the number of buckets.
+//! ([`Store::trim_table`](super::Store::trim_table)), on a reset, when `dedup` is switched
+//! off, and on a resize, which changes the number of buckets.
 //!
 //! Entries are read and written with relaxed atomics and no lock: two writers that record
 //! an entry in the same bucket at once may both take the same place, and one of the
