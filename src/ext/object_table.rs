@@ -653,16 +653,29 @@ impl<'a> SlotGuard<'a> {
                 (handle, self.object_header(handle))
             }
             Kind::Shared => {
-                // SAFETY: the slot owns a reference to a shared entry of the table over its
-                // pool (type invariant of `Slot`), which the lock, held, keeps; it is lent
-                // here, never dropped.
-                let shared = core::mem::ManuallyDrop::new(unsafe {
-                    SharedRef::from_raw(&self.table.shared, &self.table.pool, word & !ENTRY_LOW)
-                });
-                return shared.held();
+                if let Some(shared) = self.shared_ref() {
+                    return shared.held();
+                }
+                (0, Header { value, size: 0 })
             }
         };
         Held { kind, raw, header }
+    }
+
+    /// The reference to a shared entry that the slot owns, if it holds one: lent, never
+    /// dropped.
+    #[inline]
+    fn shared_ref(&self) -> Option<core::mem::ManuallyDrop<SharedRef<'a>>> {
+        let word = self.guard.get();
+        if Kind::of(word) != Kind::Shared {
+            return None;
+        }
+        // SAFETY: the slot owns a reference to a shared entry of the table over its pool
+        // (type invariant of `Slot`), which the lock, held, keeps; it is lent here, never
+        // dropped.
+        Some(core::mem::ManuallyDrop::new(unsafe {
+            SharedRef::from_raw(&self.table.shared, &self.table.pool, word & !ENTRY_LOW)
+        }))
     }
 
     /// Whether the slot is marked idle ([`SlotGuard::set_idle`]).
@@ -742,15 +755,7 @@ impl<'a> SlotGuard<'a> {
     pub(crate) fn share(&mut self, spare: &mut Option<SpareEntry>) -> Result<SharedRef<'a>> {
         let word = self.guard.get();
         match Kind::of(word) {
-            Kind::Shared => {
-                // SAFETY: the slot owns a reference to a shared entry of the table over its
-                // pool (type invariant of `Slot`), which the lock, held, keeps; it is lent
-                // here, never dropped.
-                let shared = core::mem::ManuallyDrop::new(unsafe {
-                    SharedRef::from_raw(&self.table.shared, &self.table.pool, word & !ENTRY_LOW)
-                });
-                shared.try_clone()
-            }
+            Kind::Shared => self.shared_ref().ok_or(EINVAL)?.try_clone(),
             Kind::Page | Kind::Object => {
                 let entry = spare.take().ok_or(EINVAL)?;
                 let value = self.value();
