@@ -1938,6 +1938,38 @@ mod tests {
     }
 
     #[test]
+    fn recompression_leaves_objects_shared_with_others() -> Result {
+        let (store, mut control) = controlled_store(4, Algorithm::Lz4)?;
+        store.set_dedup(&control, true)?;
+        control.set_recomp_algorithm(1, Algorithm::Zstd)?;
+        let how = Recompression {
+            idle: false,
+            huge: false,
+            threshold: 0,
+            max_blocks: u64::MAX,
+            priority: 1,
+        };
+        let mut letters = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
+        fill_letters(&mut letters, 7);
+        round_trip(&store, 0, &mut letters)?;
+        round_trip(&store, 1, &mut letters)?;
+        assert!(is_shared(&store, 0)? && is_shared(&store, 1)?);
+        assert_eq!(store.recompress(&control, &how)?.tried, 0);
+        // Block 1 gone, block 0 alone refers to the entry: it is recompressed as its own,
+        // and the entry goes with the old object.
+        discard(&store, 1)?;
+        assert!(is_shared(&store, 0)?);
+        let done = store.recompress(&control, &how)?;
+        assert_eq!((done.tried, done.stored), (1, 1));
+        assert!(!is_shared(&store, 0)?);
+        assert_eq!(algorithm_of(&store, 0)?, Algorithm::Zstd);
+        assert_eq!(store.table.shared_bytes(), 0);
+        assert_eq!(store.dup_data_size(), 0);
+        assert_eq!(store.compressed_blocks(), 1);
+        check_block(&store, 0, &letters)
+    }
+
+    #[test]
     fn the_recompression_threshold_selects_and_bounds() -> Result {
         let (store, mut control) = controlled_store(4, Algorithm::Lz4)?;
         let mut data = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;

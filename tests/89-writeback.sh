@@ -8,7 +8,8 @@
 # blocks are packed by 512-byte sectors into 4 KiB backing units, raw ones take a unit each;
 # overwrite, discard and reset give the units back when their last block goes; a backing store that fails (device
 # mapper's error target) fails only the reads of its blocks, counted; one that stalls holds
-# up no other read, since a worker waits for it; swap on a device
+# up no other read, since a worker waits for it; blocks that share their data (dedup) are
+# written back one by one, and their object freed with the last; swap on a device
 # with a backing file, written back under memory pressure, keeps its data.
 . "$(dirname "$0")/lib.sh"
 
@@ -171,6 +172,38 @@ check_remount_tree /mnt/linux "$sums"
 check "reset" sysfs_write 1 $A/reset
 check "backing_dev none" sysfs_write none $A/backing_dev
 losetup -d "$loop"
+
+# Blocks that share their data (dedup): each is written back on its own, and the shared
+# object is freed with the last block that refers to it. 64 distinct text blocks, each at
+# four places.
+check "backing_dev takes the file again" sysfs_write "$WORK/back" $A/backing_dev
+check "dedup on" sysfs_write 1 $A/dedup
+meta_free() { echo $(($(st 0 storage_stat/mem_used_total) - $(st 0 storage_stat/meta_data_size))); }
+fresh=$(meta_free)
+head -c $((64 * BLOCK)) "$WORK/data" | python3 -c '
+import sys
+data = sys.stdin.buffer.read()
+text = b"".join(data[i * 8192:][:4096] for i in range(32))
+sys.stdout.buffer.write(text * 8)' >"$WORK/copies"
+copies_sha=$(file_sha "$WORK/copies")
+check_eq "the data: 8 copies of 32 blocks" "$(stat -c %s "$WORK/copies")" $((256 * BLOCK))
+check "write 256 blocks: 32 text blocks at eight places" \
+	dd if="$WORK/copies" of=$DEV bs=64K oflag=direct status=none
+check_eq "  the copies share: 7 of 8 saved" "$(st 0 storage_stat/dup_data_size)" \
+	$((7 * $(compressed) / 8))
+check "writeback page_indexes=0-127" sysfs_write page_indexes=0-127 $A/writeback
+check_eq "  writes 128 blocks, 8 to a unit" "$(bd count)" 16
+check_eq "  the others still share: 3 of 4 saved" "$(st 0 storage_stat/dup_data_size)" \
+	$((3 * $(compressed) / 4))
+check "writeback page_indexes=128-255" sysfs_write page_indexes=128-255 $A/writeback
+check_eq "  writes the other 128" "$(bd count)" 32
+check_eq "  nothing is shared or compressed any more" \
+	"$(st 0 storage_stat/dup_data_size) $(compressed_blocks)" "0 0"
+check_eq "  and the objects are freed" "$(meta_free)" "$fresh"
+check_eq "every block reads back" "$(dev_sha $DEV 0 256)" "$copies_sha"
+check "reset" sysfs_write 1 $A/reset
+check "dedup off" sysfs_write 0 $A/dedup
+check "backing_dev none" sysfs_write none $A/backing_dev
 
 # A backing store that fails: device mapper's linear target over a loop device, then its
 # first 256 units switched to the error target. Random data, a unit per block, so that

@@ -710,6 +710,14 @@ impl<'a> SlotGuard<'a> {
         Kind::of(self.guard.get()) == Kind::Shared
     }
 
+    /// Whether the slot holds a reference to a page or object that other slots refer to
+    /// too: `false` for one of its own, and for a shared one whose other references were
+    /// dropped (it is freed with the slot's). Stays so while the slot is locked: a new
+    /// reference is only taken from a held one.
+    pub(crate) fn shares_with_others(&self) -> bool {
+        self.shared_ref().is_some_and(|shared| shared.has_others())
+    }
+
     /// The user's value (see [`ObjectTable::VALUE_MASK`]).
     #[inline]
     pub(crate) fn value(&self) -> usize {

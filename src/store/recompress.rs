@@ -47,8 +47,10 @@ impl Store {
     /// `recompress`: each compressed or raw block that `how` selects, and that no secondary
     /// algorithm of that priority or a higher one stored, is decompressed and compressed
     /// again; the result replaces it if it takes a smaller zsmalloc size class (for a raw
-    /// block: if it is stored compressed at all). Shared blocks are left as they are:
-    /// replacing one reference would take memory, not free it. `EINVAL` if no algorithm
+    /// block: if it is stored compressed at all). Blocks that share their object with
+    /// others are left as they are: replacing one reference would take memory, not free
+    /// it; one whose other references were dropped is recompressed as its own, and its
+    /// old object freed with the entry. `EINVAL` if no algorithm
     /// is set at that priority. May sleep.
     ///
     /// A block is locked while it is recompressed, and its new object allocated, as in
@@ -101,7 +103,7 @@ impl StoreIo<'_> {
         let meta = Meta(guard.value());
         let old_size = guard.size();
         if !meta.is_tierable(how.huge)
-            || guard.is_shared()
+            || guard.shares_with_others()
             || (how.idle && !guard.is_idle())
             || old_size < how.threshold
             || meta.algorithm().is_ok_and(&already)

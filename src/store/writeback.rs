@@ -136,7 +136,10 @@ impl Store {
     /// zram's `writeback`: compressed blocks as they are stored, compressed, packed at
     /// 512-byte granularity into 4096-byte backing units that several share (a block
     /// takes the sectors its data needs), raw blocks whole, a unit each. Blocks written
-    /// back, zeroed, same-filled or shared are skipped. Returns how many it wrote.
+    /// back, zeroed or same-filled are skipped. A block that shares its object with others
+    /// (deduplication) is written on its own and drops its reference: the backing store
+    /// holds a copy per block, and the object is freed with the last block that refers to
+    /// it, written back or not. Returns how many it wrote.
     /// `ENODEV` with no backing store; `ENOSPC` when the backing store is full, `EIO` when
     /// the writeback limit (counted in units written) is used up (both stop it); a failed
     /// write leaves its blocks as they were, the rest goes on, and the last error is
@@ -260,7 +263,7 @@ impl StoreIo<'_> {
         let meta = Meta(guard.value());
         let size = guard.size();
         let was_idle = guard.is_idle();
-        if !meta.is_tierable(how.huge) || guard.is_shared() || (how.idle && !was_idle) {
+        if !meta.is_tierable(how.huge) || (how.idle && !was_idle) {
             return None;
         }
         let raw = meta.state() == State::Raw;

@@ -323,6 +323,12 @@ impl<'a> SharedRef<'a> {
         self.entry().held()
     }
 
+    /// Whether other references to the entry live. Only this one's holder can take
+    /// another, so a `false` stays `false` while it holds this one.
+    pub(crate) fn has_others(&self) -> bool {
+        self.entry().refs.load(Relaxed) > 1
+    }
+
     /// The user's value it was shared with.
     pub(crate) fn value(&self) -> usize {
         self.entry().value.into()
