@@ -1075,8 +1075,14 @@ impl StoreIo<'_> {
             let Ok(Some(slot)) = self.table.get(other) else {
                 continue;
             };
-            // A block of its own becomes shared in a new entry, allocated before its lock.
-            if spare.is_none() {
+            let mut guard = slot.lock();
+            if guard.value() != meta.0 {
+                continue;
+            }
+            // A block of its own becomes shared in a new entry, allocated with its slot
+            // unlocked; a shared one takes none.
+            if spare.is_none() && !guard.is_shared() {
+                drop(guard);
                 if store.over_limit(ObjectTable::SHARED_ENTRY_BYTES) {
                     return Ok(false);
                 }
@@ -1085,11 +1091,12 @@ impl StoreIo<'_> {
                     // Without memory for it, the block is stored unshared.
                     Err(_) => return Ok(false),
                 }
+                guard = slot.lock();
+                if guard.value() != meta.0 {
+                    continue;
+                }
             }
-            let mut guard = slot.lock();
-            if guard.value() != meta.0
-                || !data.with_data(|data| guard.same_bytes(data, local_copy))?
-            {
+            if !data.with_data(|data| guard.same_bytes(data, local_copy))? {
                 continue;
             }
             let Ok(shared) = guard.share(&mut spare) else {

@@ -20,7 +20,6 @@
 //! entries is forgotten.
 
 use crate::ext::chunk_table::{ChunkTable, SpareChunks};
-use core::ops::Range;
 use kernel::{
     bindings,
     prelude::*,
@@ -99,12 +98,11 @@ impl DedupIndex {
         })
     }
 
-    /// The entries of the bucket of `hash`: the high bits of the hash choose it.
-    fn bucket(&self, hash: u64) -> Range<usize> {
+    /// The first entry of the bucket of `hash`: the high bits of the hash choose it.
+    fn bucket(&self, hash: u64) -> usize {
         let buckets = self.table.len() / BUCKET;
         // Below `buckets`: the product's high word is less than its second factor.
-        let first = ((u128::from(hash) * buckets as u128) >> u64::BITS) as usize * BUCKET;
-        first..first + BUCKET
+        ((u128::from(hash) * buckets as u128) >> u64::BITS) as usize * BUCKET
     }
 
     /// Runs `f` with the bucket of `hash`, the index's read side held meanwhile, or with
@@ -119,22 +117,26 @@ impl DedupIndex {
         f: impl FnOnce(Option<Bucket<'_>>) -> R,
     ) -> R {
         let table = self.table.read();
-        let first = self.bucket(hash).start;
+        let first = self.bucket(hash);
         // Made in place: a page on the stack of the I/O path would be too much.
-        let chunk = || {
+        let alloc = || {
             reserve(ChunkTable::<Atomic<u64>, ENTRIES_PER_CHUNK>::CHUNK_BYTES)?;
             KBox::init(
                 pin_init::init_array_from_fn(|_| Atomic::new(0)),
                 GFP_KERNEL | __GFP_NOWARN,
             )
         };
+        // The page is looked up once where it is allocated, as it mostly is.
+        let chunk = match table.chunk(first) {
+            Ok(None) => table
+                .get_or_alloc(first, alloc)
+                .and_then(|_| table.chunk(first)),
+            found => found,
+        };
         let start = first % ENTRIES_PER_CHUNK;
-        let entries = match table.get_or_alloc(first, chunk) {
-            Ok(_) => match table.chunk(first) {
-                Ok(Some(chunk)) => chunk.get(start..start + BUCKET),
-                _ => None,
-            },
-            Err(_) => None,
+        let entries = match chunk {
+            Ok(Some(chunk)) => chunk.get(start..start + BUCKET),
+            _ => None,
         };
         f(entries.map(|entries| Bucket { entries, hash }))
     }
