@@ -58,8 +58,9 @@
 //! The index of `dedup`, once made, is a table of its own too: a write with `dedup` on
 //! takes its read side after the context, and holds it while it locks a candidate's slot
 //! and then its own block's, one at a time (`StoreIo::store_dedup`). Its write side is
-//! taken by resize (inside the block table's), and by reset, `dedup` 0 and the trim after
-//! a discard (not while the block table's is held): none of them waits for a slot lock.
+//! taken by resize (inside the block table's), by reset and `dedup` 0 (not while the block
+//! table's is held), and by the trim after a discard inside the block table's read side, as
+//! a write takes them: none of them waits for a slot lock.
 //!
 //! [`Store::resize`], [`Store::reset`] and [`Store::trim_table`] change the table as a
 //! whole: they take its write side, which waits for every reader to leave and keeps new
@@ -377,19 +378,20 @@ impl Store {
     }
 
     /// Frees the table chunks whose blocks are all zeroed, as after a discard or a swap's
-    /// slot frees, the pages of access times that hold none, and, once no block holds
-    /// data, the index's pages; returns how many table chunks. Waits for the requests
-    /// using the table. May sleep.
+    /// slot frees, the pages of access times that hold none, and the index's entries of
+    /// blocks that hold no page or object any more, with the pages they leave empty;
+    /// returns how many table chunks. Waits for the requests using the table. May sleep.
     pub(crate) fn trim_table(&self, _control: &mut StoreControl) -> usize {
         if let Some(times) = self.access.as_ref() {
             times.trim();
         }
         let trimmed = self.table.exclusive().trim();
-        // Every entry is stale then; a block written meanwhile is only not found.
         if let Some(index) = self.index.as_ref() {
-            if self.written_blocks() == 0 {
-                index.clear();
-            }
+            // The index's write side inside the table's read side, as a write takes them.
+            // A block is only peeked at, not locked: a block written meanwhile may lose its
+            // entry, and is then only not found.
+            let table = self.table.read();
+            index.trim(|block| matches!(table.get(block), Ok(Some(slot)) if slot.may_hold_data()));
         }
         trimmed
     }

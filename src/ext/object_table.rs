@@ -591,6 +591,17 @@ impl<'a> SlotRef<'a> {
         }
     }
 
+    /// Whether the slot holds a page or an object, its own or shared, as far as can be
+    /// seen without its lock: a hint, which its holder may make stale at any moment.
+    /// Never sleeps.
+    #[inline]
+    pub(crate) fn may_hold_data(&self) -> bool {
+        matches!(
+            Kind::of(self.slot.word.peek()),
+            Kind::Page | Kind::Object | Kind::Shared
+        )
+    }
+
     /// Takes the slot's lock if it is free, without sleeping: for atomic context. `None` if
     /// it is held.
     #[inline]

@@ -8,12 +8,14 @@
 //! discarded since, or may hold other data of the same hash bits. The writer compares the
 //! block's bytes with its own under the block's lock before it shares anything
 //! (`StoreIo::store_dedup`), so a stale or colliding entry costs a
-//! comparison, and an entry forgotten costs a copy stored twice. Entries are never removed
-//! one by one (a block's hash is not kept beside it): a new entry replaces one of the same
-//! hash bits, else an empty one, else one chosen by the hash, in its bucket of
-//! [`BUCKET`] entries; the whole index is emptied when the device holds no data any more
-//! ([`Store::trim_table`](super::Store::trim_table)), on a reset, when `dedup` is switched
-//! off, and on a resize, which changes the number of buckets.
+//! comparison, and an entry forgotten costs a copy stored twice. A write does not remove
+//! the entry of the block it overwrites (a block's hash is not kept beside it): a new entry
+//! replaces one of the same hash bits, else an empty one, else one chosen by the hash, in
+//! its bucket of [`BUCKET`] entries. The trim after a discard or a compaction
+//! ([`Store::trim_table`](super::Store::trim_table)) forgets the entries of blocks that hold
+//! no page or object any more and frees the pages left empty; the whole index is emptied on
+//! a reset, when `dedup` is switched off, and on a resize, which changes the number of
+//! buckets.
 //!
 //! Entries are read and written with relaxed atomics and no lock: two writers that record
 //! an entry in the same bucket at once may both take the same place, and one of the
@@ -141,6 +143,27 @@ impl DedupIndex {
         f(entries.map(|entries| Bucket { entries, hash }))
     }
 
+    /// Forgets the entries whose block `holds_data` says holds none now (stale: the block
+    /// was overwritten with nothing to share, discarded or freed) and frees the pages left
+    /// with no entry; returns how many pages. `holds_data` must not sleep or take a slot
+    /// lock: the index's write side is held meanwhile. May sleep.
+    pub(super) fn trim(&self, mut holds_data: impl FnMut(usize) -> bool) -> usize {
+        self.table.exclusive().free_chunks_where(|chunk| {
+            let mut empty = true;
+            for entry in chunk.iter_mut() {
+                let block = *entry.get_mut() & BLOCK_MASK;
+                if block == 0 {
+                    continue;
+                }
+                match usize::try_from(block - 1) {
+                    Ok(block) if holds_data(block) => empty = false,
+                    _ => *entry.get_mut() = 0,
+                }
+            }
+            empty
+        })
+    }
+
     /// Forgets every entry and frees their pages. May sleep.
     pub(super) fn clear(&self) {
         self.table.exclusive().clear(|_| ());
@@ -261,6 +284,32 @@ mod tests {
         index.clear();
         assert_eq!(index.find(7, &mut found), 0);
         assert_eq!(index.bytes(), before);
+        Ok(())
+    }
+
+    #[test]
+    fn trim_forgets_blocks_without_data_and_frees_their_pages() -> Result {
+        // Two pages of entries.
+        let index = DedupIndex::new(2048)?;
+        assert_eq!(index.table.len(), 2 * ENTRIES_PER_CHUNK);
+        let empty = index.bytes();
+        let mut found = [0; BUCKET];
+        // The lowest bucket holds blocks 5 and 6, the highest block 7.
+        index.record(0, 5, |_| Ok(()));
+        index.record(1, 6, |_| Ok(()));
+        index.record(u64::MAX, 7, |_| Ok(()));
+        let page = bindings::PAGE_SIZE;
+        assert_eq!(index.bytes(), empty + 2 * page);
+        // Blocks 6 and 7 hold no data: their entries go, and so does the page of 7.
+        assert_eq!(index.trim(|block| block == 5), 1);
+        assert_eq!(index.find(0, &mut found), 1);
+        assert_eq!(found[0], 5);
+        assert_eq!(index.find(1, &mut found), 0);
+        assert_eq!(index.find(u64::MAX, &mut found), 0);
+        assert_eq!(index.bytes(), empty + page);
+        assert_eq!(index.trim(|_| false), 1);
+        assert_eq!(index.find(0, &mut found), 0);
+        assert_eq!(index.bytes(), empty);
         Ok(())
     }
 
