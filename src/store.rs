@@ -1027,9 +1027,14 @@ impl StoreIo<'_> {
     ) -> Result {
         let store = self.store;
         let hash = data.with_data(|data| (store.hash)(data));
-        dedup.with_bucket(
+        // Whether the index allocated a page, to count in `mem_used_max`.
+        let mut grew = false;
+        let stored = dedup.with_bucket(
             hash,
-            |bytes| store.reserve(bytes),
+            |bytes| {
+                grew = true;
+                store.reserve(bytes)
+            },
             |bucket| {
                 let mut found = [0; BUCKET];
                 let n = bucket.as_ref().map_or(0, |bucket| bucket.find(&mut found));
@@ -1043,7 +1048,11 @@ impl StoreIo<'_> {
                 }
                 Ok(())
             },
-        )
+        );
+        if grew {
+            store.note_mem_used();
+        }
+        stored
     }
 
     /// Makes block `index` (`block`) share the page or object of the first of the blocks
@@ -1101,11 +1110,16 @@ impl StoreIo<'_> {
             if !data.with_data(|data| guard.same_bytes(data, local_copy))? {
                 continue;
             }
+            let had_spare = spare.is_some();
             let Ok(shared) = guard.share(&mut spare) else {
                 continue;
             };
             drop(guard);
             self.set(block, meta, Content::Shared(shared))?;
+            if had_spare && spare.is_none() {
+                // The spare became a shared entry.
+                store.note_mem_used();
+            }
             return Ok(true);
         }
         Ok(false)
@@ -1770,6 +1784,8 @@ mod tests {
         assert_eq!(store.compressed_blocks(), 4);
         assert_eq!(store.dup_data_size(), 3 * size);
         assert_eq!(store.compressed_bytes(), 4 * size);
+        // The entry and the index's page count in the peak.
+        assert!(store.mem_used_max() >= store.mem_used_total());
         // Raw blocks share one page: one more page, not two.
         let with_text = store.mem_used_total();
         round_trip(&store, 10, &mut random)?;
