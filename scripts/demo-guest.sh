@@ -97,9 +97,9 @@ run "echo 1 >/sys/block/foxramdisk1/compact; awk '{ print \"after swapoff and co
 step "A sparse table: a petabyte device costs a few bytes of table until it is written"
 run "echo 274877906944 >$P/default_capacity; n=\$(cat /sys/class/foxramdisk-control/hot_add); echo /dev/foxramdisk\$n: \$(blockdev --getsize64 /dev/foxramdisk\$n) bytes, \$(cat /sys/block/foxramdisk\$n/storage_stat/mem_used_total) bytes of memory; dd if=$work/text of=/dev/foxramdisk\$n bs=4K seek=274877906943 count=1 oflag=direct status=none; echo after a write to its last block: \$(cat /sys/block/foxramdisk\$n/storage_stat/mem_used_total) bytes; echo \$n >/sys/class/foxramdisk-control/hot_remove"
 
-step "Deduplication: blocks with the same data share one object"
+step "Deduplication (on by default): blocks with the same data share one object"
 run "echo 65536 >$P/default_capacity; echo lz4 >$P/default_compression; n=\$(cat /sys/class/foxramdisk-control/hot_add); echo /dev/foxramdisk\$n"
-run "echo 1 >/sys/block/foxramdisk\$n/dedup; tar cf - /usr/lib 2>/dev/null | head -c 8M >$work/data"
+run "echo dedup: \$(cat /sys/block/foxramdisk\$n/dedup); tar cf - /usr/lib 2>/dev/null | head -c 8M >$work/data"
 run "for off in 0 16 32 48; do dd if=$work/data of=/dev/foxramdisk\$n bs=1M seek=\$off oflag=direct status=none; done"
 run "cat /sys/block/foxramdisk\$n/storage_stat/{dup_data_size,meta_data_size,mem_used_total}"
 run "cmp <(dd if=/dev/foxramdisk\$n bs=1M skip=48 count=8 iflag=direct status=none) $work/data && echo 'the fourth copy reads back'"

@@ -57,9 +57,13 @@ impl Device {
             .filter(|s| s >> SECTORS_PER_BLOCK_SHIFT == blocks)
             .ok_or(EINVAL)?;
         let name = CString::try_from_fmt(fmt!("foxramdisk{id}"))?;
+        let (store, control) = Store::new(&name, nblocks, algorithm)?;
+        // Deduplication is on from the start: on data without duplicates it costs 2% more
+        // instructions per write and 0.2% more memory (`Documentation/benchmarks.rst`).
+        store.set_dedup(&control, true)?;
         let data = Arc::pin_init(
             WithWork::new(
-                DiskData::new(Store::new(&name, nblocks, algorithm)?, id),
+                DiskData::new((store, control), id),
                 c"foxramdisk_trim",
                 kernel::static_lock_class!(),
             ),

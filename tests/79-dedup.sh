@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# Deduplication (the dedup attribute): blocks whose data is stored already share its
-# object. The same data at four offsets, three copies of a tree on ext4, fio with verify
+# Deduplication (the dedup attribute, on by default): blocks whose data is stored already
+# share its object. The same data at four offsets, three copies of a tree on ext4, fio with verify
 # over duplicate data and overwrites, swap: all read back intact, cost less than on zram
 # (the control, in the same VM), and give all their memory back on discard and reset.
 . "$(dirname "$0")/lib.sh"
@@ -30,14 +30,17 @@ check "modprobe zram" modprobe zram num_devices=1
 check "zram: lz4, 256 MiB" sh -c "echo lz4 >/sys/block/zram0/comp_algorithm && echo 256M >/sys/block/zram0/disksize"
 
 # The attribute.
-check_eq "dedup is off by default" "$(cat $A/dedup)" 0
+check_eq "dedup is on by default" "$(cat $A/dedup) $(cat /sys/block/foxramdisk1/dedup)" "1 1"
 check_eq "dedup is 0644" "$(stat -c %a $A/dedup)" 644
 for bad in 2 -1 yes "" 0x2 "1 1" 18446744073709551617; do
 	check_match "dedup refuses '$bad' with EINVAL" "$(sysfs_write "$bad" $A/dedup)" 'Invalid argument'
 done
-check_eq "  and stays off" "$(cat $A/dedup)" 0
+check_eq "  and stays on" "$(cat $A/dedup)" 1
+check "dedup can be switched off" sysfs_write 0 $A/dedup
+check_eq "  it reads 0" "$(cat $A/dedup)" 0
 check "dedup can be switched on" sysfs_write 1 $A/dedup
 check_eq "  it reads 1" "$(cat $A/dedup)" 1
+check "dedup off on foxramdisk1, the device to compare with" sysfs_write 0 /sys/block/foxramdisk1/dedup
 check_eq "mm_stat has zram's nine fields and dup_data_size, meta_data_size" "$(awk '{ print NF }' $A/mm_stat)" 11
 check_eq "  dup_data_size is 0 on an empty device" "$(awk '{ print $10 }' $A/mm_stat)" 0
 check_eq "  meta_data_size = storage_stat/meta_data_size" "$(awk '{ print $11 }' $A/mm_stat)" "$(st 0 storage_stat/meta_data_size)"
