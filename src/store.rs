@@ -386,6 +386,14 @@ impl Store {
             times.trim();
         }
         let trimmed = self.table.exclusive().trim();
+        self.trim_index();
+        trimmed
+    }
+
+    /// Forgets the index's entries of blocks that hold no page or object any more, and
+    /// frees the pages they leave empty, if there is an index. The caller holds the
+    /// store's control. Waits for the writes using the index. May sleep.
+    fn trim_index(&self) {
         if let Some(index) = self.index.as_ref() {
             // The index's write side inside the table's read side, as a write takes them.
             // A block is only peeked at, not locked: a block written meanwhile may lose its
@@ -393,7 +401,6 @@ impl Store {
             let table = self.table.read();
             index.trim(|block| matches!(table.get(block), Ok(Some(slot)) if slot.may_hold_data()));
         }
-        trimmed
     }
 
     /// Records an access of block `index`, if access times are kept. May sleep.

@@ -180,6 +180,7 @@ check "backing_dev takes the file again" sysfs_write "$WORK/back" $A/backing_dev
 check "dedup on" sysfs_write 1 $A/dedup
 meta_free() { echo $(($(st 0 storage_stat/mem_used_total) - $(st 0 storage_stat/meta_data_size))); }
 fresh=$(meta_free)
+fresh_meta=$(st 0 storage_stat/meta_data_size)
 head -c $((64 * BLOCK)) "$WORK/data" | python3 -c '
 import sys
 data = sys.stdin.buffer.read()
@@ -200,6 +201,8 @@ check_eq "  writes the other 128" "$(bd count)" 32
 check_eq "  nothing is shared or compressed any more" \
 	"$(st 0 storage_stat/dup_data_size) $(compressed_blocks)" "0 0"
 check_eq "  and the objects are freed" "$(meta_free)" "$fresh"
+check_eq "  and the index's entries: the metadata is a fresh device's and one table chunk" \
+	"$(st 0 storage_stat/meta_data_size)" $((fresh_meta + 4096))
 check_eq "every block reads back" "$(dev_sha $DEV 0 256)" "$copies_sha"
 check "reset" sysfs_write 1 $A/reset
 check "dedup off" sysfs_write 0 $A/dedup

@@ -139,7 +139,8 @@ impl Store {
     /// back, zeroed or same-filled are skipped. A block that shares its object with others
     /// (deduplication) is written on its own and drops its reference: the backing store
     /// holds a copy per block, and the object is freed with the last block that refers to
-    /// it, written back or not. Returns how many it wrote.
+    /// it, written back or not. At the end, the index's entries of the blocks written back
+    /// are forgotten ([`Store::trim_table`] does the same). Returns how many it wrote.
     /// `ENODEV` with no backing store; `ENOSPC` when the backing store is full, `EIO` when
     /// the writeback limit (counted in units written) is used up (both stop it); a failed
     /// write leaves its blocks as they were, the rest goes on, and the last error is
@@ -207,7 +208,14 @@ impl Store {
                 }
             }
             written += self.io().commit_writeback(&backing, &batch);
-            stop?;
+            if let Err(e) = stop {
+                failed = Err(e);
+                break;
+            }
+        }
+        // The index's entries of the blocks written back are stale now.
+        if written != 0 {
+            self.trim_index();
         }
         failed.map(|()| written)
     }
