@@ -743,11 +743,19 @@ impl Deref for StoreIo<'_> {
 
 impl StoreIo<'_> {
     /// The slot of block `index` for a write, allocating its table chunk if needed (which
-    /// counts against the memory limit like an object); `ERANGE` past the end. May sleep.
+    /// counts against the memory limit like an object, and in `mem_used_max`); `ERANGE`
+    /// past the end. May sleep.
     #[inline]
     fn slot_for_write(&self, index: usize) -> Result<SlotRef<'_>> {
-        self.table
-            .get_or_alloc(index, |bytes| self.store.reserve(bytes))
+        let mut grew = false;
+        let slot = self.table.get_or_alloc(index, |bytes| {
+            grew = true;
+            self.store.reserve(bytes)
+        })?;
+        if grew {
+            self.store.note_mem_used();
+        }
+        Ok(slot)
     }
 
     /// Reads block `index` into `dst`, which must be one block long (`EINVAL` otherwise).
@@ -1485,6 +1493,8 @@ mod tests {
         fill_random(&mut random, 31);
         round_trip(&store, 0, &mut same)?;
         let one = store.mem_used_total();
+        // The table's chunk counts in the peak, with no object after it.
+        assert!(store.mem_used_max() >= one);
         round_trip(&store, 1, &mut same)?;
         assert_eq!(state_of(&store, 1)?, State::Same);
         assert_eq!(store.same_blocks(), 2);
