@@ -22,8 +22,7 @@
 //! Blocking model: the tag set is `BLK_MQ_F_BLOCKING`, so `queue_rq` runs in a context that
 //! may sleep, and every allocation in it happens inside a no-I/O scope (`GFP_NOIO`), the
 //! one the table's shared use carries ([`Store::io`](crate::store::Store::io), taken
-//! first; a read, which allocates only in scopes of its own, takes the table without it,
-//! [`Store::io_for_read`](crate::store::Store::io_for_read)): reclaim may wait for memory but never issues I/O, which could recurse into this
+//! first): reclaim may wait for memory but never issues I/O, which could recurse into this
 //! device when it is used as swap, or wait for the queue that a control froze to change
 //! the table. The store allocates once, as zram does, and may wait in reclaim
 //! with the compression context held. A swap-out also runs inside a [`NoReclaimScope`]:
@@ -358,13 +357,8 @@ impl Operations for DiskOps {
     const BLOCKING: bool = true;
 
     fn queue_rq(disk: ArcBorrow<'_, WithWork<DiskData>>, rq: &Request) -> Result<Queued> {
-        // Also the no-I/O allocation scope of the whole request, but for a read, which
-        // allocates only in scopes of its own.
-        let store = if rq.op() == ReqOp::Read {
-            disk.store.io_for_read()
-        } else {
-            disk.store.io()
-        };
+        // Also the no-I/O allocation scope of the whole request.
+        let store = disk.store.io();
         // Dropped first: the context's mutex before the table's read side.
         let mut ctx = None;
         serve(disk, &store, &mut ctx, rq, false)

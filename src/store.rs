@@ -538,18 +538,6 @@ impl Store {
         }
     }
 
-    /// The store for a read request only: as [`Store::io`], without the no-I/O scope,
-    /// which would cost a read two calls. A read allocates nothing but a page of access
-    /// times, in a scope of its own ([`AccessTimes`]); one that meets a block written
-    /// back is served again by a worker, with [`Store::io`]. May sleep.
-    #[inline]
-    pub(crate) fn io_for_read(&self) -> StoreIo<'_> {
-        StoreIo {
-            store: self,
-            table: self.table.read_unscoped(),
-        }
-    }
-
     /// Frees the memory of the blocks of swap slot `slot`, which swap no longer uses (the
     /// disk's `swap_slot_free_notify`): they become zeroed, as after a discard. Never
     /// sleeps: swap calls it under a spin lock. `EBUSY`, and the blocks stay as they are,

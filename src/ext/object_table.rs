@@ -481,19 +481,7 @@ impl ObjectTable {
         TableRef {
             slots: self.slots.read(),
             table: self,
-            _noio: Some(noio),
-        }
-    }
-
-    /// Shared use of the slots, as [`ObjectTable::read`], for a holder that allocates
-    /// nothing, or only inside a [`NoIoScope`] of its own: no scope is entered, which
-    /// saves a read of a block two calls. May sleep.
-    #[inline]
-    pub(crate) fn read_unscoped(&self) -> TableRef<'_> {
-        TableRef {
-            slots: self.slots.read(),
-            table: self,
-            _noio: None,
+            _noio: noio,
         }
     }
 
@@ -505,7 +493,7 @@ impl ObjectTable {
         Some(TableRef {
             slots: self.slots.try_read()?,
             table: self,
-            _noio: Some(noio),
+            _noio: noio,
         })
     }
 
@@ -536,9 +524,8 @@ impl Drop for ObjectTable {
 pub(crate) struct TableRef<'a> {
     slots: Shared<'a, Slot, SLOTS_PER_CHUNK>,
     table: &'a ObjectTable,
-    /// Ends after the read side is released (fields drop in order); `None` for
-    /// [`ObjectTable::read_unscoped`].
-    _noio: Option<NoIoScope>,
+    /// Ends after the read side is released (fields drop in order).
+    _noio: NoIoScope,
 }
 
 impl TableRef<'_> {

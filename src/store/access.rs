@@ -4,10 +4,7 @@
 //! only from the first time it is asked for, so that a device that never marks blocks by
 //! age pays nothing for it.
 
-use crate::ext::{
-    chunk_table::{ChunkTable, SpareChunks},
-    mm::NoIoScope,
-};
+use crate::ext::chunk_table::{ChunkTable, SpareChunks};
 use kernel::{
     bindings,
     prelude::*,
@@ -68,11 +65,8 @@ impl AccessTimes {
     /// Records an access of block `index` at `seconds` ([`AccessTimes::now`]'s clock).
     fn record(&self, index: usize, seconds: u32) {
         let table = self.table.read();
-        // Made in place: a page on the stack of the I/O path would be too much. As
-        // `GFP_NOIO`, since a read takes no scope for its request
-        // ([`Store::io_for_read`](super::Store::io_for_read)).
+        // Made in place: a page on the stack of the I/O path would be too much.
         let chunk = || {
-            let _noio = NoIoScope::enter();
             KBox::init(
                 pin_init::init_array_from_fn(|_| Atomic::new(0)),
                 GFP_KERNEL | __GFP_NOWARN,
