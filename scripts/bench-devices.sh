@@ -24,10 +24,18 @@ setup() {
 			echo "${SIZE}M" >/sys/block/zram0/disksize && echo /dev/zram0 ;;
 	brd)
 		modprobe brd rd_nr=1 rd_size=$((SIZE * 1024)) && echo /dev/ram0 ;;
+	nullblk)
+		# blk-mq's own ceiling for a RAM disk: null_blk keeping the data in pages, a
+		# queue per CPU, completing in queue_rq as foxramdisk does.
+		modprobe null_blk nr_devices=1 queue_mode=2 memory_backed=1 bs=4096 \
+			gb=$(((SIZE + 1023) / 1024)) submit_queues="$(nproc)" irqmode=0 &&
+			echo /dev/nullb0 ;;
 	esac
 }
 teardown() {
-	case "$1" in foxramdisk) rmmod foxramdisk ;; zram) rmmod zram ;; brd) rmmod brd ;; esac
+	case "$1" in
+	foxramdisk) rmmod foxramdisk ;; zram) rmmod zram ;; brd) rmmod brd ;; nullblk) rmmod null_blk ;;
+	esac
 	detach_backing "$1"
 }
 
@@ -79,12 +87,12 @@ recompress_idle() { # KIND
 	[ -w $b/recompress ] && echo all >$b/idle && echo type=idle >$b/recompress
 }
 
-# The device's own account of the memory it uses, in bytes (brd has none).
+# The device's own account of the memory it uses, in bytes (brd and null_blk have none).
 device_mem() {
 	case "$1" in
 	foxramdisk) cat /sys/block/foxramdisk0/storage_stat/mem_used_total ;;
 	zram) awk '{ print $3 }' /sys/block/zram0/mm_stat ;;
-	brd) echo null ;;
+	*) echo null ;;
 	esac
 }
 
@@ -101,7 +109,7 @@ not_counted() {
 	zram)
 		table_pages=$((($(cat /sys/block/zram0/disksize) * 16 / 4096 + 4095) / 4096))
 		echo $((table_pages * (4096 + 8) + $(nproc) * 3 * 4096)) ;;
-	brd) echo null ;;
+	*) echo null ;;
 	esac
 }
 

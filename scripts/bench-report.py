@@ -88,7 +88,9 @@ for dev in devices:
         alg = dev.split("-", 1)[1].split("+")[0]
         if alg == "nocomp" and "brd" in devices:
             pairs.append((dev, "brd"))
-        elif "zram-" + alg in devices:
+        if alg == "nocomp" and "nullblk" in devices:
+            pairs.append((dev, "nullblk"))
+        if alg != "nocomp" and "zram-" + alg in devices:
             pairs.append((dev, "zram-" + alg))
 
 
